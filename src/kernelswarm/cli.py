@@ -1,0 +1,154 @@
+"""The command line: ``kernelswarm check`` (and ``python -m kernelswarm check``).
+
+Exit status of ``check``: 0 accepted, 1 rejected (the candidate's fault), 2 could not judge
+(bad problem file, bad arguments, weak tests, the harness itself broke).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from kernelswarm import __version__
+from kernelswarm.precision import POLICIES
+from kernelswarm.problem import Override
+from kernelswarm.report.console import render_checks, render_verdict
+from kernelswarm.sandbox import Limits
+from kernelswarm.verdict import Reason, Verdict
+from kernelswarm.verify import CheckConfig, check
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Make PyTorch modules faster with generated kernels, judged so the numbers hold up.",
+)
+err = Console(stderr=True)
+out = Console()
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Precision(str, Enum):
+    strict = "strict"
+    tf32 = "tf32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    kernelbench = "kernelbench"
+
+
+class Weights(str, Enum):
+    share = "share"
+    seed = "seed"
+
+
+def resolve_device(device: Device) -> tuple[str, str | None]:
+    """The device to use, or an explanation of why the asked-for one is not there."""
+    import torch
+
+    if device is Device.auto:
+        return ("cuda" if torch.cuda.is_available() else "cpu"), None
+    if device is Device.cuda and not torch.cuda.is_available():
+        why = (
+            "--device cuda, but no CUDA device is usable here (torch.cuda.is_available() is "
+            f"False; torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'})"
+        )
+        return "cuda", why
+    return device.value, None
+
+
+def _argument_error(problem: Path, candidate: Path, device: str, precision: str, why: str) -> Verdict:
+    return Verdict(
+        verdict="error",
+        reasons=[Reason("arguments", why)],
+        problem=str(problem),
+        candidate=str(candidate),
+        device=device,
+        precision=precision,
+    )
+
+
+@app.command("check")
+def check_command(
+    problem: Annotated[Path, typer.Argument(help="KernelBench-format problem file (class Model, get_inputs, get_init_inputs)")],
+    candidate: Annotated[Path, typer.Argument(help="Candidate file defining class ModelNew")],
+    device: Annotated[Device, typer.Option(help="Where to run: auto picks cuda when present")] = Device.auto,
+    precision: Annotated[Precision, typer.Option(help="Precision policy; strict is the problem's own precision, TF32 off")] = Precision.strict,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the verdict as JSON to this file")] = None,
+    seed: Annotated[int | None, typer.Option(help="Master seed, to reproduce a run (fresh by default)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a size global: NAME=VALUE (repeatable)")] = None,
+    weights: Annotated[Weights, typer.Option(help="share: the candidate gets the reference's weights where names and shapes match")] = Weights.share,
+    timeout: Annotated[float, typer.Option(help="Wall-clock limit per worker process, seconds")] = 300.0,
+    memory_gb: Annotated[float | None, typer.Option(help="Memory limit per worker process, GiB")] = None,
+    keep_scratch: Annotated[bool, typer.Option(help="Keep the workers' scratch directories")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the verdict line")] = False,
+) -> None:
+    """Judge CANDIDATE against PROBLEM: accepted (0), rejected (1), or could not judge (2)."""
+    resolved, device_problem = resolve_device(device)
+    why = device_problem
+    overrides: list[Override] = []
+    try:
+        overrides = [Override.parse(s) for s in set_ or []]
+    except ValueError as exc:
+        why = f"--set: {exc}"
+    for label, path in (("problem", problem), ("candidate", candidate)):
+        if not path.is_file():
+            why = f"the {label} file {path} does not exist"
+    if why:
+        verdict = _argument_error(problem, candidate, resolved, precision.value, why)
+    else:
+        limits = Limits(wall_seconds=timeout)
+        if memory_gb is not None:
+            limits = Limits(wall_seconds=timeout, memory_bytes=int(memory_gb * 2**30))
+        config = CheckConfig(
+            problem=problem.resolve(),
+            candidate=candidate.resolve(),
+            device=resolved,
+            policy=POLICIES[precision.value],
+            overrides=tuple(overrides),
+            seed=seed,
+            weights=weights.value,
+            limits=limits,
+            keep_scratch=keep_scratch,
+        )
+        if quiet:
+            verdict = check(config)
+        else:
+            with err.status("judging…") as status:
+                verdict = check(config, progress=lambda m: status.update(f"judging: {m}"))
+    if json_path is not None:
+        verdict.write_json(json_path)
+    if quiet:
+        reasons = "; ".join(f"{r.check}: {r.detail.splitlines()[0]}" for r in verdict.reasons)
+        out.print(f"{verdict.verdict}" + (f" ({reasons})" if reasons else ""), soft_wrap=True)
+    else:
+        render_verdict(verdict, out)
+    raise typer.Exit(verdict.exit_code)
+
+
+@app.command("checks")
+def checks_command() -> None:
+    """List every check the judge runs."""
+    render_checks(out)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the version."""
+    out.print(f"kernelswarm {__version__}")
+
+
+def main() -> None:
+    app(prog_name="kernelswarm")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

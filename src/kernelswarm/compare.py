@@ -1,0 +1,194 @@
+"""Calibrated comparison of an output against the float64 answer, and test strength.
+
+For one output of one test the judge holds three things: ``e``, the float64 answer; ``r``, the
+problem's own reference in the policy's precision; and the candidate's ``c``. The candidate
+passes when, on every position where ``e`` is finite,
+
+    normwise:    ||c - e|| / ||e||  <=  Kn * max(||r - e|| / ||e||, u)
+    elementwise: |c_i - e_i|        <=  Ke * (|r_i - e_i| + rms(r - e) + u |e_i| + u rms(e))
+
+and NaN/Inf sit exactly where they sit in ``e``. ``u`` is the unit roundoff of the policy's
+format. The same test, applied to zeros, a constant, or another input's answer, decides whether
+a test is *strong*: if any of those would pass, the test proves nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from kernelswarm.precision import UNIT_ROUNDOFF, Policy
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of comparing one output, with the numbers a person needs to believe it."""
+
+    passed: bool
+    detail: str
+    check: str = "values"  # or "nonfinite" when NaN/Inf sit in the wrong places
+    normwise_error: float | None = None
+    allowed_normwise: float | None = None
+    worst_ratio: float | None = None  # max over elements of error / allowed (<= 1 passes)
+    worst_index: tuple[int, ...] | None = None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _index(flat: int, shape: torch.Size) -> tuple[int, ...]:
+    out = []
+    for size in reversed(shape):
+        out.append(flat % size)
+        flat //= size
+    return tuple(reversed(out))
+
+
+class Tolerance:
+    """The allowed error for one output of one test, computed once from ``e`` and ``r``."""
+
+    def __init__(
+        self,
+        expected: torch.Tensor,
+        working: torch.Tensor,
+        policy_output: torch.Tensor | None,
+        policy: Policy,
+    ) -> None:
+        self.policy = policy
+        self.shape = expected.shape
+        self.out_dtype = working.dtype
+        self.exact = not expected.is_floating_point()
+        self.e = expected if self.exact else expected.double()
+        self.w = working if self.exact else working.double()
+        if self.exact or not policy.calibrated:
+            return
+        r = policy_output.double() if policy_output is not None else self.w
+        r = torch.where(torch.isfinite(r), r, self.w)  # the policy format overflowed: fall back
+        self.finite = torch.isfinite(self.e)
+        e = self.e[self.finite]
+        ref_diff = (r[self.finite] - e).abs()
+        self.unit = max(policy.unit_roundoff or 0.0, UNIT_ROUNDOFF.get(working.dtype, 2.0**-24))
+        n = max(e.numel(), 1)
+        self.norm_e = float(e.norm())
+        rms_ref = float(ref_diff.norm()) / math.sqrt(n)
+        rms_e = self.norm_e / math.sqrt(n)
+        self.reference_normwise = float(ref_diff.norm()) / self.norm_e if self.norm_e else math.inf
+        self.allowed_normwise = policy.normwise_factor * max(self.reference_normwise, self.unit)
+        self.allowed = policy.elementwise_factor * (
+            ref_diff + rms_ref + self.unit * e.abs() + self.unit * rms_e
+        )
+
+    def check(self, candidate: torch.Tensor) -> Comparison:
+        """Compare a candidate output (already known to have the right shape)."""
+        if self.exact:
+            return self._check_exact(candidate)
+        c = candidate.double()
+        if not self.policy.calibrated:
+            return self._check_allclose(c)
+        bad_nonfinite = self._nonfinite_mismatch(c)
+        if bad_nonfinite:
+            return Comparison(False, bad_nonfinite, "nonfinite")
+        e = self.e[self.finite]
+        diff = (c[self.finite] - e).abs()
+        normwise = float(diff.norm()) / self.norm_e if self.norm_e else (0.0 if not diff.any() else math.inf)
+        ratio = diff / self.allowed
+        ratio = torch.where(diff == 0, torch.zeros_like(ratio), ratio)
+        worst = int(ratio.argmax()) if ratio.numel() else 0
+        worst_ratio = float(ratio[worst]) if ratio.numel() else 0.0
+        positions = self.finite.nonzero()
+        worst_index = tuple(int(i) for i in positions[worst]) if ratio.numel() else None
+        passed = normwise <= self.allowed_normwise and worst_ratio <= 1.0
+        detail = ""
+        if not passed:
+            detail = self._explain(c, e, diff, normwise, worst, worst_index, worst_ratio)
+        return Comparison(
+            passed, detail, "values", normwise, self.allowed_normwise, worst_ratio, worst_index
+        )
+
+    def _explain(
+        self,
+        c: torch.Tensor,
+        e: torch.Tensor,
+        diff: torch.Tensor,
+        normwise: float,
+        worst: int,
+        worst_index: tuple[int, ...] | None,
+        worst_ratio: float,
+    ) -> str:
+        cf = c[self.finite]
+        max_e = float(e.abs().max()) if e.numel() else 0.0
+        if not cf.any() and max_e > 0:
+            lead = f"output is all zeros where the expected output is not (max |expected| = {_fmt(max_e)}); "
+        elif cf.numel() > 1 and bool((cf == cf[0]).all()) and float(e.std()) > 0:
+            lead = f"output is the constant {_fmt(float(cf[0]))} everywhere; "
+        else:
+            wrong = int((diff > self.allowed).sum())
+            lead = f"{wrong} of {diff.numel()} elements outside tolerance; "
+        return (
+            f"{lead}normwise error {_fmt(normwise)} vs allowed {_fmt(self.allowed_normwise)} "
+            f"({_fmt(self.policy.normwise_factor)} x max(reference's own {_fmt(self.reference_normwise)}, "
+            f"u={_fmt(self.unit)})); worst element {list(worst_index or ())}: got {_fmt(float(cf[worst]))}, "
+            f"expected {_fmt(float(e[worst]))} (error {_fmt(float(diff[worst]))}, "
+            f"allowed {_fmt(float(self.allowed[worst]))}, {_fmt(worst_ratio)}x over)"
+        )
+
+    def _nonfinite_mismatch(self, c: torch.Tensor) -> str:
+        e = self.e
+        wrong = (
+            (e.isnan() != c.isnan())
+            | (e.isposinf() != c.isposinf())
+            | (e.isneginf() != c.isneginf())
+        )
+        count = int(wrong.sum())
+        if not count:
+            return ""
+        first = _index(int(wrong.flatten().nonzero()[0]), self.shape)
+        got = float(c[first])
+        want = float(e[first])
+        return (
+            f"NaN/Inf in the wrong places: {count} of {e.numel()} positions (first at {list(first)}: "
+            f"got {got}, expected {_fmt(want)})"
+        )
+
+    def _check_exact(self, c: torch.Tensor) -> Comparison:
+        # Integer and boolean outputs (argmax, top-k indices, masks) must be exact; where the
+        # working-precision reference itself disagrees with float64 (a near tie), either is right.
+        ok = (c == self.e) | (c == self.w)
+        wrong = int((~ok).sum())
+        if not wrong:
+            return Comparison(True, "", "values", 0.0, 0.0, 0.0)
+        first = _index(int((~ok).flatten().nonzero()[0]), self.shape)
+        return Comparison(
+            False,
+            f"{wrong} of {c.numel()} exact values differ (first at {list(first)}: got "
+            f"{c[first].item()}, expected {self.e[first].item()})",
+            worst_index=first,
+        )
+
+    def _check_allclose(self, c: torch.Tensor) -> Comparison:
+        atol, rtol = self.policy.atol or 0.0, self.policy.rtol or 0.0
+        w = self.w
+        both_nan = c.isnan() & w.isnan()
+        slack = atol + rtol * w.abs()
+        over = torch.where(both_nan, torch.zeros_like(w), (c - w).abs() - slack)
+        over = torch.nan_to_num(over, nan=math.inf)
+        worst = int(over.flatten().argmax())
+        worst_over = float(over.flatten()[worst])
+        index = _index(worst, self.shape)
+        if worst_over <= 0:
+            return Comparison(True, "", worst_ratio=0.0, worst_index=index)
+        wrong = int((over > 0).sum())
+        return Comparison(
+            False,
+            f"{wrong} of {c.numel()} elements outside atol={atol:g}, rtol={rtol:g} (worst at "
+            f"{list(index)}: got {_fmt(float(c[index]))}, reference {_fmt(float(w[index]))})",
+            worst_index=index,
+        )
+
+
+def weak_probes(tolerance: Tolerance, probes: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the probe outputs (zeros, a constant, another input's answer) that would pass."""
+    return [name for name, probe in probes.items() if tolerance.check(probe).passed]

@@ -1,0 +1,91 @@
+"""Poisoning freed memory before each candidate call, so that unwritten outputs show.
+
+A kernel that returns ``torch.empty(...)`` without writing it hands back whatever the allocator
+had: on a GPU, often the previous output of the same shape, which holds the right answer. Every
+byte the allocator could give back is filled with 0xFF first: NaN in every floating format, -1
+in every integer one.
+
+On CUDA the caching allocator's free blocks are read from ``torch.cuda.memory_snapshot()`` and
+requested again at their exact sizes (the allocator is best-fit, so each request takes a free
+block of that size), filled, and released: they return to the cache poisoned. On the CPU there
+is no cache to walk; buffers of the sizes the outputs will have are filled and freed, so that a
+fresh allocation of that size most likely lands on poisoned memory.
+
+Runs inside the worker: standard library and torch only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+_SMALL_REQUEST = 1 << 20  # the CUDA caching allocator serves requests up to 1 MiB from its small pool
+POISON_BYTE = 0xFF
+
+
+@dataclass
+class PoisonReport:
+    free_bytes: int = 0
+    poisoned_bytes: int = 0
+
+
+def _cuda_free_blocks(device: torch.device) -> list[tuple[int, str]]:
+    stream = torch.cuda.current_stream(device).cuda_stream
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    blocks = []
+    for segment in torch.cuda.memory_snapshot():
+        if segment.get("device") != index or segment.get("stream", 0) != stream:
+            continue
+        for block in segment.get("blocks", []):
+            if block.get("state") == "inactive":
+                blocks.append((int(block["size"]), str(segment.get("segment_type", "large"))))
+    return blocks
+
+
+def poison_cuda(device: torch.device) -> PoisonReport:
+    report = PoisonReport()
+    held = []
+    for size, pool in sorted(_cuda_free_blocks(device), reverse=True):
+        report.free_bytes += size
+        if pool == "small":
+            pieces = [_SMALL_REQUEST] * (size // _SMALL_REQUEST)
+            if size % _SMALL_REQUEST:
+                pieces.append(size % _SMALL_REQUEST)
+        elif size > _SMALL_REQUEST:
+            pieces = [size]
+        else:
+            # A remainder under 1 MiB in the large pool serves only requests over 1 MiB,
+            # which it cannot hold: no allocation can be handed this block.
+            report.poisoned_bytes += size
+            continue
+        for piece in pieces:
+            buf = torch.empty(piece, dtype=torch.uint8, device=device)
+            buf.fill_(POISON_BYTE)
+            held.append(buf)
+            report.poisoned_bytes += piece
+    del held
+    return report
+
+
+def poison_host(output_nbytes: list[int], copies: int = 4) -> PoisonReport:
+    report = PoisonReport()
+    held = []
+    for nbytes in output_nbytes:
+        for _ in range(copies):
+            buf = torch.empty(max(nbytes, 1), dtype=torch.uint8)
+            buf.fill_(POISON_BYTE)
+            held.append(buf)
+            report.poisoned_bytes += nbytes
+    report.free_bytes = report.poisoned_bytes
+    del held
+    return report
+
+
+def poison_free_memory(device: torch.device, output_nbytes: list[int]) -> PoisonReport:
+    """Fill what the next allocations could receive with 0xFF bytes."""
+    if device.type == "cuda":
+        report = poison_cuda(device)
+        torch.cuda.synchronize(device)
+        return report
+    return poison_host(output_nbytes)

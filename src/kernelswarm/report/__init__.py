@@ -1,0 +1,1 @@
+"""Showing results to people: the terminal (``console``) and, later, HTML reports."""

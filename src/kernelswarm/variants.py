@@ -1,0 +1,134 @@
+"""Input variants: the problem's own distribution, then shifted, scaled and heavy-tailed copies.
+
+The base variant is the problem's ``get_inputs()`` under a fresh seed. The others transform
+each floating-point input tensor so that a kernel which only works on the base distribution
+(identity passing for ReLU on non-negative inputs, a fast path taken after peeking at a few
+values, saturation never reached) shows it. Structure the problem guarantees is kept:
+
+* exact zeros stay zero (they encode triangles, diagonals, masks and padding);
+* a symmetric matrix stays symmetric;
+* a tensor holding only a few distinct values (labels, ±1 targets, masks) is left alone;
+* integer, boolean and Python-scalar inputs are left alone.
+
+Runs inside the worker: standard library, torch and numpy only.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+#: variants every check runs, in order
+DEFAULT_VARIANTS = ("base", "shifted", "scaled", "heavy")
+#: variants used to strengthen a check when the default ones give weak tests
+EXTRA_VARIANTS = ("scaled16", "shifted2", "heavy2")
+
+_CATEGORICAL_MAX_DISTINCT = 16
+_CATEGORICAL_MIN_NUMEL = 64
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every generator a problem file might draw from."""
+    random.seed(seed)
+    np.random.seed(seed % (1 << 32))
+    torch.manual_seed(seed)
+
+
+def _is_categorical(x: torch.Tensor) -> bool:
+    if x.numel() < _CATEGORICAL_MIN_NUMEL:
+        return False
+    return int(torch.unique(x.flatten()[:65536]).numel()) <= _CATEGORICAL_MAX_DISTINCT
+
+
+def _is_symmetric(x: torch.Tensor) -> bool:
+    return x.dim() >= 2 and x.shape[-1] == x.shape[-2] and bool(torch.equal(x, x.mT))
+
+
+def _shift(scale: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    def shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        # Move the mean to -scale/2 standard deviations: both signs present whatever the base was.
+        x64 = x.double()
+        return (x64 - x64.mean() - 0.5 * scale * x64.std()).to(x.dtype)
+
+    return shift
+
+
+def _scale(factor: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    def scale(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return x * factor  # a power of two: exact in every floating format
+
+    return scale
+
+
+def _heavy(sigma: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    def heavy(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        # A log-normal factor per element: same signs, tails many times the typical size,
+        # at positions nobody can predict.
+        noise = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+        return (x.double() * torch.exp(sigma * noise)).to(x.dtype)
+
+    return heavy
+
+
+_TRANSFORMS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
+    "shifted": _shift(1.0),
+    "shifted2": _shift(4.0),
+    "scaled": _scale(4.0),
+    "scaled16": _scale(16.0),
+    "heavy": _heavy(1.0),
+    "heavy2": _heavy(2.0),
+}
+
+KNOWN_VARIANTS = ("base", *_TRANSFORMS)
+
+
+def describe(variant: str) -> str:
+    """One line for reports."""
+    return {
+        "base": "the problem's get_inputs() under a fresh seed",
+        "shifted": "floating inputs moved to mean -0.5 std (both signs)",
+        "shifted2": "floating inputs moved to mean -2 std",
+        "scaled": "floating inputs times 4",
+        "scaled16": "floating inputs times 16",
+        "heavy": "floating inputs times a log-normal factor (sigma 1)",
+        "heavy2": "floating inputs times a log-normal factor (sigma 2)",
+    }[variant]
+
+
+def transform_inputs(inputs: Sequence[Any], variant: str, seed: int) -> list[Any]:
+    """Apply one variant to the problem's inputs (see the module docstring for what is kept)."""
+    if variant == "base":
+        return list(inputs)
+    try:
+        fn = _TRANSFORMS[variant]
+    except KeyError:
+        raise ValueError(f"unknown input variant {variant!r}; known: {KNOWN_VARIANTS}") from None
+    gen = torch.Generator().manual_seed(seed ^ 0x5EED)
+    out: list[Any] = []
+    for x in inputs:
+        if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel() > 1):
+            out.append(x)
+            continue
+        if _is_categorical(x):
+            out.append(x)
+            continue
+        host = x.detach().cpu()
+        y = fn(host, gen)
+        y = torch.where(host != 0, y, torch.zeros_like(y))
+        if _is_symmetric(host):  # a symmetric input stays symmetric (x*m and x*m^T average)
+            y = (y + y.mT) / 2
+        out.append(y.to(x.device))
+    return out
+
+
+def make_inputs(get_inputs: Callable[[], Sequence[Any]], seed: int, variant: str) -> list[Any]:
+    """The problem's inputs for one test: ``get_inputs()`` under ``seed``, then the variant."""
+    seed_everything(seed)
+    inputs = get_inputs()
+    if not isinstance(inputs, list | tuple):
+        raise TypeError(f"get_inputs() returned a {type(inputs).__name__}, not a list")
+    return transform_inputs(inputs, variant, seed)

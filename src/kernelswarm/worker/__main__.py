@@ -1,0 +1,5 @@
+import sys
+
+from kernelswarm.worker.main import main
+
+sys.exit(main(sys.argv[1:]))
