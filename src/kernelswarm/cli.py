@@ -6,8 +6,9 @@ Exit status of ``check``: 0 accepted, 1 rejected (the candidate's fault), 2 coul
 
 from __future__ import annotations
 
-import sys
-from enum import Enum
+import json
+from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -31,13 +32,13 @@ err = Console(stderr=True)
 out = Console()
 
 
-class Device(str, Enum):
+class Device(StrEnum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
 
 
-class Precision(str, Enum):
+class Precision(StrEnum):
     strict = "strict"
     tf32 = "tf32"
     bf16 = "bf16"
@@ -45,7 +46,7 @@ class Precision(str, Enum):
     kernelbench = "kernelbench"
 
 
-class Weights(str, Enum):
+class Weights(StrEnum):
     share = "share"
     seed = "seed"
 
@@ -65,7 +66,9 @@ def resolve_device(device: Device) -> tuple[str, str | None]:
     return device.value, None
 
 
-def _argument_error(problem: Path, candidate: Path, device: str, precision: str, why: str) -> Verdict:
+def _argument_error(
+    problem: Path, candidate: Path, device: str, precision: str, why: str
+) -> Verdict:
     return Verdict(
         verdict="error",
         reasons=[Reason("arguments", why)],
@@ -78,18 +81,48 @@ def _argument_error(problem: Path, candidate: Path, device: str, precision: str,
 
 @app.command("check")
 def check_command(
-    problem: Annotated[Path, typer.Argument(help="KernelBench-format problem file (class Model, get_inputs, get_init_inputs)")],
+    problem: Annotated[
+        Path,
+        typer.Argument(
+            help="KernelBench-format problem file (class Model, get_inputs, get_init_inputs)"
+        ),
+    ],
     candidate: Annotated[Path, typer.Argument(help="Candidate file defining class ModelNew")],
-    device: Annotated[Device, typer.Option(help="Where to run: auto picks cuda when present")] = Device.auto,
-    precision: Annotated[Precision, typer.Option(help="Precision policy; strict is the problem's own precision, TF32 off")] = Precision.strict,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the verdict as JSON to this file")] = None,
-    seed: Annotated[int | None, typer.Option(help="Master seed, to reproduce a run (fresh by default)")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a size global: NAME=VALUE (repeatable)")] = None,
-    weights: Annotated[Weights, typer.Option(help="share: the candidate gets the reference's weights where names and shapes match")] = Weights.share,
-    timeout: Annotated[float, typer.Option(help="Wall-clock limit per worker process, seconds")] = 300.0,
-    memory_gb: Annotated[float | None, typer.Option(help="Memory limit per worker process, GiB")] = None,
-    keep_scratch: Annotated[bool, typer.Option(help="Keep the workers' scratch directories")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the verdict line")] = False,
+    device: Annotated[
+        Device, typer.Option(help="Where to run: auto picks cuda when present")
+    ] = Device.auto,
+    precision: Annotated[
+        Precision,
+        typer.Option(help="Precision policy; strict is the problem's own precision, TF32 off"),
+    ] = Precision.strict,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the verdict as JSON to this file")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Master seed, to reproduce a run (fresh by default)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a size global: NAME=VALUE (repeatable)"),
+    ] = None,
+    weights: Annotated[
+        Weights,
+        typer.Option(
+            help="share: the candidate gets the reference's weights where names and shapes match"
+        ),
+    ] = Weights.share,
+    timeout: Annotated[
+        float, typer.Option(help="Wall-clock limit per worker process, seconds")
+    ] = 300.0,
+    memory_gb: Annotated[
+        float | None, typer.Option(help="Memory limit per worker process, GiB")
+    ] = None,
+    keep_scratch: Annotated[
+        bool, typer.Option(help="Keep the workers' scratch directories")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the verdict line")
+    ] = False,
 ) -> None:
     """Judge CANDIDATE against PROBLEM: accepted (0), rejected (1), or could not judge (2)."""
     resolved, device_problem = resolve_device(device)
@@ -134,6 +167,76 @@ def check_command(
     raise typer.Exit(verdict.exit_code)
 
 
+@app.command("selftest")
+def selftest_command(
+    examples: Annotated[
+        Path,
+        typer.Argument(help="Folder of example candidates that declare their expected verdicts"),
+    ] = Path("examples"),
+    device: Annotated[
+        Device, typer.Option(help="Device for the examples that do not name one")
+    ] = Device.auto,
+    slow: Annotated[bool, typer.Option(help="Include examples that compile C++ or CUDA")] = True,
+    only: Annotated[
+        str | None, typer.Option(help="Only examples whose path contains this text")
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option(help="Examples judged at once (each in its own processes)")
+    ] = 1,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the outcomes as JSON")
+    ] = None,
+) -> None:
+    """Run the example catalogue and show that the judge says what each example expects."""
+    from rich.table import Table
+
+    from kernelswarm.catalog import discover, run_example
+
+    resolved, problem = resolve_device(device)
+    if problem:
+        err.print(problem)
+        raise typer.Exit(2)
+    runs = [
+        r
+        for r in discover(examples)
+        if (slow or not r.slow) and (only is None or only in str(r.candidate))
+    ]
+    runs = [r for r in runs if r.device in (None, resolved)]
+    for r in [r for r in runs if r.missing]:
+        err.print(f"skipping {r.label}: needs {', '.join(r.missing)}")
+    runs = [r for r in runs if not r.missing]
+    if not runs:
+        err.print(f"no runnable examples under {examples}")
+        raise typer.Exit(2)
+    table = Table(title=f"kernelswarm selftest on {resolved}")
+    for col in ("example", "expected", "got", "ok", "reasons"):
+        table.add_column(col)
+    failures = 0
+    outcomes = []
+    with err.status("selftest…") as status, ThreadPoolExecutor(max(1, jobs)) as pool:
+        for i, outcome in enumerate(pool.map(lambda r: run_example(r, resolved), runs), start=1):
+            status.update(f"selftest {i}/{len(runs)} done")
+            outcomes.append(outcome)
+            failures += not outcome.ok
+            run = outcome.run
+            expected = run.verdict + (f" ({'|'.join(run.checks)})" if run.checks else "")
+            table.add_row(
+                run.label,
+                expected,
+                outcome.verdict,
+                "✓" if outcome.ok else "✗",
+                outcome.detail[:200],
+            )
+    out.print(table)
+    if json_path is not None:
+        rows = [{"example": o.run.label, "expected": o.run.verdict, "expected_checks": list(o.run.checks),
+                 "verdict": o.verdict, "checks": list(o.checks), "ok": o.ok, "seconds": o.seconds,
+                 "detail": o.detail} for o in outcomes]  # fmt: skip
+        json_path.write_text(json.dumps(rows, indent=2))
+    out.print(f"{len(runs) - failures} of {len(runs)} examples judged as expected")
+    raise typer.Exit(1 if failures else 0)
+
+
 @app.command("checks")
 def checks_command() -> None:
     """List every check the judge runs."""
@@ -151,4 +254,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

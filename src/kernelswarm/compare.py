@@ -4,11 +4,11 @@ For one output of one test the judge holds three things: ``e``, the float64 answ
 problem's own reference in the policy's precision; and the candidate's ``c``. The candidate
 passes when, on every position where ``e`` is finite,
 
-    normwise:    ||c - e|| / ||e||  <=  Kn * max(||r - e|| / ||e||, u)
-    elementwise: |c_i - e_i|        <=  Ke * (|r_i - e_i| + rms(r - e) + u |e_i| + u rms(e))
+    normwise:    ||c - e|| / ||e||  <=  max(Kn ||r - e|| / ||e||,  F u)
+    elementwise: |c_i - e_i|        <=  Ke (|r_i - e_i| + rms(r - e))  +  F u (|e_i| + rms(e))
 
 and NaN/Inf sit exactly where they sit in ``e``. ``u`` is the unit roundoff of the policy's
-format. The same test, applied to zeros, a constant, or another input's answer, decides whether
+format, and ``F`` a few units of it (exactly computed references have no error of their own). The same test, applied to zeros, a constant, or another input's answer, decides whether
 a test is *strong*: if any of those would pass, the test proves nothing.
 """
 
@@ -68,7 +68,8 @@ class Tolerance:
         r = policy_output.double() if policy_output is not None else self.w
         r = torch.where(torch.isfinite(r), r, self.w)  # the policy format overflowed: fall back
         self.finite = torch.isfinite(self.e)
-        e = self.e[self.finite]
+        self.all_finite = bool(self.finite.all())
+        e = self.e.flatten() if self.all_finite else self.e[self.finite]
         ref_diff = (r[self.finite] - e).abs()
         self.unit = max(policy.unit_roundoff or 0.0, UNIT_ROUNDOFF.get(working.dtype, 2.0**-24))
         n = max(e.numel(), 1)
@@ -76,41 +77,57 @@ class Tolerance:
         rms_ref = float(ref_diff.norm()) / math.sqrt(n)
         rms_e = self.norm_e / math.sqrt(n)
         self.reference_normwise = float(ref_diff.norm()) / self.norm_e if self.norm_e else math.inf
-        self.allowed_normwise = policy.normwise_factor * max(self.reference_normwise, self.unit)
-        self.allowed = policy.elementwise_factor * (
-            ref_diff + rms_ref + self.unit * e.abs() + self.unit * rms_e
-        )
+        floor = policy.floor_ulps * self.unit
+        self.allowed_normwise = max(policy.normwise_factor * self.reference_normwise, floor)
+        self.allowed = policy.elementwise_factor * (ref_diff + rms_ref) + floor * (e.abs() + rms_e)
 
-    def check(self, candidate: torch.Tensor) -> Comparison:
-        """Compare a candidate output (already known to have the right shape)."""
+    def check(self, candidate: torch.Tensor, quick: bool = False) -> Comparison:
+        """Compare a candidate output (already known to have the right shape).
+
+        ``quick`` answers pass/fail only and stops at the first failed criterion (strength probes).
+        """
         if self.exact:
             return self._check_exact(candidate)
         c = candidate.double()
         if not self.policy.calibrated:
             return self._check_allclose(c)
-        bad_nonfinite = self._nonfinite_mismatch(c)
-        if bad_nonfinite:
-            return Comparison(False, bad_nonfinite, "nonfinite")
-        e = self.e[self.finite]
-        diff = (c[self.finite] - e).abs()
-        normwise = float(diff.norm()) / self.norm_e if self.norm_e else (0.0 if not diff.any() else math.inf)
-        ratio = diff / self.allowed
-        ratio = torch.where(diff == 0, torch.zeros_like(ratio), ratio)
+        if not (self.all_finite and bool(torch.isfinite(c).all())):
+            bad_nonfinite = self._nonfinite_mismatch(c)
+            if bad_nonfinite:
+                return Comparison(False, bad_nonfinite, "nonfinite")
+        e = self.e.flatten() if self.all_finite else self.e[self.finite]
+        cf = c.flatten() if self.all_finite else c[self.finite]
+        diff = (cf - e).abs()
+        normwise = (
+            float(diff.norm()) / self.norm_e
+            if self.norm_e
+            else (0.0 if not diff.any() else math.inf)
+        )
+        if quick and normwise > self.allowed_normwise:
+            return Comparison(False, "", "values", normwise, self.allowed_normwise)
+        ratio = torch.where(diff == 0, torch.zeros_like(diff), diff / self.allowed)
         worst = int(ratio.argmax()) if ratio.numel() else 0
         worst_ratio = float(ratio[worst]) if ratio.numel() else 0.0
-        positions = self.finite.nonzero()
-        worst_index = tuple(int(i) for i in positions[worst]) if ratio.numel() else None
         passed = normwise <= self.allowed_normwise and worst_ratio <= 1.0
+        if quick:
+            return Comparison(passed, "", "values", normwise, self.allowed_normwise, worst_ratio)
+        worst_index = self._position(worst) if ratio.numel() else None
         detail = ""
         if not passed:
-            detail = self._explain(c, e, diff, normwise, worst, worst_index, worst_ratio)
+            detail = self._explain(cf, e, diff, normwise, worst, worst_index, worst_ratio)
         return Comparison(
             passed, detail, "values", normwise, self.allowed_normwise, worst_ratio, worst_index
         )
 
+    def _position(self, k: int) -> tuple[int, ...]:
+        """The index in the output of the k-th finite element."""
+        if self.all_finite:
+            return _index(k, self.shape)
+        return _index(int(self.finite.flatten().nonzero()[k]), self.shape)
+
     def _explain(
         self,
-        c: torch.Tensor,
+        cf: torch.Tensor,
         e: torch.Tensor,
         diff: torch.Tensor,
         normwise: float,
@@ -118,7 +135,6 @@ class Tolerance:
         worst_index: tuple[int, ...] | None,
         worst_ratio: float,
     ) -> str:
-        cf = c[self.finite]
         max_e = float(e.abs().max()) if e.numel() else 0.0
         if not cf.any() and max_e > 0:
             lead = f"output is all zeros where the expected output is not (max |expected| = {_fmt(max_e)}); "
@@ -129,8 +145,8 @@ class Tolerance:
             lead = f"{wrong} of {diff.numel()} elements outside tolerance; "
         return (
             f"{lead}normwise error {_fmt(normwise)} vs allowed {_fmt(self.allowed_normwise)} "
-            f"({_fmt(self.policy.normwise_factor)} x max(reference's own {_fmt(self.reference_normwise)}, "
-            f"u={_fmt(self.unit)})); worst element {list(worst_index or ())}: got {_fmt(float(cf[worst]))}, "
+            f"(max({_fmt(self.policy.normwise_factor)} x the reference's own {_fmt(self.reference_normwise)}, "
+            f"{_fmt(self.policy.floor_ulps)}u = {_fmt(self.policy.floor_ulps * self.unit)})); worst element {list(worst_index or ())}: got {_fmt(float(cf[worst]))}, "
             f"expected {_fmt(float(e[worst]))} (error {_fmt(float(diff[worst]))}, "
             f"allowed {_fmt(float(self.allowed[worst]))}, {_fmt(worst_ratio)}x over)"
         )
@@ -187,8 +203,3 @@ class Tolerance:
             f"{list(index)}: got {_fmt(float(c[index]))}, reference {_fmt(float(w[index]))})",
             worst_index=index,
         )
-
-
-def weak_probes(tolerance: Tolerance, probes: dict[str, torch.Tensor]) -> list[str]:
-    """Names of the probe outputs (zeros, a constant, another input's answer) that would pass."""
-    return [name for name, probe in probes.items() if tolerance.check(probe).passed]

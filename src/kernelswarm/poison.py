@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-_SMALL_REQUEST = 1 << 20  # the CUDA caching allocator serves requests up to 1 MiB from its small pool
+_SMALL_REQUEST = (
+    1 << 20
+)  # the CUDA caching allocator serves requests up to 1 MiB from its small pool
 POISON_BYTE = 0xFF
 
 

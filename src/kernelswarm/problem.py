@@ -47,7 +47,7 @@ class Override:
         return cls(name, value)
 
 
-def _apply_overrides(tree: ast.Module, overrides: list[Override], path: Path) -> set[str]:
+def _apply_overrides(tree: ast.Module, overrides: list[Override]) -> set[str]:
     """Replace the value of top-level ``NAME = ...`` assignments; return the names replaced."""
     wanted = {o.name: o.value for o in overrides}
     done: set[str] = set()
@@ -57,10 +57,14 @@ def _apply_overrides(tree: ast.Module, overrides: list[Override], path: Path) ->
             if isinstance(target, ast.Name) and target.id in wanted:
                 node.value = ast.copy_location(ast.Constant(wanted[target.id]), node.value)
                 done.add(target.id)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if node.target.id in wanted and node.value is not None:
-                node.value = ast.copy_location(ast.Constant(wanted[node.target.id]), node.value)
-                done.add(node.target.id)
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id in wanted
+            and node.value is not None
+        ):
+            node.value = ast.copy_location(ast.Constant(wanted[node.target.id]), node.value)
+            done.add(node.target.id)
     return done
 
 
@@ -78,7 +82,7 @@ def load_module(
     except OSError as exc:
         raise ProblemFileError(f"cannot read {path}: {exc.strerror}") from exc
     tree = ast.parse(source, filename=str(path))  # SyntaxError propagates with its location
-    applied = _apply_overrides(tree, overrides or [], path)
+    applied = _apply_overrides(tree, overrides or [])
     code = compile(tree, str(path), "exec")
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None:

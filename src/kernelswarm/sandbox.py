@@ -157,7 +157,9 @@ class Worker:
         self.channel = wire.Channel(from_child_r, to_child_w)
         self.deadline = time.monotonic() + self.limits.wall_seconds
         if sys.platform.startswith("linux"):
-            threading.Thread(target=self._watch_memory, daemon=True, name=f"rss-{self.role}").start()
+            threading.Thread(
+                target=self._watch_memory, daemon=True, name=f"rss-{self.role}"
+            ).start()
 
     def handshake(self) -> dict[str, Any]:
         self.phase, self.owner = "start-up (importing torch)", "harness"
@@ -281,14 +283,18 @@ class Worker:
         )
 
     def _fail_protocol(self, why: str) -> WorkerError:
-        return self._failure("protocol", f"{why} during {self.phase}: something other than the harness wrote to it")
+        return self._failure(
+            "protocol", f"{why} during {self.phase}: something other than the harness wrote to it"
+        )
 
     def _fail_died(self) -> WorkerError:
         assert self.proc is not None
         try:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            return self._failure("protocol", f"the worker closed its channel during {self.phase} but kept running")
+            return self._failure(
+                "protocol", f"the worker closed its channel during {self.phase} but kept running"
+            )
         if self._memory_exceeded is not None:
             return self._failure(
                 "memory_limit",

@@ -48,11 +48,13 @@ def _is_symmetric(x: torch.Tensor) -> bool:
     return x.dim() >= 2 and x.shape[-1] == x.shape[-2] and bool(torch.equal(x, x.mT))
 
 
-def _shift(scale: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+def _shift(quantile: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
     def shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        # Move the mean to -scale/2 standard deviations: both signs present whatever the base was.
+        # Subtract a quantile of the values: a fixed share of them turns negative whatever the
+        # base distribution was (rand, randn, all-positive, already centred), never all of them.
         x64 = x.double()
-        return (x64 - x64.mean() - 0.5 * scale * x64.std()).to(x.dtype)
+        sample = x64.flatten()[:1_000_000]
+        return (x64 - torch.quantile(sample, quantile)).to(x.dtype)
 
     return shift
 
@@ -75,8 +77,8 @@ def _heavy(sigma: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tens
 
 
 _TRANSFORMS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
-    "shifted": _shift(1.0),
-    "shifted2": _shift(4.0),
+    "shifted": _shift(0.25),
+    "shifted2": _shift(0.75),
     "scaled": _scale(4.0),
     "scaled16": _scale(16.0),
     "heavy": _heavy(1.0),
@@ -90,8 +92,8 @@ def describe(variant: str) -> str:
     """One line for reports."""
     return {
         "base": "the problem's get_inputs() under a fresh seed",
-        "shifted": "floating inputs moved to mean -0.5 std (both signs)",
-        "shifted2": "floating inputs moved to mean -2 std",
+        "shifted": "floating inputs minus their 25th percentile (a quarter negative)",
+        "shifted2": "floating inputs minus their 75th percentile (three quarters negative)",
         "scaled": "floating inputs times 4",
         "scaled16": "floating inputs times 16",
         "heavy": "floating inputs times a log-normal factor (sigma 1)",

@@ -13,6 +13,7 @@ import math
 import random
 import secrets
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +22,19 @@ from typing import Any
 import torch
 
 from kernelswarm import variants
-from kernelswarm.compare import Comparison, Tolerance, weak_probes
+from kernelswarm.compare import Comparison, Tolerance
 from kernelswarm.precision import POLICIES, UNIT_ROUNDOFF, Policy
 from kernelswarm.problem import Override
 from kernelswarm.sandbox import Failure, Limits, Worker, WorkerError
-from kernelswarm.worker.common import same_bits
 from kernelswarm.verdict import CallRecord, OutputRecord, Reason, TestRecord, Verdict
+from kernelswarm.worker.common import same_bits
 
 #: checks whose failure means "could not judge" rather than "the candidate is wrong"
 JUDGE_FAULTS = frozenset({"problem", "arguments", "determinism", "strength", "harness"})
 
 Progress = Callable[[str], None]
+#: tests drawn beyond the default ones when too few are strong
+MAX_EXTRA_TESTS = 8
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ class CheckConfig:
     policy: Policy = POLICIES["strict"]
     overrides: tuple[Override, ...] = ()
     seed: int | None = None
-    weights: str = "share"  # "share": reference weights where names and shapes match; "seed": own init
+    weights: str = (
+        "share"  # "share": reference weights where names and shapes match; "seed": own init
+    )
     limits: Limits = field(default_factory=Limits)
     base_tests: int = 3
     min_strong: int = 3
@@ -93,6 +98,7 @@ class Judge:
         self.passed_checks: set[str] = set()
         self.failure_log = ""
         self._fresh_failed: dict[tuple[str, int], bool] = {}
+        self._probe_cache: dict[tuple[str, int, str], bool] = {}
         master = config.seed if config.seed is not None else secrets.randbits(40)
         self.rng = random.Random(master)
         self.seeds: dict[str, Any] = {"master": master, "reproduce_with": f"--seed {master}"}
@@ -166,12 +172,19 @@ class Judge:
             cand_loaded = cand.wait(cand_seq)
             weights = self._weights(cand_loaded, loaded)
             if cand_loaded["tampered"]:
-                self.reject("integrity", f"the candidate replaced {', '.join(cand_loaded['tampered'])} while loading")
+                self.reject(
+                    "integrity",
+                    f"the candidate replaced {', '.join(cand_loaded['tampered'])} while loading",
+                )
             if not any(r.check in JUDGE_FAULTS for r in self.reasons.values()):
                 self._run_calls(cand)
                 self._finish(cand)
         except WorkerError as exc:
-            self._failure(exc.failure, candidate_imported=imported or exc.failure.owner == "candidate")
+            self._failure(
+                exc.failure, candidate_imported=imported or exc.failure.owner == "candidate"
+            )
+        except Exception:  # a bug of the judge's own: reported as such (exit 2), never hidden
+            self.reject("harness", "the judge itself failed:\n" + traceback.format_exc())
         finally:
             ref.close()
             cand.close()
@@ -188,7 +201,9 @@ class Judge:
         if w["mode"] == "share":
             total = len(w["shared"]) + len(w["candidate_only"]) + len(w["shape_mismatch"])
             if w["shared"] and not w["candidate_only"] and not w["shape_mismatch"]:
-                w["summary"] = f"the candidate got the reference's weights ({len(w['shared'])} tensors shared by name)"
+                w["summary"] = (
+                    f"the candidate got the reference's weights ({len(w['shared'])} tensors shared by name)"
+                )
             elif w["shared"]:
                 w["summary"] = (
                     f"{len(w['shared'])} of {total} candidate tensors got the reference's weights; "
@@ -202,7 +217,9 @@ class Judge:
                     else "neither model has weights"
                 )
         else:
-            w["summary"] = "weights not shared (--weights seed): own initialisation under the same seed"
+            w["summary"] = (
+                "weights not shared (--weights seed): own initialisation under the same seed"
+            )
         return w
 
     # -- tests --------------------------------------------------------------------------------
@@ -226,10 +243,15 @@ class Judge:
             case.tolerances = [
                 Tolerance(e, w, p, self.config.policy)
                 for e, w, p in zip(
-                    case.expected, case.working, resp["policy"] or [None] * len(case.expected), strict=True
+                    case.expected,
+                    case.working,
+                    resp["policy"] or [None] * len(case.expected),
+                    strict=True,
                 )
             ]
-            record.reference_normwise_error = [getattr(t, "reference_normwise", None) for t in case.tolerances]
+            record.reference_normwise_error = [
+                getattr(t, "reference_normwise", None) for t in case.tolerances
+            ]
         if resp.get("again") is not None:
             self._determinism(case, resp["again"])
         return case
@@ -240,9 +262,7 @@ class Judge:
                 continue
             bad_e = int((~torch.isfinite(e)).sum())
             if bad_e and variant != "base":
-                case.record.skipped = (
-                    f"outside the problem's domain: the float64 reference gives NaN/Inf at {bad_e} positions"
-                )
+                case.record.skipped = f"outside the problem's domain: the float64 reference gives NaN/Inf at {bad_e} positions"
                 return
             bad_w = int((torch.isfinite(e) & ~torch.isfinite(w.double())).sum())
             if bad_w:
@@ -289,11 +309,20 @@ class Judge:
             if "determinism" in self.reasons:
                 return
         self._strength()
-        extra = [v for v in variants.EXTRA_VARIANTS if problem_variants is None or v in problem_variants]
-        while self._strong_count() < self.config.min_strong and extra:
+        extra = [
+            v for v in variants.EXTRA_VARIANTS if problem_variants is None or v in problem_variants
+        ]
+        drawn = 0
+        while self._strong_count() < self.config.min_strong and drawn < MAX_EXTRA_TESTS:
+            if not extra:  # more seeds of the variants that gave strong tests
+                extra = list(dict.fromkeys(t.record.variant for t in self.tests if t.record.strong))
+                if not extra:
+                    break
             variant = extra.pop(0)
-            self.notes.append(f"weak tests found: added the {variant!r} variant to strengthen the check")
-            self.tests.append(self._draw_test(ref, variant, variant))
+            drawn += 1
+            name = f"{variant}-{sum(t.record.variant == variant for t in self.tests) + 1}"
+            self.notes.append(f"weak tests found: added test {name} to strengthen the check")
+            self.tests.append(self._draw_test(ref, name, variant))
             self._strength()
         strong = self._strong_count()
         if strong < self.config.min_strong:
@@ -312,19 +341,28 @@ class Judge:
         return sum(1 for t in self.tests if t.record.strong and not t.record.skipped)
 
     def _strength(self) -> None:
-        """Mark each test weak if zeros, a constant, another answer or the input would pass it."""
+        """Mark each test weak if zeros, a constant, another answer or the input would pass it.
+
+        Probe outcomes are cached: drawing one more test adds probes, it changes none.
+        """
         usable = [t for t in self.tests if not t.record.skipped]
         for case in usable:
             weak: list[str] = []
             for k, (tol, w) in enumerate(zip(case.tolerances, case.working, strict=True)):
-                probes = self._probes(case, k, w, usable)
                 label = f"output {k}: " if len(case.working) > 1 else ""
-                weak += [label + name for name in weak_probes(tol, probes)]
+                for name, probe in self._probes(case, k, w, usable).items():
+                    key = (case.record.name, k, name)
+                    if key not in self._probe_cache:
+                        self._probe_cache[key] = tol.check(probe, quick=True).passed
+                    if self._probe_cache[key]:
+                        weak.append(label + name)
             case.record.weak_because = weak
             case.record.strong = not weak
 
     @staticmethod
-    def _probes(case: TestCase, k: int, w: torch.Tensor, usable: list[TestCase]) -> dict[str, torch.Tensor]:
+    def _probes(
+        case: TestCase, k: int, w: torch.Tensor, usable: list[TestCase]
+    ) -> dict[str, torch.Tensor]:
         probes = {"zeros": torch.zeros_like(w)}
         others = [t for t in usable if t is not case and t.working[k].shape == w.shape]
         same_dist = [t for t in others if t.record.variant == "base"]
@@ -374,9 +412,17 @@ class Judge:
         self.calls.append(record)
         before = set(self.reasons)
         if resp["tampered"]:
-            self.reject("integrity", f"the candidate replaced {', '.join(resp['tampered'])} during forward", label)
+            self.reject(
+                "integrity",
+                f"the candidate replaced {', '.join(resp['tampered'])} during forward",
+                label,
+            )
         if resp["structure"] != case.structure:
-            self.reject("structure", f"forward returned {resp['structure']}; the reference returns {case.structure}", label)
+            self.reject(
+                "structure",
+                f"forward returned {resp['structure']}; the reference returns {case.structure}",
+                label,
+            )
         else:
             for k, (fact, out) in enumerate(zip(resp["facts"], resp["outputs"], strict=True)):
                 record.outputs.append(self._judge_output(case, mode, label, k, fact, out))
@@ -389,13 +435,21 @@ class Judge:
                     label,
                 )
         if resp["threads_alive"]:
-            note = f"threads still running after forward returned: {', '.join(resp['threads_alive'])}"
+            note = (
+                f"threads still running after forward returned: {', '.join(resp['threads_alive'])}"
+            )
             if note not in self.notes:
                 self.notes.append(note)
         record.passed = set(self.reasons) == before and all(o.passed for o in record.outputs)
 
     def _judge_output(
-        self, case: TestCase, mode: str, label: str, k: int, fact: dict[str, Any], out: torch.Tensor | None
+        self,
+        case: TestCase,
+        mode: str,
+        label: str,
+        k: int,
+        fact: dict[str, Any],
+        out: torch.Tensor | None,
     ) -> OutputRecord:
         want = case.working[k]
         record = OutputRecord(index=k, passed=False)
@@ -405,23 +459,44 @@ class Judge:
             return record
         if fact.get("scalar"):
             if case.structure.count("Tensor"):
-                self.reject("type", f"{which} is a Python {fact['type']}, the reference's is a tensor", label)
+                self.reject(
+                    "type",
+                    f"{which} is a Python {fact['type']}, the reference's is a tensor",
+                    label,
+                )
                 return record
         else:
             if fact.get("null_data"):
                 self.reject("type", f"{which} has no storage (null data pointer)", label)
                 return record
             if fact["dtype"] != str(want.dtype).removeprefix("torch."):
-                self.reject("dtype", f"{which} is {fact['dtype']}; the reference's is {want.dtype}", label)
+                self.reject(
+                    "dtype", f"{which} is {fact['dtype']}; the reference's is {want.dtype}", label
+                )
             if list(fact["shape"]) != list(want.shape):
-                self.reject("shape", f"{which} has shape {fact['shape']}; the reference's is {list(want.shape)}", label)
+                self.reject(
+                    "shape",
+                    f"{which} has shape {fact['shape']}; the reference's is {list(want.shape)}",
+                    label,
+                )
                 return record
             if fact["device"] != self.config.device:
-                self.reject("device", f"{which} is on {fact['device']}; the inputs were on {self.config.device}", label)
+                self.reject(
+                    "device",
+                    f"{which} is on {fact['device']}; the inputs were on {self.config.device}",
+                    label,
+                )
             if fact["layout"] != "torch.strided":
-                self.reject("type", f"{which} has layout {fact['layout']}; a dense tensor is expected", label)
+                self.reject(
+                    "type",
+                    f"{which} has layout {fact['layout']}; a dense tensor is expected",
+                    label,
+                )
                 return record
-            if fact.get("aliases_input") is not None and fact["aliases_input"] not in case.aliased_inputs:
+            if (
+                fact.get("aliases_input") is not None
+                and fact["aliases_input"] not in case.aliased_inputs
+            ):
                 self.reject(
                     "aliasing",
                     f"{which} shares memory with input {fact['aliases_input']}; the reference's does not",
@@ -476,10 +551,14 @@ class Judge:
         if resp["tampered"]:
             self.reject("integrity", f"the candidate replaced {', '.join(resp['tampered'])}")
         if resp["threads_alive"]:
-            self.notes.append(f"threads left running at the end: {', '.join(resp['threads_alive'])}")
+            self.notes.append(
+                f"threads left running at the end: {', '.join(resp['threads_alive'])}"
+            )
 
     # -- the verdict --------------------------------------------------------------------------
-    def _verdict(self, versions: dict[str, Any], weights: dict[str, Any], elapsed: float) -> Verdict:
+    def _verdict(
+        self, versions: dict[str, Any], weights: dict[str, Any], elapsed: float
+    ) -> Verdict:
         reasons = list(self.reasons.values())
         candidate_faults = [r for r in reasons if r.check not in JUDGE_FAULTS]
         if candidate_faults:

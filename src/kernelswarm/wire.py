@@ -164,7 +164,9 @@ class Channel:
         prefix = self._read_exactly(_PREFIX.size, deadline)
         magic, header_len, body_len = _PREFIX.unpack(prefix)
         if magic != MAGIC:
-            raise WireError(f"bad frame marker {bytes(magic)!r}: something else wrote to the channel")
+            raise WireError(
+                f"bad frame marker {bytes(magic)!r}: something else wrote to the channel"
+            )
         if header_len > MAX_HEADER_BYTES or body_len > self.max_body_bytes:
             raise WireError(f"frame too large (header {header_len} B, body {body_len} B)")
         header = self._read_exactly(header_len, deadline)
@@ -189,6 +191,10 @@ class Channel:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ChannelTimeout("deadline passed")
-        ready = select.select([], [fd], [], remaining) if writable else select.select([fd], [], [], remaining)
+        ready = (
+            select.select([], [fd], [], remaining)
+            if writable
+            else select.select([fd], [], [], remaining)
+        )
         if not (ready[1] if writable else ready[0]):
             raise ChannelTimeout("deadline passed")

@@ -22,7 +22,9 @@ def _fmt(x: float | None) -> str:
 
 
 def render_verdict(verdict: Verdict, console: Console) -> None:
-    head = Text(f"{_HEADLINE[verdict.verdict]}  (exit {verdict.exit_code})", style=_STYLE[verdict.verdict])
+    head = Text(
+        f"{_HEADLINE[verdict.verdict]}  (exit {verdict.exit_code})", style=_STYLE[verdict.verdict]
+    )
     sub = (
         f"{verdict.candidate}\nagainst {verdict.problem}\n"
         f"device {verdict.device} · precision {verdict.precision} · {verdict.elapsed_seconds:.1f} s"
@@ -56,12 +58,23 @@ def render_verdict(verdict: Verdict, console: Console) -> None:
 
     if verdict.calls:
         calls = Table(title="Evidence: candidate calls", title_justify="left")
-        for col in ("call", "test", "inputs", "ok", "error / allowed (normwise)", "worst element ratio"):
+        for col in (
+            "call",
+            "test",
+            "inputs",
+            "ok",
+            "error / allowed (normwise)",
+            "worst element ratio",
+        ):
             calls.add_column(col)
         for c in verdict.calls:
-            norm = "; ".join(f"{_fmt(o.normwise_error)} / {_fmt(o.allowed_normwise)}" for o in c.outputs)
+            norm = "; ".join(
+                f"{_fmt(o.normwise_error)} / {_fmt(o.allowed_normwise)}" for o in c.outputs
+            )
             ratio = "; ".join(_fmt(o.worst_ratio) for o in c.outputs)
-            calls.add_row(str(c.call), c.test, c.inputs, "✓" if c.passed else "✗", norm or "-", ratio or "-")
+            calls.add_row(
+                str(c.call), c.test, c.inputs, "✓" if c.passed else "✗", norm or "-", ratio or "-"
+            )
         console.print(calls)
 
     if verdict.weights.get("summary"):
@@ -71,7 +84,9 @@ def render_verdict(verdict: Verdict, console: Console) -> None:
     for note in verdict.notes:
         console.print(f"[dim]note: {note}[/dim]")
     if verdict.failure_log.strip():
-        console.print(Panel(verdict.failure_log.strip()[-2000:], title="worker log (tail)", expand=False))
+        console.print(
+            Panel(verdict.failure_log.strip()[-2000:], title="worker log (tail)", expand=False)
+        )
     console.print(f"[dim]reproduce: {verdict.seeds.get('reproduce_with', '')}[/dim]")
 
 

@@ -41,7 +41,9 @@ from kernelswarm.worker.common import (
 LATE_WAIT_S = 0.05
 
 
-def _share_weights(reference: dict[str, torch.Tensor], candidate: torch.nn.Module) -> dict[str, Any]:
+def _share_weights(
+    reference: dict[str, torch.Tensor], candidate: torch.nn.Module
+) -> dict[str, Any]:
     """Copy reference tensors into the candidate where name and shape match."""
     own = candidate.state_dict()
     shared, mismatched = [], []
@@ -68,7 +70,9 @@ class CandidateRole:
         self.trusted = trusted
         self.model: torch.nn.Module | None = None
         self.inputs: dict[str, list[Any]] = {}
-        self.retained: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # (call, output, first copy)
+        self.retained: list[
+            tuple[int, torch.Tensor, torch.Tensor]
+        ] = []  # (call, output, first copy)
         self.threads_before: set[threading.Thread] = set()
         self.calls = 0
 
@@ -142,7 +146,9 @@ class CandidateRole:
         self.phases.enter(f"prepare call {call}", "harness")
         inputs = self._place_inputs(req)
         pristine = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
-        input_ptrs = {storage_ptr(x): i for i, x in enumerate(inputs) if isinstance(x, torch.Tensor)}
+        input_ptrs = {
+            storage_ptr(x): i for i, x in enumerate(inputs) if isinstance(x, torch.Tensor)
+        }
         report = poison.poison_free_memory(self.device, req["output_nbytes"])
 
         self.phases.enter(f"forward call {call}", "candidate")
@@ -191,7 +197,9 @@ class CandidateRole:
             "tampered": self.trusted.tampered(),
         }
 
-    def _inspect_leaf(self, leaf: Any, input_ptrs: dict[int, int]) -> tuple[dict[str, Any], torch.Tensor | None]:
+    def _inspect_leaf(
+        self, leaf: Any, input_ptrs: dict[int, int]
+    ) -> tuple[dict[str, Any], torch.Tensor | None]:
         kind = type(leaf)
         fact: dict[str, Any] = {"type": f"{kind.__module__}.{kind.__qualname__}"}
         if kind in (bool, int, float):
@@ -221,7 +229,9 @@ class CandidateRole:
         return fact, leaf.detach().to("cpu", copy=True)
 
     def _new_threads(self) -> list[str]:
-        return sorted(t.name for t in threading.enumerate() if t not in self.threads_before and t.is_alive())
+        return sorted(
+            t.name for t in threading.enumerate() if t not in self.threads_before and t.is_alive()
+        )
 
     def finish(self) -> dict[str, Any]:
         self.phases.enter("final re-check of returned outputs", "candidate")

@@ -94,7 +94,9 @@ def classify_exception(exc: BaseException) -> str:
         return "compile"
     if isinstance(exc, MemoryError | torch.OutOfMemoryError) or "out of memory" in text.lower():
         return "out_of_memory"
-    if any(s in text for s in ("CUDA error", "CUDA driver error", "cudaError", "illegal memory access")):
+    if any(
+        s in text for s in ("CUDA error", "CUDA driver error", "cudaError", "illegal memory access")
+    ):
         return "cuda_error"
     if isinstance(exc, SystemExit):
         return "exit"
@@ -140,7 +142,7 @@ def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Bitwise equality (NaN equals NaN), for inputs and outputs alike."""
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
-    return bool(torch.equal(a.contiguous().view(torch.uint8), b.contiguous().view(torch.uint8)))
+    return bool(torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8)))
 
 
 def changed_elements(before: torch.Tensor, after: torch.Tensor) -> tuple[int, float]:

@@ -40,6 +40,8 @@ def main(argv: list[str]) -> int:
     channel = wire.Channel(args.in_fd, args.out_fd)
     phases = Phases(channel)
     device = torch.device(args.device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
     role: Any
     if args.role == "reference":
         from kernelswarm.worker.reference import ReferenceRole

@@ -102,7 +102,9 @@ class ReferenceRole:
         dev = [to_device(x, self.device) for x in host_inputs]
 
         self.phases.enter(f"float64 reference for test {req['name']}", "problem")
-        _, expected = _host_leaves(self._run("float64", _cast_inputs(dev, torch.float64)), "reference")
+        _, expected = _host_leaves(
+            self._run("float64", _cast_inputs(dev, torch.float64)), "reference"
+        )
 
         self.phases.enter(f"working-precision reference for test {req['name']}", "problem")
         run_inputs = [to_device(x, self.device) for x in host_inputs]
@@ -113,7 +115,9 @@ class ReferenceRole:
             for i, (x, p) in enumerate(zip(dev, run_inputs, strict=True))
             if isinstance(x, torch.Tensor) and not same_bits(x, p)
         ]
-        input_ptrs = {storage_ptr(p): i for i, p in enumerate(run_inputs) if isinstance(p, torch.Tensor)}
+        input_ptrs = {
+            storage_ptr(p): i for i, p in enumerate(run_inputs) if isinstance(p, torch.Tensor)
+        }
         aliased = sorted(
             {input_ptrs[storage_ptr(leaf)] for leaf in flatten(out)[1]
              if isinstance(leaf, torch.Tensor) and storage_ptr(leaf) in input_ptrs}
@@ -134,7 +138,10 @@ class ReferenceRole:
         elif self.policy_tf32:
             self.phases.enter(f"tf32 reference for test {req['name']}", "problem")
             with precision.tf32_compute(self.device.type):
-                policy_out = _host_leaves(self._run("working", [to_device(x, self.device) for x in host_inputs]), "reference")[1]
+                policy_out = _host_leaves(
+                    self._run("working", [to_device(x, self.device) for x in host_inputs]),
+                    "reference",
+                )[1]
         self.tests_run += 1
         return {
             "kind": "test",

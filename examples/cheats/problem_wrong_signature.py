@@ -1,0 +1,14 @@
+"""Takes one input where the problem gives two.
+
+kernelswarm-problem: ../problems/matmul.py
+kernelswarm-run: => rejected forward
+"""
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, A):
+        return A @ A

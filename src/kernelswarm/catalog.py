@@ -1,0 +1,129 @@
+"""The example catalogue: candidates that declare what the judge must say about them.
+
+Every file under ``examples/good`` and ``examples/cheats`` carries lines like these in its
+docstring::
+
+    kernelswarm-problem: ../problems/matmul.py        (relative to the file)
+    kernelswarm-run: => rejected values|nonfinite     (args => verdict [checks, any of])
+    kernelswarm-run: --precision bf16 => accepted
+    kernelswarm-device: cuda                          (optional: only where this device exists)
+    kernelswarm-slow: compiles C++                    (optional: takes tens of seconds)
+    kernelswarm-requires: triton                      (optional: modules it needs)
+
+``kernelswarm selftest`` runs them all through the real command line and shows whether the judge
+said what each file expects, so anyone can see the judge catch every cheat on their own machine.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ExampleRun:
+    candidate: Path
+    problem: Path
+    args: tuple[str, ...]
+    verdict: str
+    checks: tuple[str, ...]  # the verdict must name at least one of these checks
+    device: str | None
+    slow: bool
+    requires: tuple[str, ...] = ()
+
+    @property
+    def missing(self) -> list[str]:
+        """Modules this example needs that are not importable here."""
+        import importlib.util
+
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    @property
+    def label(self) -> str:
+        extra = " ".join(self.args)
+        return f"{self.candidate.parent.name}/{self.candidate.name}" + (
+            f" [{extra}]" if extra else ""
+        )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run: ExampleRun
+    ok: bool
+    verdict: str
+    checks: tuple[str, ...]
+    detail: str
+    seconds: float
+
+
+def parse_example(path: Path) -> list[ExampleRun]:
+    """The runs a file declares (none if it declares none)."""
+    fields: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("kernelswarm-") and ":" in line:
+            key, _, value = line.partition(":")
+            fields.setdefault(key.removeprefix("kernelswarm-"), []).append(value.strip())
+    if "problem" not in fields or "run" not in fields:
+        return []
+    problem = (path.parent / fields["problem"][0]).resolve()
+    device = fields.get("device", [None])[0]
+    requires = tuple(m for line in fields.get("requires", []) for m in line.split())
+    runs = []
+    for spec in fields["run"]:
+        args, sep, expect = spec.partition("=>")
+        if not sep:
+            raise ValueError(f"{path}: kernelswarm-run needs 'ARGS => VERDICT [CHECKS]': {spec!r}")
+        words = expect.split()
+        verdict = words[0]
+        checks = tuple(words[1].split("|")) if len(words) > 1 else ()
+        runs.append(
+            ExampleRun(
+                path.resolve(),
+                problem,
+                tuple(shlex.split(args)),
+                verdict,
+                checks,
+                device,
+                "slow" in fields,
+                requires,
+            )
+        )
+    return runs
+
+
+def discover(root: Path) -> list[ExampleRun]:
+    """Every declared run under a folder, in file-name order."""
+    runs: list[ExampleRun] = []
+    for path in sorted(root.rglob("*.py")):
+        runs += parse_example(path)
+    return runs
+
+
+def run_example(run: ExampleRun, device: str, timeout: float = 900.0) -> RunOutcome:
+    """Judge one example through the command line, as a user would, and compare."""
+    with tempfile.TemporaryDirectory() as tmp:
+        json_path = Path(tmp) / "verdict.json"
+        cmd = [sys.executable, "-m", "kernelswarm", "check", str(run.problem), str(run.candidate),
+               "--device", run.device or device, "--json", str(json_path), "--quiet", *run.args]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if not json_path.exists():
+            return RunOutcome(
+                run, False, "none", (), f"no verdict written: {proc.stderr[-2000:]}", 0.0
+            )
+        data = json.loads(json_path.read_text())
+    verdict = data["verdict"]
+    checks = tuple(r["check"] for r in data["reasons"])
+    ok = verdict == run.verdict and (not run.checks or any(c in checks for c in run.checks))
+    expected_code = {"accepted": 0, "rejected": 1}.get(verdict, 2)
+    if proc.returncode != expected_code:
+        ok = False
+    detail = "; ".join(
+        f"{r['check']}: {r['detail'].splitlines()[0][:160]}" for r in data["reasons"]
+    )
+    return RunOutcome(run, ok, verdict, checks, detail, float(data.get("elapsed_seconds", 0.0)))

@@ -1,0 +1,54 @@
+"""Every example candidate is judged as it declares: each cheat caught by its check, each good
+candidate accepted. This is where a check is shown failing on a planted bad candidate."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import EXAMPLES
+
+from kernelswarm.catalog import ExampleRun, discover, parse_example, run_example
+
+RUNS = [r for r in discover(EXAMPLES) if r.device in (None, "cpu")]
+
+
+def _param(run: ExampleRun) -> object:
+    marks = [pytest.mark.slow] if run.slow else []
+    if run.missing:
+        marks.append(pytest.mark.skip(reason=f"needs {', '.join(run.missing)}"))
+    return pytest.param(run, id=run.label, marks=marks)
+
+
+@pytest.mark.parametrize("run", [_param(r) for r in RUNS])
+def test_example_is_judged_as_declared(run: ExampleRun) -> None:
+    outcome = run_example(run, device="cpu")
+    assert outcome.ok, (
+        f"{run.label}: expected {run.verdict} {run.checks}, got {outcome.verdict} "
+        f"{outcome.checks}: {outcome.detail}"
+    )
+
+
+def test_catalogue_covers_every_candidate_check() -> None:
+    """Each check a candidate can fail has at least one cheat that it catches."""
+    caught = {c for r in discover(EXAMPLES) if r.verdict == "rejected" for c in r.checks}
+    for check in ("values", "nonfinite", "state", "type", "dtype", "shape", "mutation",
+                  "aliasing", "completion", "integrity", "protocol", "early_exit", "crash",
+                  "timeout", "memory", "syntax", "import", "compile", "interface",
+                  "constructor", "forward"):  # fmt: skip
+        assert check in caught, f"no example cheat is expected to be caught by {check!r}"
+    errors = {c for r in discover(EXAMPLES) if r.verdict == "error" for c in r.checks}
+    assert {"strength", "determinism"} <= errors
+
+
+def test_every_cheat_declares_a_run() -> None:
+    for path in sorted((EXAMPLES / "cheats").rglob("*.py")):
+        assert parse_example(path), f"{path} declares no kernelswarm-run line"
+    for path in sorted((EXAMPLES / "good").rglob("*.py")):
+        runs = parse_example(path)
+        assert runs and all(r.verdict == "accepted" for r in runs), path
+
+
+def test_malformed_run_line_is_an_error(tmp_path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('"""x\nkernelswarm-problem: p.py\nkernelswarm-run: accepted\n"""\n')
+    with pytest.raises(ValueError, match="=>"):
+        parse_example(bad)

@@ -1,0 +1,108 @@
+"""The command-line contract: exit statuses 0/1/2 and the JSON verdict's keys."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import EXAMPLES, PROBLEMS
+
+
+def run_check(*args, tmp_path):
+    out = tmp_path / "verdict.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "kernelswarm", "check", *map(str, args), "--json", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def test_accepted_exit_zero_with_evidence(tmp_path):
+    proc, v = run_check(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--device", "cpu",
+                        "--seed", "1234", tmp_path=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert v["verdict"] == "accepted" and v["reasons"] == []
+    assert v["seeds"]["master"] == 1234 and len(v["seeds"]["tests"]) >= 6
+    assert {t["variant"] for t in v["tests"]} >= {"base", "shifted", "scaled", "heavy"}
+    assert v["strong_tests"] >= 3
+    call = v["calls"][0]["outputs"][0]
+    assert call["normwise_error"] <= call["allowed_normwise"]
+    assert "ACCEPTED" in proc.stdout
+
+
+def test_same_seed_reproduces_the_same_tests(tmp_path):
+    a = run_check(PROBLEMS / "sum_rows.py", EXAMPLES / "good" / "sum_rows_tree.py", "--seed", "7", "--device",
+                  "cpu", tmp_path=tmp_path)[1]  # fmt: skip
+    b = run_check(PROBLEMS / "sum_rows.py", EXAMPLES / "good" / "sum_rows_tree.py", "--seed", "7", "--device",
+                  "cpu", tmp_path=tmp_path)[1]  # fmt: skip
+    assert a["seeds"] == b["seeds"]
+    assert [c["outputs"][0]["normwise_error"] for c in a["calls"]] == [
+        c["outputs"][0]["normwise_error"] for c in b["calls"]
+    ]
+
+
+def test_rejected_exit_one_with_reasons(tmp_path):
+    proc, v = run_check(
+        PROBLEMS / "matmul.py",
+        EXAMPLES / "cheats" / "zeros.py",
+        "--device",
+        "cpu",
+        tmp_path=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert v["verdict"] == "rejected"
+    assert all(set(r) >= {"check", "detail"} for r in v["reasons"])
+    assert v["reasons"][0]["check"] == "values"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (PROBLEMS / "broken_syntax.py", EXAMPLES / "good" / "matmul_tiled.py"),
+        (PROBLEMS / "missing_get_inputs.py", EXAMPLES / "good" / "matmul_tiled.py"),
+        (PROBLEMS / "nope.py", EXAMPLES / "good" / "matmul_tiled.py"),
+        (PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--set", "N"),
+        (PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--set", "batch=3"),
+    ],
+    ids=[
+        "syntax-error-problem",
+        "missing-get_inputs",
+        "missing-file",
+        "bad-set",
+        "unknown-set-name",
+    ],
+)
+def test_could_not_judge_exit_two(args, tmp_path):
+    proc, v = run_check(*args, "--device", "cpu", tmp_path=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert v["verdict"] == "error" and v["reasons"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_gpu_is_exit_two(tmp_path):
+    proc, v = run_check(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--device", "cuda",
+                        tmp_path=tmp_path)  # fmt: skip
+    assert proc.returncode == 2 and v["reasons"][0]["check"] == "arguments"
+    assert "CUDA" in v["reasons"][0]["detail"]
+
+
+def test_unknown_precision_is_a_usage_error(tmp_path):
+    proc, _ = run_check(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--precision", "fp8",
+                        tmp_path=tmp_path)  # fmt: skip
+    assert proc.returncode == 2
+
+
+def test_set_scales_the_problem(tmp_path):
+    proc, _v = run_check(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--set", "N=64",
+                        "--device", "cpu", tmp_path=tmp_path)  # fmt: skip
+    assert proc.returncode == 0
+
+
+def test_checks_command_lists_checks():
+    proc = subprocess.run(
+        [sys.executable, "-m", "kernelswarm", "checks"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "completion" in proc.stdout

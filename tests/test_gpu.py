@@ -1,0 +1,34 @@
+"""On a CUDA machine: the CUDA cheats are caught and the CUDA kernels accepted."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import EXAMPLES
+
+from kernelswarm.catalog import discover, run_example
+
+CUDA_RUNS = [r for r in discover(EXAMPLES) if r.device == "cuda"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("run", CUDA_RUNS, ids=[r.label for r in CUDA_RUNS])
+def test_cuda_example_is_judged_as_declared(run):
+    outcome = run_example(run, device="cuda")
+    assert outcome.ok, (
+        f"{run.label}: expected {run.verdict} {run.checks}, got {outcome.verdict}: {outcome.detail}"
+    )
+
+
+@pytest.mark.gpu
+def test_poison_covers_the_caching_allocator():
+    import torch
+
+    from kernelswarm.poison import poison_cuda
+
+    device = torch.device("cuda", torch.cuda.current_device())
+    kept = [torch.randn(1 << n, device=device) for n in range(8, 24)]
+    del kept[::2]
+    report = poison_cuda(device)
+    assert report.free_bytes > 0 and report.poisoned_bytes >= 0.99 * report.free_bytes
+    reused = torch.empty(1 << 20, device=device)
+    assert torch.isnan(reused).all(), "a freed block came back without poison"

@@ -1,0 +1,73 @@
+"""The worker's environment and the judge's handling of its failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import PROBLEMS
+
+from kernelswarm.sandbox import Limits, Worker, worker_env
+
+
+def test_secrets_never_reach_the_worker_environment(tmp_path, monkeypatch):
+    for name in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "HF_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "MY_PASSWORD",
+    ):
+        monkeypatch.setenv(name, "sk-secret")
+    monkeypatch.setenv("PYTHONPATH_TOKEN", "x")
+    env = worker_env(tmp_path)
+    assert not [k for k, v in env.items() if "secret" in v or "TOKEN" in k]
+    assert env["HOME"].startswith(str(tmp_path)) and env["TORCH_EXTENSIONS_DIR"].startswith(
+        str(tmp_path)
+    )
+
+
+CANDIDATE_THAT_LOOKS_FOR_SECRETS = """
+import os, torch, torch.nn as nn
+class ModelNew(nn.Module):
+    def forward(self, A, B):
+        leaked = [k for k in os.environ if "KEY" in k or "TOKEN" in k]
+        if leaked:
+            raise RuntimeError("leaked: " + ",".join(leaked))
+        if not os.getcwd().startswith(os.environ["HOME"].rsplit("/", 1)[0]):
+            raise RuntimeError("not in scratch: " + os.getcwd())
+        return torch.matmul(A, B)
+"""
+
+
+def test_candidate_sees_no_key_and_runs_in_its_scratch(tmp_path):
+    cand = tmp_path / "snoop.py"
+    cand.write_text(CANDIDATE_THAT_LOOKS_FOR_SECRETS)
+    out = tmp_path / "v.json"
+    env = {**__import__("os").environ, "OPENAI_API_KEY": "sk-test", "HF_TOKEN": "hf_test"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kernelswarm", "check", str(PROBLEMS / "matmul.py"), str(cand),
+         "--device", "cpu", "--json", str(out), "-q"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    verdict = json.loads(out.read_text())
+    assert proc.returncode == 0, verdict["reasons"]
+
+
+def test_worker_group_is_killed_and_scratch_removed():
+    worker = Worker("candidate", "cpu", Limits(wall_seconds=60))
+    worker.start()
+    scratch = worker.scratch
+    pid = worker.proc.pid
+    worker.close()
+    assert not scratch.exists()
+    assert worker.proc.poll() is not None
+    import os
+
+    try:
+        os.kill(pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive
