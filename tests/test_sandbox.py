@@ -12,17 +12,19 @@ from kernelswarm.sandbox import Limits, Worker, worker_env
 
 
 def test_secrets_never_reach_the_worker_environment(tmp_path, monkeypatch):
-    for name in (
+    secrets = (
         "OPENAI_API_KEY",
         "ANTHROPIC_API_KEY",
         "HF_TOKEN",
         "AWS_SECRET_ACCESS_KEY",
         "MY_PASSWORD",
-    ):
-        monkeypatch.setenv(name, "sk-secret")
-    monkeypatch.setenv("PYTHONPATH_TOKEN", "x")
+    )
+    for name in secrets:
+        monkeypatch.setenv(name, "sk-leaked")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     env = worker_env(tmp_path)
-    assert not [k for k, v in env.items() if "secret" in v or "TOKEN" in k]
+    assert not [k for k, v in env.items() if k in secrets or v == "sk-leaked"]
+    assert env["CUDA_VISIBLE_DEVICES"] == "0"  # allow-listed settings do pass
     assert env["HOME"].startswith(str(tmp_path)) and env["TORCH_EXTENSIONS_DIR"].startswith(
         str(tmp_path)
     )

@@ -48,20 +48,23 @@ def _is_symmetric(x: torch.Tensor) -> bool:
     return x.dim() >= 2 and x.shape[-1] == x.shape[-2] and bool(torch.equal(x, x.mT))
 
 
+_CHUNK = 1 << 24  # elements per piece when drawing noise: bounds the temporary memory
+
+
 def _shift(quantile: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
     def shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         # Subtract a quantile of the values: a fixed share of them turns negative whatever the
         # base distribution was (rand, randn, all-positive, already centred), never all of them.
-        x64 = x.double()
-        sample = x64.flatten()[:1_000_000]
-        return (x64 - torch.quantile(sample, quantile)).to(x.dtype)
+        sample = x.flatten()[:1_000_000].double()
+        y = x - float(torch.quantile(sample, quantile))
+        return y.masked_fill_(x == 0, 0)  # zeros encode structure: they stay
 
     return shift
 
 
 def _scale(factor: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
     def scale(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return x * factor  # a power of two: exact in every floating format
+        return x * factor  # a power of two: exact in every floating format; zeros stay
 
     return scale
 
@@ -69,9 +72,12 @@ def _scale(factor: float) -> Callable[[torch.Tensor, torch.Generator], torch.Ten
 def _heavy(sigma: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
     def heavy(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         # A log-normal factor per element: same signs, tails many times the typical size,
-        # at positions nobody can predict.
-        noise = torch.randn(x.shape, generator=gen, dtype=torch.float64)
-        return (x.double() * torch.exp(sigma * noise)).to(x.dtype)
+        # at positions nobody can predict; zeros stay zero. Drawn piecewise to bound memory.
+        y = x.contiguous().clone()
+        for piece in y.view(-1).split(_CHUNK):
+            noise = torch.randn(piece.shape, generator=gen, dtype=torch.float32)
+            piece.mul_(noise.mul_(sigma).exp_().to(piece.dtype))
+        return y
 
     return heavy
 
@@ -120,7 +126,6 @@ def transform_inputs(inputs: Sequence[Any], variant: str, seed: int) -> list[Any
             continue
         host = x.detach().cpu()
         y = fn(host, gen)
-        y = torch.where(host != 0, y, torch.zeros_like(y))
         if _is_symmetric(host):  # a symmetric input stays symmetric (x*m and x*m^T average)
             y = (y + y.mT) / 2
         out.append(y.to(x.device))

@@ -15,7 +15,7 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,12 @@ class Judge:
     def run(self) -> Verdict:
         started = time.monotonic()
         cfg = self.config
-        ref = Worker("reference", cfg.device, cfg.limits, cfg.keep_scratch)
+        # The reference runs only the problem's own code: it gets at least the default limit, so
+        # that a short --timeout meant for the candidate cannot make a slow problem unjudgeable.
+        ref_limits = replace(
+            cfg.limits, wall_seconds=max(cfg.limits.wall_seconds, Limits().wall_seconds)
+        )
+        ref = Worker("reference", cfg.device, ref_limits, cfg.keep_scratch)
         cand = Worker("candidate", cfg.device, cfg.limits, cfg.keep_scratch)
         versions: dict[str, Any] = {}
         weights: dict[str, Any] = {}

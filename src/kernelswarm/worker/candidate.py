@@ -176,7 +176,10 @@ class CandidateRole:
             if not same_bits(first, late):
                 n, worst = changed_elements(first, late)
                 fact["changed_after_return"] = {"elements": n, "max_abs_change": worst}
-            self.retained.append((call, leaf, first))
+            if fact.get("aliases_input") is None:
+                # An output that is an input's memory changes whenever that input is rewritten
+                # for a later call; it is judged by the aliasing rule, not re-checked here.
+                self.retained.append((call, leaf, first))
 
         mutated = []
         for i, (x, p) in enumerate(zip(inputs, pristine, strict=True)):
