@@ -111,6 +111,8 @@ def run_example(run: ExampleRun, device: str, timeout: float = 900.0) -> RunOutc
         json_path = Path(tmp) / "verdict.json"
         cmd = [sys.executable, "-m", "kernelswarm", "check", str(run.problem), str(run.candidate),
                "--device", run.device or device, "--json", str(json_path), "--quiet", *run.args]  # fmt: skip
+        if "--timing" not in run.args:
+            cmd.append("--no-timing")  # examples are about correctness unless they ask to be timed
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if not json_path.exists():
             return RunOutcome(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,11 +17,12 @@ import typer
 from rich.console import Console
 
 from kernelswarm import __version__
+from kernelswarm.bench import TimingOptions
 from kernelswarm.precision import POLICIES
 from kernelswarm.problem import Override
 from kernelswarm.report.console import render_checks, render_verdict
 from kernelswarm.sandbox import Limits
-from kernelswarm.verdict import Reason, Verdict
+from kernelswarm.verdict import Reason, Verdict, json_safe
 from kernelswarm.verify import CheckConfig, check
 
 app = typer.Typer(
@@ -123,6 +125,26 @@ def check_command(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the verdict line")
     ] = False,
+    timing: Annotated[
+        bool,
+        typer.Option(
+            help="After a correct verdict, time the candidate against eager and torch.compile"
+        ),
+    ] = True,
+    warm_cache: Annotated[
+        bool, typer.Option(help="Do not flush the L2 cache between timed calls")
+    ] = False,
+    cuda_graph: Annotated[
+        bool,
+        typer.Option(help="Time CUDA-graph replays (no launch overhead) for every implementation"),
+    ] = False,
+    time_budget: Annotated[
+        float, typer.Option(help="Seconds of timing before stopping short of the target interval")
+    ] = 30.0,
+    compile_baseline: Annotated[
+        bool,
+        typer.Option(help="Measure torch.compile as a baseline (always, unless you know why not)"),
+    ] = True,
 ) -> None:
     """Judge CANDIDATE against PROBLEM: accepted (0), rejected (1), or could not judge (2)."""
     resolved, device_problem = resolve_device(device)
@@ -151,6 +173,9 @@ def check_command(
             weights=weights.value,
             limits=limits,
             keep_scratch=keep_scratch,
+            timing=_timing_options(warm_cache, cuda_graph, time_budget, compile_baseline)
+            if timing
+            else None,
         )
         if quiet:
             verdict = check(config)
@@ -161,10 +186,93 @@ def check_command(
         verdict.write_json(json_path)
     if quiet:
         reasons = "; ".join(f"{r.check}: {r.detail.splitlines()[0]}" for r in verdict.reasons)
-        out.print(f"{verdict.verdict}" + (f" ({reasons})" if reasons else ""), soft_wrap=True)
+        speed = "; ".join(f"{n}: {s['summary']}" for n, s in (verdict.speedup or {}).items())
+        out.print(
+            f"{verdict.verdict}"
+            + (f" ({reasons})" if reasons else "")
+            + (f" [{speed}]" if speed else ""),
+            soft_wrap=True,
+        )
     else:
         render_verdict(verdict, out)
     raise typer.Exit(verdict.exit_code)
+
+
+def _timing_options(
+    warm_cache: bool, cuda_graph: bool, budget: float, compile_baseline: bool
+) -> TimingOptions:
+    return TimingOptions(
+        flush_l2=not warm_cache,
+        cuda_graph=cuda_graph,
+        budget_seconds=budget,
+        compile_baseline=compile_baseline,
+    )
+
+
+@app.command("bench")
+def bench_command(
+    problem: Annotated[Path, typer.Argument(help="KernelBench-format problem file")],
+    device: Annotated[
+        Device, typer.Option(help="Where to run: auto picks cuda when present")
+    ] = Device.auto,
+    precision: Annotated[
+        Precision, typer.Option(help="Precision policy (selects the matrix rate of the floor)")
+    ] = Precision.strict,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the measurement as JSON to this file")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a size global: NAME=VALUE (repeatable)"),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Master seed for the timing inputs")] = None,
+    warm_cache: Annotated[
+        bool, typer.Option(help="Do not flush the L2 cache between timed calls")
+    ] = False,
+    cuda_graph: Annotated[bool, typer.Option(help="Time CUDA-graph replays")] = False,
+    time_budget: Annotated[
+        float, typer.Option(help="Seconds of timing before stopping short of the target interval")
+    ] = 30.0,
+    remeasure_peaks: Annotated[
+        bool, typer.Option(help="Measure the device's peaks again instead of using the cache")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Wall-clock limit of the worker process, seconds")
+    ] = 600.0,
+) -> None:
+    """Baselines of PROBLEM: eager and torch.compile times, flops, bytes, the speed-of-light floor."""
+    from kernelswarm.bench import run_bench
+    from kernelswarm.report.console import render_timing
+
+    resolved, why = resolve_device(device)
+    try:
+        overrides = [Override.parse(s) for s in set_ or []]
+    except ValueError as exc:
+        why = f"--set: {exc}"
+    if not problem.is_file():
+        why = f"the problem file {problem} does not exist"
+    if why:
+        err.print(f"[red]cannot measure:[/red] {why}")
+        raise typer.Exit(2)
+    options = replace(
+        _timing_options(warm_cache, cuda_graph, time_budget, True), remeasure_peaks=remeasure_peaks
+    )
+    with err.status("measuring…") as status:
+        result, problems, versions = run_bench(
+            problem.resolve(), resolved, POLICIES[precision.value], [(o.name, o.value) for o in overrides],
+            options, Limits(wall_seconds=timeout), seed, lambda m: status.update(f"measuring: {m}"),
+        )  # fmt: skip
+    if result is None:
+        for reason in problems:
+            err.print(f"[red]{reason.check}[/red]: {reason.detail}")
+        raise typer.Exit(2)
+    data = result.to_dict()
+    data["versions"] = versions
+    data["problem"] = str(problem)
+    render_timing(data, out)
+    if json_path is not None:
+        json_path.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
+    raise typer.Exit(0)
 
 
 @app.command("selftest")

@@ -166,6 +166,10 @@ class Worker:
         self.hello = self._receive(expect_seq=None)
         return self.hello
 
+    def extend(self, seconds: float) -> None:
+        """Push the wall-clock deadline back (a phase with its own budget, such as timing)."""
+        self.deadline = max(self.deadline, time.monotonic() + seconds)
+
     def start(self) -> dict[str, Any]:
         self.spawn()
         return self.handshake()

@@ -44,6 +44,9 @@ CHECKS: dict[str, str] = {
     "completion": "the result is complete when forward returns (no work left on a side stream or thread)",
     "integrity": "the harness's timers, copies and comparisons are untouched; no torch mode left active",
     "protocol": "nothing but the harness writes to the harness's channel",
+    "timing": "CUDA events agree with a host clock and a device-wide synchronise (no work escapes the timer)",
+    "memoisation": "calls on new inputs are not slower than repeats (no reuse of earlier results)",
+    "impossible": "the measured time is not under the speed-of-light floor",
     "harness": "the judge itself did not break",
 }
 
@@ -110,6 +113,36 @@ class Verdict:
     versions: dict[str, Any] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
     failure_log: str = ""
+    timing: dict[str, Any] | None = None
+
+    @property
+    def speedup(self) -> dict[str, Any] | None:
+        """Baseline time / candidate time, with its 95% interval, per baseline."""
+        if not self.timing:
+            return None
+        return {
+            name: {
+                "median": s["median"],
+                "low": s["low"],
+                "high": s["high"],
+                "summary": s["summary"],
+            }
+            for name, s in self.timing["speedups"].items()
+        }
+
+    @property
+    def speed_of_light(self) -> dict[str, Any] | None:
+        if not self.timing or not self.timing.get("floor"):
+            return None
+        floor = self.timing["floor"]
+        cand = self.timing["implementations"].get("candidate") or {}
+        return {
+            "floor_seconds": floor["seconds"],
+            "fraction": cand.get("sol_fraction"),
+            "bound": floor["bound"],
+            "flops": floor["flops"],
+            "bytes": floor["bytes"],
+        }
 
     @property
     def exit_code(self) -> int:
@@ -124,6 +157,8 @@ class Verdict:
         data["schema"] = SCHEMA
         data["strong_tests"] = self.strong_tests
         data["exit_code"] = self.exit_code
+        data["speedup"] = self.speedup
+        data["speed_of_light"] = self.speed_of_light
         return data
 
     def write_json(self, path: str | Path) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from kernelswarm import variants
+from kernelswarm.bench import Measurement, TimingOptions
 from kernelswarm.compare import Comparison, Tolerance
 from kernelswarm.precision import POLICIES, UNIT_ROUNDOFF, Policy
 from kernelswarm.problem import Override
@@ -52,6 +53,7 @@ class CheckConfig:
     base_tests: int = 3
     min_strong: int = 3
     keep_scratch: bool = False
+    timing: TimingOptions | None = None  # None: correctness only
 
 
 @dataclass
@@ -99,6 +101,7 @@ class Judge:
         self.failure_log = ""
         self._fresh_failed: dict[tuple[str, int], bool] = {}
         self._probe_cache: dict[tuple[str, int, str], bool] = {}
+        self.timing: dict[str, Any] | None = None
         master = config.seed if config.seed is not None else secrets.randbits(40)
         self.rng = random.Random(master)
         self.seeds: dict[str, Any] = {"master": master, "reproduce_with": f"--seed {master}"}
@@ -184,6 +187,8 @@ class Judge:
             if not any(r.check in JUDGE_FAULTS for r in self.reasons.values()):
                 self._run_calls(cand)
                 self._finish(cand)
+            if cfg.timing is not None and not self.reasons:
+                self._measure(ref, cand, cfg.timing)
         except WorkerError as exc:
             self._failure(
                 exc.failure, candidate_imported=imported or exc.failure.owner == "candidate"
@@ -194,6 +199,28 @@ class Judge:
             ref.close()
             cand.close()
         return self._verdict(versions, weights, time.monotonic() - started)
+
+    def _measure(self, ref: Worker, cand: Worker, options: TimingOptions) -> None:
+        """Time the accepted candidate against eager and torch.compile (see ``bench``)."""
+        for worker in (ref, cand):
+            worker.extend(options.budget_seconds + 300)
+        measurement = Measurement(
+            options,
+            self.config.device,
+            self.config.policy,
+            self.config.problem,
+            self.rng,
+            ref,
+            cand,
+            self.progress,
+        )
+        result = measurement.run()
+        self.timing = result.to_dict()
+        for reason in result.rejections:
+            self.reject(reason.check, reason.detail)
+        self.notes.extend(f"timing: {w}" for w in result.warnings)
+        if not result.rejections:
+            self.passed_checks |= {"timing", "memoisation", "impossible"}
 
     def _weights(self, cand_loaded: dict[str, Any], ref_loaded: dict[str, Any]) -> dict[str, Any]:
         if cand_loaded["fingerprint"] != ref_loaded["fingerprint"]:
@@ -599,6 +626,7 @@ class Judge:
             versions=versions,
             elapsed_seconds=round(elapsed, 2),
             failure_log=self.failure_log,
+            timing=self.timing,
         )
 
 

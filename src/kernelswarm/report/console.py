@@ -77,6 +77,8 @@ def render_verdict(verdict: Verdict, console: Console) -> None:
             )
         console.print(calls)
 
+    if verdict.timing:
+        render_timing(verdict.timing, console)
     if verdict.weights.get("summary"):
         console.print(f"[bold]weights[/bold]: {verdict.weights['summary']}")
     if verdict.checks_passed:
@@ -97,3 +99,50 @@ def render_checks(console: Console) -> None:
     for name, meaning in CHECKS.items():
         table.add_row(name, meaning)
     console.print(table)
+
+
+def _us(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "-"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
+
+
+def render_timing(timing: dict, console: Console) -> None:
+    """Times, intervals, % of speed of light, speedups and warnings of one measurement."""
+    table = Table(
+        title=f"Timing on {timing['device']} ({timing['sets']} input sets rotated)",
+        title_justify="left",
+    )
+    for col in ("implementation", "median", "95% interval", "samples", "% speed of light", "notes"):
+        table.add_column(col)
+    for name, t in timing["implementations"].items():
+        notes = []
+        if t.get("compile_seconds") is not None:
+            notes.append(f"compile {t['compile_seconds']:.1f} s")
+        if t.get("first_visit_median") and t.get("repeat_median"):
+            notes.append(
+                f"new inputs {_us(t['first_visit_median'])} / seen {_us(t['repeat_median'])}"
+            )
+        sol = t.get("sol_fraction")
+        table.add_row(
+            name,
+            _us(t["median"]),
+            f"{_us(t['low'])} – {_us(t['high'])} (±{100 * t['rel_halfwidth']:.2g}%)",
+            str(t["samples"]),
+            "-" if sol is None else f"{100 * sol:.3g}%",
+            "; ".join(notes),
+        )
+    console.print(table)
+    floor = timing.get("floor")
+    if floor:
+        console.print(
+            f"[bold]speed of light[/bold]: {floor['flops'] / 1e9:.4g} GFLOP (+{floor['other_flops'] / 1e9:.3g} other), "
+            f"{floor['bytes'] / 2**20:.4g} MiB → floor {_us(floor['seconds'])} ({floor['bound']}-bound; "
+            f"{floor['rate_name']} {floor['rate'] / 1e12:.3g} TFLOP/s, {floor['bandwidth'] / 1e9:.4g} GB/s measured)"
+        )
+    for name, s in timing.get("speedups", {}).items():
+        console.print(f"[bold]speedup over {name}[/bold]: {s['summary']}")
+    for warning in timing.get("warnings", []):
+        console.print(f"[yellow]warning: {warning}[/yellow]")

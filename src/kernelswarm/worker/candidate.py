@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from kernelswarm import poison, precision, problem, variants
+from kernelswarm import poison, precision, problem, timing, variants
 from kernelswarm.worker.common import (
     Phases,
     Trusted,
@@ -75,6 +75,7 @@ class CandidateRole:
         ] = []  # (call, output, first copy)
         self.threads_before: set[threading.Thread] = set()
         self.calls = 0
+        self.timing = timing.TimingOps(timing.TimingSession(device, trusted), self._implementation)
 
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         op = req["op"]
@@ -84,7 +85,19 @@ class CandidateRole:
             return self.call(req)
         if op == "finish":
             return self.finish()
-        raise ValueError(f"unknown request {op!r}")
+        if op == "timing_sets":
+            self.timing.session.store(req["sets"], req["warmup"])
+            return {"kind": "stored"}
+        self.phases.enter(f"{op} of the candidate", "candidate")
+        answer = self.timing.handle(req)
+        if answer is None:
+            raise ValueError(f"unknown request {op!r}")
+        return answer
+
+    def _implementation(self, name: str) -> Any:
+        if name != "candidate" or self.model is None:
+            raise ValueError(f"no implementation called {name!r} here")
+        return self.model
 
     def load(self, req: dict[str, Any]) -> dict[str, Any]:
         overrides = [problem.Override(n, v) for n, v in req["overrides"]]

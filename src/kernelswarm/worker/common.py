@@ -40,16 +40,20 @@ class Trusted:
     )  # fmt: skip
 
     def __init__(self) -> None:
-        self.saved = {(id(owner), name): getattr(owner, name) for owner, name in self.WATCHED}
+        # Tuples, not dicts: what was saved cannot be edited in place afterwards.
+        self.saved = tuple(getattr(owner, name) for owner, name in self.WATCHED)
         self.perf_counter: Callable[[], float] = time.perf_counter
         self.sleep: Callable[[float], None] = time.sleep
         self.synchronize: Callable[..., None] = torch.cuda.synchronize
         self.equal: Callable[..., bool] = torch.equal
+        self._own = tuple(vars(self).items())  # this object's own references are watched too
 
     def tampered(self) -> list[str]:
-        changed = []
-        for owner, name in self.WATCHED:
-            if getattr(owner, name, None) is not self.saved[(id(owner), name)]:
+        changed = [f"the harness's own {k}" for k, v in self._own if vars(self).get(k) is not v]
+        if type(self).tampered is not _TAMPERED:
+            changed.append("the harness's integrity check itself")
+        for (owner, name), saved in zip(self.WATCHED, self.saved, strict=True):
+            if getattr(owner, name, None) is not saved:
                 label = getattr(owner, "__name__", type(owner).__name__)
                 changed.append(f"{label}.{name}")
         # A torch-function or dispatch mode left active would sit between the harness and every
@@ -59,6 +63,9 @@ class Trusted:
         if torch._C._len_torch_dispatch_stack() > 0:
             changed.append("an active TorchDispatchMode")
         return changed
+
+
+_TAMPERED = Trusted.tampered
 
 
 class Phases:

@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     if args.role == "reference":
         from kernelswarm.worker.reference import ReferenceRole
 
-        role = ReferenceRole(phases, device)
+        role = ReferenceRole(phases, device, trusted)
     else:
         from kernelswarm.worker.candidate import CandidateRole
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import torch
 
-from kernelswarm import precision, problem, variants
+from kernelswarm import precision, problem, roofline, timing, variants
 from kernelswarm.worker.common import (
     Phases,
+    Trusted,
     flatten,
     same_bits,
     state_fingerprint,
@@ -45,9 +46,11 @@ def _host_leaves(out: Any, what: str) -> tuple[str, list[torch.Tensor]]:
 
 
 class ReferenceRole:
-    def __init__(self, phases: Phases, device: torch.device) -> None:
+    def __init__(self, phases: Phases, device: torch.device, trusted: Trusted) -> None:
         self.phases = phases
         self.device = device
+        self.timing = timing.TimingOps(timing.TimingSession(device, trusted), self._implementation)
+        self.compiled: Any = None
         self.problem: problem.ProblemModule | None = None
         self.models: dict[str, torch.nn.Module] = {}
         self.policy_dtype: torch.dtype | None = None
@@ -55,11 +58,58 @@ class ReferenceRole:
         self.tests_run = 0
 
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
-        if req["op"] == "load":
+        op = req["op"]
+        if op == "load":
             return self.load(req)
-        if req["op"] == "test":
+        if op == "test":
             return self.test(req)
-        raise ValueError(f"unknown request {req['op']!r}")
+        if op == "timing_sets":
+            return self.timing_sets(req)
+        if op == "reference_for_set":
+            self.phases.enter(f"float64 reference for timing set {req['index']}", "problem")
+            host = [
+                x.cpu() if isinstance(x, torch.Tensor) else x
+                for x in self.timing.session.sets[req["index"]]
+            ]
+            return {"kind": "answers", **self._answers(host, req["name"])}
+        if op == "counts":
+            self.phases.enter("counting flops and bytes", "problem")
+            return {
+                "kind": "counts",
+                **roofline.count(self.models["working"], self.timing.session.sets[0]),
+            }
+        if op == "peaks":
+            self.phases.enter("measuring the device's peaks", "harness")
+            return {"kind": "peaks", **roofline.measure_peaks(self.device)}
+        self.phases.enter(f"{op} of the baselines", "problem")
+        answer = self.timing.handle(req)
+        if answer is None:
+            raise ValueError(f"unknown request {op!r}")
+        return answer
+
+    def _implementation(self, name: str) -> Any:
+        if name == "eager":
+            return self.models["working"]
+        if name == "compile":
+            if self.compiled is None:
+                self.compiled = torch.compile(self.models["working"])
+            return self.compiled
+        raise ValueError(f"no baseline called {name!r}")
+
+    def timing_sets(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Draw fresh input sets for timing (never seen by any implementation before)."""
+        assert self.problem is not None, "load first"
+        self.phases.enter("drawing timing input sets", "problem")
+        draw = self.problem.get_inputs
+        sets = [
+            [_host(x) for x in variants.make_inputs(draw, seed, "base")] for seed in req["seeds"]
+        ]
+        warmup = [
+            [_host(x) for x in variants.make_inputs(draw, seed, "base")]
+            for seed in req["warmup_seeds"]
+        ]
+        self.timing.session.store(sets, warmup)
+        return {"kind": "sets", "sets": sets, "warmup": warmup}
 
     def load(self, req: dict[str, Any]) -> dict[str, Any]:
         self.phases.enter("load problem", "problem")
@@ -95,18 +145,29 @@ class ReferenceRole:
         assert self.problem is not None, "load first"
         self.phases.enter(f"draw inputs for test {req['name']}", "problem")
         inputs = variants.make_inputs(self.problem.get_inputs, req["seed"], req["variant"])
-        host_inputs = [x.detach().cpu() if isinstance(x, torch.Tensor) else x for x in inputs]
+        host_inputs = [_host(x) for x in inputs]
         for x in host_inputs:
             if not (x is None or isinstance(x, torch.Tensor | bool | int | float | str)):
                 raise TypeError(f"get_inputs() returned a {type(x).__qualname__}")
-        dev = [to_device(x, self.device) for x in host_inputs]
+        answers = self._answers(host_inputs, req["name"])
+        again = None
+        if self.tests_run == 0:
+            # Run once more on the same values: dropout in training mode, or any other
+            # randomness, makes a problem impossible to judge by comparison.
+            rerun = [to_device(x, self.device) for x in host_inputs]
+            again = _host_leaves(self._run("working", rerun), "reference")[1]
+        self.tests_run += 1
+        return {"kind": "test", "inputs": host_inputs, "again": again, **answers}
 
-        self.phases.enter(f"float64 reference for test {req['name']}", "problem")
+    def _answers(self, host_inputs: list[Any], name: str) -> dict[str, Any]:
+        """float64, working-precision and policy-precision outputs, and what the reference does."""
+        dev = [to_device(x, self.device) for x in host_inputs]
+        self.phases.enter(f"float64 reference for {name}", "problem")
         _, expected = _host_leaves(
             self._run("float64", _cast_inputs(dev, torch.float64)), "reference"
         )
 
-        self.phases.enter(f"working-precision reference for test {req['name']}", "problem")
+        self.phases.enter(f"working-precision reference for {name}", "problem")
         run_inputs = [to_device(x, self.device) for x in host_inputs]
         out = self._run("working", run_inputs)
         structure, working = _host_leaves(out, "reference")
@@ -119,41 +180,34 @@ class ReferenceRole:
             storage_ptr(p): i for i, p in enumerate(run_inputs) if isinstance(p, torch.Tensor)
         }
         aliased = sorted(
-            {input_ptrs[storage_ptr(leaf)] for leaf in flatten(out)[1]
-             if isinstance(leaf, torch.Tensor) and storage_ptr(leaf) in input_ptrs}
-        )  # fmt: skip
-
-        again = None
-        if self.tests_run == 0:
-            # Run once more on the same values: dropout in training mode, or any other
-            # randomness, makes a problem impossible to judge by comparison.
-            rerun = [to_device(x, self.device) for x in host_inputs]
-            again = _host_leaves(self._run("working", rerun), "reference")[1]
-
+            {
+                input_ptrs[storage_ptr(leaf)]
+                for leaf in flatten(out)[1]
+                if isinstance(leaf, torch.Tensor) and storage_ptr(leaf) in input_ptrs
+            }
+        )
         policy_out = None
         if self.policy_dtype is not None:
-            self.phases.enter(f"{self.policy_dtype} reference for test {req['name']}", "problem")
+            self.phases.enter(f"{self.policy_dtype} reference for {name}", "problem")
             cast = _cast_inputs([to_device(x, self.device) for x in host_inputs], self.policy_dtype)
             policy_out = _host_leaves(self._run("policy", cast), "reference")[1]
         elif self.policy_tf32:
-            self.phases.enter(f"tf32 reference for test {req['name']}", "problem")
+            self.phases.enter(f"tf32 reference for {name}", "problem")
             with precision.tf32_compute(self.device.type):
-                policy_out = _host_leaves(
-                    self._run("working", [to_device(x, self.device) for x in host_inputs]),
-                    "reference",
-                )[1]
-        self.tests_run += 1
+                fresh = [to_device(x, self.device) for x in host_inputs]
+                policy_out = _host_leaves(self._run("working", fresh), "reference")[1]
         return {
-            "kind": "test",
-            "inputs": host_inputs,
             "expected": expected,
             "working": working,
             "policy": policy_out,
             "structure": structure,
             "mutated_inputs": mutated,
             "aliased_inputs": aliased,
-            "again": again,
         }
+
+
+def _host(x: Any) -> Any:
+    return x.detach().cpu() if isinstance(x, torch.Tensor) else x
 
 
 def precision_dtype(name: str) -> torch.dtype:

@@ -1,0 +1,241 @@
+"""Speed of light: what the problem must compute and move, over what the device can do.
+
+Flops come from ``torch.utils.flop_counter`` (matrix products, convolutions, attention), plus
+one flop per element produced by every other operation it does not count (elementwise maths,
+reductions), reported separately. Bytes are the fewest that must move: every input, parameter
+and buffer read once, every output written once. Peaks are measured on the device once (a large
+device copy for bandwidth; large matrix products for fp32, TF32, bf16 and fp16) and cached per
+device. The floor is the larger of flops over the policy's matrix rate and bytes over bandwidth.
+
+Counting and measuring run in the reference worker (standard library and torch only); the
+floor arithmetic and the cache are used by the judge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
+
+#: Winograd F(2x2, 3x3) does 2.25x fewer multiplications than a direct convolution: a
+#: convolution kernel may legitimately beat a flop floor computed the direct way by that much.
+WINOGRAD_FACTOR = 2.25
+#: a measured time under this fraction of the floor is impossible (measured peaks sit a little
+#: under the hardware's true ones)
+IMPOSSIBLE_MARGIN = 0.8
+
+
+class _OtherFlops(TorchDispatchMode):
+    """Counts one flop per element produced by operations the flop counter ignores."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flops = 0
+        self.convolution = False
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        packet = func.overloadpacket
+        if "convolution" in str(packet):
+            self.convolution = True
+        aliases = any(r.alias_info is not None for r in func._schema.returns)
+        if packet in flop_registry or aliases or torch.Tag.view_copy in func.tags:
+            return out
+        if isinstance(out, torch.Tensor) and out.is_floating_point():
+            self.flops += out.numel()
+        return out
+
+
+def _tensor_bytes(values: Any) -> int:
+    if isinstance(values, torch.Tensor):
+        return values.numel() * values.element_size()
+    if isinstance(values, list | tuple):
+        return sum(_tensor_bytes(v) for v in values)
+    return 0
+
+
+def count(model: torch.nn.Module, inputs: list[Any]) -> dict[str, Any]:
+    """Flops and must-move bytes of one forward on ``inputs``."""
+    other = _OtherFlops()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter, other:
+        out = model(*inputs)
+    state = list(model.state_dict().values())
+    first = next(
+        (t for t in [out, *inputs] if isinstance(t, torch.Tensor) and t.is_floating_point()), None
+    )
+    return {
+        "dtype": str(first.dtype).removeprefix("torch.") if first is not None else "float32",
+        "flops": int(counter.get_total_flops()),
+        "other_flops": int(other.flops),
+        "convolution": other.convolution,
+        "input_bytes": _tensor_bytes(inputs),
+        "parameter_bytes": _tensor_bytes(state),
+        "output_bytes": _tensor_bytes(out),
+    }
+
+
+def _time_cuda(fn: Any, reps: int) -> float:
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1e-3)
+    return min(times)  # a peak is the best the device did, not its typical
+
+
+def _time_cpu(fn: Any, reps: int) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def measure_peaks(device: torch.device) -> dict[str, Any]:
+    """Bandwidth (bytes read + written per second), matrix rates, and per-call overhead."""
+    cuda = device.type == "cuda"
+    timer = _time_cuda if cuda else _time_cpu
+    size = (2 << 30) if cuda else (256 << 20)
+    buffers = [torch.empty(size, dtype=torch.uint8, device=device).fill_(1) for _ in range(2)]
+    copy_seconds = timer(lambda: buffers[1].copy_(buffers[0]), 10)
+    buffers.clear()
+    rates: dict[str, float] = {}
+    n = 8192 if cuda else 1024
+    kinds = {
+        "fp32": torch.float32,
+        "tf32": torch.float32,
+        "bf16": torch.bfloat16,
+        "fp16": torch.float16,
+    }
+    if cuda:
+        kinds["fp64"] = torch.float64
+    for name, dtype in kinds.items():
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype)
+        old = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = name == "tf32"
+        try:
+            seconds = timer(lambda a=a, b=b: a @ b, 5)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = old
+        rates[name] = 2 * n**3 / seconds
+    tiny = torch.ones(1, device=device)
+    calls = 2000
+    if cuda:
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        tiny.add_(1)
+    if cuda:
+        torch.cuda.synchronize()
+    overhead = (time.perf_counter() - t0) / calls
+    name = torch.cuda.get_device_name(device) if cuda else f"cpu ({os.cpu_count()} cores)"
+    return {
+        "device": name,
+        "bandwidth": 2 * size / copy_seconds,
+        "matmul": rates,
+        "launch_overhead_seconds": overhead,
+        "torch": torch.__version__,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kernelswarm" / "peaks.json"
+
+
+def cached_peaks(key: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(cache_path().read_text())
+    except (OSError, ValueError):
+        return None
+    value = data.get(key)
+    return value if isinstance(value, dict) else None
+
+
+def store_peaks(key: str, peaks: dict[str, Any]) -> None:
+    path = cache_path()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data[key] = peaks
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The speed-of-light floor of one problem on one device, with its arithmetic."""
+
+    flops: int
+    other_flops: int
+    bytes: int
+    rate_name: str
+    rate: float
+    bandwidth: float
+    compute_seconds: float
+    memory_seconds: float
+    seconds: float
+    bound: str  # "compute" or "memory"
+    impossible_below: float
+
+    def explain(self) -> str:
+        return (
+            f"{self.flops / 1e9:.3g} GFLOP at the measured {self.rate_name} rate of "
+            f"{self.rate / 1e12:.3g} TFLOP/s take {self.compute_seconds * 1e6:.3g} µs; "
+            f"{self.bytes / 2**20:.4g} MiB moved at the measured {self.bandwidth / 1e9:.4g} GB/s take "
+            f"{self.memory_seconds * 1e6:.3g} µs; the floor is {self.seconds * 1e6:.3g} µs ({self.bound}-bound)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rate_for(policy_name: str, dtype: torch.dtype) -> str:
+    """Which measured matrix rate bounds a problem of this dtype under this policy."""
+    if dtype == torch.bfloat16 or policy_name == "bf16":
+        return "bf16"
+    if dtype == torch.float16 or policy_name == "fp16":
+        return "fp16"
+    if dtype == torch.float64:
+        return "fp64"
+    return "tf32" if policy_name == "tf32" else "fp32"
+
+
+def floor_for(counts: dict[str, Any], peaks: dict[str, Any], rate_name: str) -> Floor:
+    rate = float(peaks["matmul"].get(rate_name) or peaks["matmul"]["fp32"])
+    moved = int(counts["input_bytes"] + counts["parameter_bytes"] + counts["output_bytes"])
+    compute = (counts["flops"] + counts["other_flops"]) / rate
+    memory = moved / float(peaks["bandwidth"])
+    seconds = max(compute, memory)
+    algorithmic = WINOGRAD_FACTOR if counts.get("convolution") else 1.0
+    impossible = IMPOSSIBLE_MARGIN * max(memory, compute / algorithmic)
+    return Floor(
+        flops=int(counts["flops"]),
+        other_flops=int(counts["other_flops"]),
+        bytes=moved,
+        rate_name=rate_name,
+        rate=rate,
+        bandwidth=float(peaks["bandwidth"]),
+        compute_seconds=compute,
+        memory_seconds=memory,
+        seconds=seconds,
+        bound="compute" if compute >= memory else "memory",
+        impossible_below=impossible,
+    )

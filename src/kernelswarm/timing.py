@@ -1,0 +1,292 @@
+"""The measurement engine, worker side: warm-up, timed blocks, the escape check.
+
+A *block* runs one implementation over an order of input sets chosen by the judge (each set
+visited several times; the judge knows which calls are first visits). On CUDA each call is
+bracketed by events on the current stream, after an L2 flush that is not timed; on the CPU by
+the worker's clock. Right after each call returns, a checksum of the output is taken on the
+current stream (CUDA) or at once (CPU): work still running when forward returned (a side stream,
+a thread) makes it differ from the checksum of the same set's final output, taken after a
+device-wide synchronise. Every call is checked this way, so there is no secret to read.
+
+The *escape check* runs calls back to back with events only at the ends and a device-wide
+synchronise after, and reports both spans; the judge compares them with its own clock, which
+the candidate cannot reach.
+
+Runs inside the worker: standard library and torch only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from kernelswarm.worker.common import Trusted, flatten
+
+CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06
+
+
+def _libcuda() -> Any:
+    try:
+        return ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return None
+
+
+def reset_persisting_l2() -> str | None:
+    """Set the persisting-L2 limit to 0 and drop persisting lines; None, or why it could not."""
+    lib = _libcuda()
+    if lib is None:
+        return "libcuda.so.1 not found"
+    if lib.cuCtxSetLimit(ctypes.c_int(CU_LIMIT_PERSISTING_L2_CACHE_SIZE), ctypes.c_size_t(0)) != 0:
+        return "cuCtxSetLimit failed"
+    if lib.cuCtxResetPersistingL2Cache() != 0:
+        return "cuCtxResetPersistingL2Cache failed"
+    return None
+
+
+def persisting_l2_limit() -> int | None:
+    lib = _libcuda()
+    if lib is None:
+        return None
+    value = ctypes.c_size_t(0)
+    if lib.cuCtxGetLimit(ctypes.byref(value), ctypes.c_int(CU_LIMIT_PERSISTING_L2_CACHE_SIZE)) != 0:
+        return None
+    return int(value.value)
+
+
+class L2Flusher:
+    """Overwrites a buffer twice the size of the L2 cache, evicting whatever was resident."""
+
+    def __init__(self, device: torch.device) -> None:
+        l2 = int(getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0)) or (
+            50 << 20
+        )
+        self.buffer = torch.empty(2 * l2, dtype=torch.uint8, device=device)
+
+    def flush(self) -> None:
+        self.buffer.zero_()
+
+
+def checksum(out: Any) -> torch.Tensor:
+    """[sum, sum of |x|] over every tensor of a result, in float64, without synchronising."""
+    _, leaves = flatten(out)
+    parts = []
+    for leaf in leaves:
+        if isinstance(leaf, torch.Tensor) and type(leaf) is torch.Tensor and leaf.numel():
+            x = leaf.detach().double()
+            parts.append(torch.stack([x.sum(), x.abs().sum()]))
+    if not parts:
+        return torch.zeros(2, dtype=torch.float64)
+    return torch.stack(parts).sum(dim=0)
+
+
+@dataclass
+class Implementation:
+    """How to call one implementation: ``prepare`` (untimed) then ``run`` (timed)."""
+
+    run: Callable[[list[Any]], Any]
+    prepare: Callable[[list[Any]], list[Any]] = lambda args: args
+
+
+class GraphRunner:
+    """Replays a CUDA graph of one call; inputs are copied into static buffers, untimed."""
+
+    def __init__(self, fn: Callable[..., Any], example: list[Any]) -> None:
+        self.static = [x.clone() if isinstance(x, torch.Tensor) else x for x in example]
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream), torch.no_grad():
+            for _ in range(3):
+                fn(*self.static)
+        torch.cuda.current_stream().wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph), torch.no_grad():
+            self.out = fn(*self.static)
+
+    def prepare(self, args: list[Any]) -> list[Any]:
+        for slot, value in zip(self.static, args, strict=True):
+            if isinstance(slot, torch.Tensor):
+                slot.copy_(value)
+        return self.static
+
+    def run(self, args: list[Any]) -> Any:
+        self.graph.replay()
+        return self.out
+
+
+class TimingSession:
+    """Timing sets and implementations held by one worker."""
+
+    def __init__(self, device: torch.device, trusted: Trusted) -> None:
+        self.device = device
+        self.trusted = trusted
+        self.sets: list[list[Any]] = []
+        self.warmup_sets: list[list[Any]] = []
+        self.finals: dict[str, dict[int, Any]] = {}
+        self.flusher: L2Flusher | None = None
+        self.l2_note = reset_persisting_l2() if device.type == "cuda" else None
+
+    def store(self, sets: list[list[Any]], warmup: list[list[Any]]) -> None:
+        def place(s: list[Any]) -> list[Any]:
+            return [x.to(self.device, copy=True) if isinstance(x, torch.Tensor) else x for x in s]
+
+        self.sets = [place(s) for s in sets]
+        self.warmup_sets = [place(s) for s in warmup]
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            self.trusted.synchronize()
+
+    def graph(self, fn: Callable[..., Any]) -> Implementation:
+        runner = GraphRunner(fn, self.sets[0])
+        return Implementation(run=runner.run, prepare=runner.prepare)
+
+    def warmup(
+        self, impl: Implementation, max_seconds: float, min_calls: int = 5
+    ) -> dict[str, Any]:
+        """Call until the last five times agree within 10%, or the time runs out."""
+        clock = self.trusted.perf_counter
+        times: list[float] = []
+        start = clock()
+        while True:
+            args = impl.prepare(self.warmup_sets[len(times) % len(self.warmup_sets)])
+            self._sync()
+            t0 = clock()
+            with torch.no_grad():
+                impl.run(args)
+            self._sync()
+            times.append(clock() - t0)
+            recent = sorted(times[-5:])
+            stable = (
+                len(times) >= min_calls
+                and (recent[-1] - recent[0]) <= 0.1 * recent[len(recent) // 2]
+            )
+            if stable or clock() - start > max_seconds:
+                break
+        return {"calls": len(times), "times": times, "stable": stable}
+
+    def block(
+        self, name: str, impl: Implementation, order: list[int], flush: bool
+    ) -> dict[str, Any]:
+        """Time one pass plan; see the module docstring."""
+        clock = self.trusted.perf_counter
+        cuda = self.device.type == "cuda"
+        if cuda:
+            if flush and self.flusher is None:
+                self.flusher = L2Flusher(self.device)
+            starts = [torch.cuda.Event(enable_timing=True) for _ in order]
+            ends = [torch.cuda.Event(enable_timing=True) for _ in order]
+        host_times: list[float] = []
+        sums: list[torch.Tensor] = []
+        finals: dict[int, Any] = {}
+        self._sync()
+        host_start = clock()
+        with torch.no_grad():
+            for i, j in enumerate(order):
+                args = impl.prepare(self.sets[j])
+                if cuda:
+                    if flush and self.flusher is not None:
+                        self.flusher.flush()
+                    starts[i].record()
+                    out = impl.run(args)
+                    ends[i].record()
+                else:
+                    t0 = clock()
+                    out = impl.run(args)
+                    host_times.append(clock() - t0)
+                sums.append(checksum(out))
+                finals[j] = out
+        self._sync()
+        host_seconds = clock() - host_start
+        samples = (
+            [s.elapsed_time(e) * 1e-3 for s, e in zip(starts, ends, strict=True)]
+            if cuda
+            else host_times
+        )
+        # The final outputs of graph replays live in static buffers: keep copies.
+        self.finals[name] = {j: _copy(out) for j, out in finals.items()}
+        final_sums = {j: checksum(out) for j, out in self.finals[name].items()}
+        return {
+            "samples": samples,
+            "host_seconds": host_seconds,
+            "checksums": torch.stack(sums).cpu().tolist(),
+            "final_checksums": {str(j): s.cpu().tolist() for j, s in final_sums.items()},
+            "persisting_l2_limit": persisting_l2_limit() if cuda else None,
+            "tampered": self.trusted.tampered(),
+        }
+
+    def escape(self, impl: Implementation, calls: int) -> dict[str, Any]:
+        """Back-to-back calls: the events' span against a host clock with a final synchronise."""
+        clock = self.trusted.perf_counter
+        cuda = self.device.type == "cuda"
+        self._sync()
+        host_start = clock()
+        if cuda:
+            first, last = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            first.record()
+        with torch.no_grad():
+            for i in range(calls):
+                impl.run(impl.prepare(self.sets[i % len(self.sets)]))
+        if cuda:
+            last.record()
+        self._sync()
+        host_seconds = clock() - host_start
+        span = first.elapsed_time(last) * 1e-3 if cuda else None
+        return {"calls": calls, "host_seconds": host_seconds, "event_seconds": span,
+                "tampered": self.trusted.tampered()}  # fmt: skip
+
+    def final_outputs(self, name: str, indices: list[int]) -> list[list[torch.Tensor]]:
+        result = []
+        for j in indices:
+            _, leaves = flatten(self.finals[name][j])
+            result.append([leaf.detach().to("cpu", copy=True) for leaf in leaves])
+        return result
+
+
+def _copy(out: Any) -> Any:
+    if isinstance(out, torch.Tensor):
+        return out.detach().clone() if type(out) is torch.Tensor else out
+    if isinstance(out, tuple | list):
+        return type(out)(_copy(o) for o in out)
+    return out
+
+
+class TimingOps:
+    """The timing requests both worker roles answer; a role supplies ``make_impl``."""
+
+    def __init__(
+        self, session: TimingSession, make_impl: Callable[[str], Callable[..., Any]]
+    ) -> None:
+        self.session = session
+        self.make_impl = make_impl
+        self.impls: dict[str, Implementation] = {}
+
+    def handle(self, req: dict[str, Any]) -> dict[str, Any] | None:
+        """Answer a timing request, or None if ``req`` is not one."""
+        op = req["op"]
+        s = self.session
+        if op == "ping":
+            return {"kind": "pong"}
+        if op == "warmup":
+            fn = self.make_impl(req["impl"])
+            clock = s.trusted.perf_counter
+            start = clock()
+            impl = s.graph(fn) if req.get("graph") else Implementation(run=lambda args: fn(*args))
+            self.impls[req["impl"]] = impl
+            setup = clock() - start
+            result = s.warmup(impl, float(req["max_seconds"]))
+            return {"kind": "warmed", "setup_seconds": setup, **result, "l2_note": s.l2_note}
+        if op == "time":
+            return {
+                "kind": "timed",
+                **s.block(req["impl"], self.impls[req["impl"]], req["order"], req["flush"]),
+            }
+        if op == "escape":
+            return {"kind": "escaped", **s.escape(self.impls[req["impl"]], int(req["calls"]))}
+        if op == "final_outputs":
+            return {"kind": "outputs", "outputs": s.final_outputs(req["impl"], req["indices"])}
+        return None

@@ -1,0 +1,65 @@
+"""Flop and byte counts, and the floor's arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kernelswarm.roofline import IMPOSSIBLE_MARGIN, WINOGRAD_FACTOR, count, floor_for, rate_for
+
+PEAKS = {"bandwidth": 1e12, "matmul": {"fp32": 1e13, "tf32": 1e14, "bf16": 2e14, "fp16": 2e14}}
+
+
+def test_linear_flops_and_bytes():
+    model = torch.nn.Linear(64, 32)
+    x = torch.randn(8, 64)
+    c = count(model, [x])
+    assert c["flops"] == 2 * 8 * 64 * 32
+    assert c["input_bytes"] == 8 * 64 * 4
+    assert c["parameter_bytes"] == (64 * 32 + 32) * 4
+    assert c["output_bytes"] == 8 * 32 * 4
+    assert c["dtype"] == "float32"
+
+
+def test_elementwise_work_is_counted_separately():
+    c = count(torch.nn.ReLU(), [torch.randn(1000)])
+    assert c["flops"] == 0 and c["other_flops"] == 1000
+
+
+def test_views_are_not_work():
+    class Reshape(torch.nn.Module):
+        def forward(self, x):
+            return x.view(10, 100).t()
+
+    assert count(Reshape(), [torch.randn(1000)])["other_flops"] == 0
+
+
+def test_floor_is_the_larger_bound():
+    counts = {"flops": 10**12, "other_flops": 0, "input_bytes": 10**9, "parameter_bytes": 0,
+              "output_bytes": 10**9, "convolution": False}  # fmt: skip
+    floor = floor_for(counts, PEAKS, "fp32")
+    assert floor.compute_seconds == pytest.approx(0.1) and floor.memory_seconds == pytest.approx(2e-3)
+    assert floor.bound == "compute" and floor.seconds == pytest.approx(0.1)
+    assert floor.impossible_below == pytest.approx(IMPOSSIBLE_MARGIN * 0.1)
+    assert "GFLOP" in floor.explain() and "MiB" in floor.explain()
+
+
+def test_convolutions_allow_winograd():
+    counts = {"flops": 10**12, "other_flops": 0, "input_bytes": 1, "parameter_bytes": 0,
+              "output_bytes": 1, "convolution": True}  # fmt: skip
+    floor = floor_for(counts, PEAKS, "fp32")
+    assert floor.impossible_below == pytest.approx(IMPOSSIBLE_MARGIN * 0.1 / WINOGRAD_FACTOR)
+
+
+def test_convolution_is_detected():
+    c = count(torch.nn.Conv2d(3, 8, 3), [torch.randn(1, 3, 16, 16)])
+    assert c["convolution"] and c["flops"] > 0
+
+
+@pytest.mark.parametrize(
+    ("policy", "dtype", "rate"),
+    [("strict", torch.float32, "fp32"), ("tf32", torch.float32, "tf32"), ("strict", torch.bfloat16, "bf16"),
+     ("bf16", torch.float32, "bf16"), ("fp16", torch.float32, "fp16")],  # fmt: skip
+)
+def test_rate_follows_policy_and_dtype(policy, dtype, rate):
+    assert rate_for(policy, dtype) == rate
