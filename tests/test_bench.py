@@ -23,7 +23,9 @@ def test_bench_reports_baselines_floor_and_warning(tmp_path):
     assert eager["low"] <= eager["median"] <= eager["high"] and eager["samples"] >= 10
     assert data["implementations"]["compile"]["compile_seconds"] is not None
     assert data["floor"]["seconds"] > 0 and data["floor"]["bytes"] == 2 * 64 * 64 * 4
-    assert any("--set" in w for w in data["warnings"]), "a 16 KiB ReLU measures overhead, and must say so"
+    assert any("--set" in w for w in data["warnings"]), (
+        "a 16 KiB ReLU measures overhead, and must say so"
+    )
     assert len(data["samples_seconds"]["eager"]) == eager["samples"]
 
 

@@ -38,7 +38,9 @@ def test_floor_is_the_larger_bound():
     counts = {"flops": 10**12, "other_flops": 0, "input_bytes": 10**9, "parameter_bytes": 0,
               "output_bytes": 10**9, "convolution": False}  # fmt: skip
     floor = floor_for(counts, PEAKS, "fp32")
-    assert floor.compute_seconds == pytest.approx(0.1) and floor.memory_seconds == pytest.approx(2e-3)
+    assert floor.compute_seconds == pytest.approx(0.1) and floor.memory_seconds == pytest.approx(
+        2e-3
+    )
     assert floor.bound == "compute" and floor.seconds == pytest.approx(0.1)
     assert floor.impossible_below == pytest.approx(IMPOSSIBLE_MARGIN * 0.1)
     assert "GFLOP" in floor.explain() and "MiB" in floor.explain()
@@ -58,8 +60,13 @@ def test_convolution_is_detected():
 
 @pytest.mark.parametrize(
     ("policy", "dtype", "rate"),
-    [("strict", torch.float32, "fp32"), ("tf32", torch.float32, "tf32"), ("strict", torch.bfloat16, "bf16"),
-     ("bf16", torch.float32, "bf16"), ("fp16", torch.float32, "fp16")],  # fmt: skip
+    [
+        ("strict", torch.float32, "fp32"),
+        ("tf32", torch.float32, "tf32"),
+        ("strict", torch.bfloat16, "bf16"),
+        ("bf16", torch.float32, "bf16"),
+        ("fp16", torch.float32, "fp16"),
+    ],
 )
 def test_rate_follows_policy_and_dtype(policy, dtype, rate):
     assert rate_for(policy, dtype) == rate
