@@ -171,6 +171,7 @@ class Measurement:
         self.workers: dict[str, Worker] = {}
         self.checksums_bad: dict[str, str] = {}
         self.fresh: list[int] = []
+        self.passes = options.passes
         self.fresh_used: dict[str, int] = {}
         self.visits: dict[str, tuple[list[float], list[float]]] = {}
 
@@ -204,6 +205,9 @@ class Measurement:
         # cannot speed up) are spread over the whole measurement, like the repeats.
         pool = max(1, n_sets // 2)
         used = max(1, min(pool, calls_per_block // opts.passes))
+        # When few sets fit in memory (large inputs), each is visited more often per block,
+        # so that a block still holds about calls_per_block samples.
+        self.passes = max(opts.passes, calls_per_block // used)
         self.fresh = list(range(pool, n_sets))
         deadline = started + opts.budget_seconds
         for round_index in range(opts.max_rounds):
@@ -262,18 +266,24 @@ class Measurement:
             {
                 "op": "timing_sets",
                 "seeds": [self.rng.getrandbits(48)],
-                "warmup_seeds": [self.rng.getrandbits(48)],
+                "warmup_seeds": [],
+                "return_sets": False,
             }
         )
-        per_set = sum(
-            x.numel() * x.element_size() for x in probe["sets"][0] if isinstance(x, torch.Tensor)
-        )
+        per_set = int(probe["set_bytes"])
         n_sets = int(
             max(2, min(self.options.max_sets, self.options.set_memory_bytes // max(per_set, 1)))
         )
         seeds = [self.rng.getrandbits(48) for _ in range(n_sets)]
         warmup = [self.rng.getrandbits(48) for _ in range(2)]
-        sets = self.ref.request({"op": "timing_sets", "seeds": seeds, "warmup_seeds": warmup})
+        sets = self.ref.request(
+            {
+                "op": "timing_sets",
+                "seeds": seeds,
+                "warmup_seeds": warmup,
+                "return_sets": self.cand is not None,
+            }
+        )
         if self.cand is not None:
             self.cand.request({"op": "timing_sets", "sets": sets["sets"], "warmup": sets["warmup"]})
         return n_sets
@@ -316,7 +326,7 @@ class Measurement:
     def _order(self, name: str, used: int) -> tuple[list[int], set[int]]:
         """Passes over the repeat pool, with a few never-seen sets at random positions."""
         order = list(range(used))
-        for _ in range(self.options.passes - 1):
+        for _ in range(self.passes - 1):
             again = list(range(used))
             self.rng.shuffle(again)
             order += again

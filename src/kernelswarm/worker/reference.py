@@ -109,7 +109,12 @@ class ReferenceRole:
             for seed in req["warmup_seeds"]
         ]
         self.timing.session.store(sets, warmup)
-        return {"kind": "sets", "sets": sets, "warmup": warmup}
+        set_bytes = sum(
+            x.numel() * x.element_size() for x in sets[0] if isinstance(x, torch.Tensor)
+        )
+        if not req.get("return_sets", True):  # nobody else needs them (bench without a candidate)
+            sets, warmup = [], []
+        return {"kind": "sets", "sets": sets, "warmup": warmup, "set_bytes": set_bytes}
 
     def load(self, req: dict[str, Any]) -> dict[str, Any]:
         self.phases.enter("load problem", "problem")
