@@ -279,27 +279,21 @@ def cheats(results: dict) -> None:
             ROOT / "examples/cheats/timing/thread_when_timed.py",
         ),
         ("memoising by content", ROOT / "examples/cheats/timing/memoise_by_content.py"),
-        ("eager copy (honest)", ROOT / "examples/good/matmul_tiled.py"),
+        ("honest: fp32 computed in float64", ROOT / "examples/good/matmul_float64.py"),
     ]
-    procs = {}
-    for label, path in cases:
-        out = Path(results["_out"]) / f"cheat_{path.stem}.json"
-        cmd = [sys.executable, "-m", "kernelswarm", "check", str(matmul), str(path), "--device", "cuda", "--set",
-               "N=4096", "--time-budget", "10", "--json", str(out), "-q"]  # fmt: skip
-        procs[label] = (
-            subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
-            out,
-        )
     model, inputs = direct(matmul, {"N": 4096})
     with torch.no_grad():
         eager_events = events_median(lambda: model(*inputs))
     rows = []
     for label, path in cases:
+        # First what a KernelBench-style timer reports, then kernelswarm, one at a time: two
+        # measurements sharing a GPU disturb each other.
         cand_events = _events_of_candidate(path, inputs)
         torch.cuda.synchronize()
-        time.sleep(0.5)
-        proc, out = procs[label]
-        proc.wait(timeout=500)
+        out = Path(results["_out"]) / f"cheat_{path.stem}.json"
+        cmd = [sys.executable, "-m", "kernelswarm", "check", str(matmul), str(path), "--device", "cuda", "--set",
+               "N=4096", "--time-budget", "10", "--json", str(out), "-q"]  # fmt: skip
+        subprocess.run(cmd, capture_output=True, text=True, timeout=500)
         verdict = (
             json.loads(out.read_text()) if out.exists() else {"verdict": "none", "reasons": []}
         )

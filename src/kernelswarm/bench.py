@@ -19,11 +19,13 @@ the time budget is spent. Each block is checked before its numbers count:
 from __future__ import annotations
 
 import ast
+import contextlib
+import fcntl
 import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ import torch
 
 from kernelswarm.compare import Tolerance
 from kernelswarm.precision import Policy
-from kernelswarm.roofline import Floor, cached_peaks, floor_for, rate_for, store_peaks
+from kernelswarm.roofline import Floor, cache_path, cached_peaks, floor_for, rate_for, store_peaks
 from kernelswarm.sandbox import Worker, WorkerError
 from kernelswarm.stats import describe_speedup, median_interval, ratio_interval, relative_halfwidth
 from kernelswarm.verdict import Reason
@@ -118,6 +120,24 @@ class TimingResult:
         return data
 
 
+@contextlib.contextmanager
+def device_lock(device: str, progress: Progress) -> Iterator[None]:
+    """An exclusive lock per device (a file lock), shared by every kernelswarm process."""
+    index = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0] if device == "cuda" else ""
+    path = cache_path().parent / f"timing-{device}{index}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"waiting for another kernelswarm measurement on {device} to finish")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def size_globals(problem: Path) -> list[str]:
     """Top-level integer assignments of a problem file: the sizes a user can scale with --set."""
     try:
@@ -180,6 +200,11 @@ class Measurement:
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> TimingResult:
+        """Measure, holding this device's timing lock: two measurements at once disturb both."""
+        with device_lock(self.device, self.progress):
+            return self._run()
+
+    def _run(self) -> TimingResult:
         started = time.monotonic()
         opts = self.options
         peaks = self._peaks()
@@ -316,8 +341,6 @@ class Measurement:
         timing.first_call_seconds = sorted(times[-3:])[len(times[-3:]) // 2]
         if name == "compile":
             timing.compile_seconds = answer["setup_seconds"] + times[0] - timing.first_call_seconds
-        if answer.get("l2_note") and self.device == "cuda":
-            self.warnings.append(f"persisting-L2 reset unavailable: {answer['l2_note']}")
         if not answer["stable"]:
             self.warnings.append(
                 f"{name}: warm-up did not settle within {max_seconds:g} s ({answer['calls']} calls)"
@@ -357,11 +380,16 @@ class Measurement:
                 "integrity",
                 f"the candidate replaced {', '.join(answer['tampered'])} while being timed",
             )
-        if answer.get("persisting_l2_limit"):
+        limits = answer["persisting_l2_limit"]
+        if answer.get("l2_note"):
+            note = f"the persisting-L2 limit could not be reset to 0 ({answer['l2_note']})"
+            if note not in self.warnings:
+                self.warnings.append(note)
+        elif limits["after"] and limits["after"] != limits["before"]:
             self.reject(
                 "integrity" if name == "candidate" else "harness",
-                f"a persisting-L2 limit of {answer['persisting_l2_limit']} bytes was set while {name} ran: "
-                "data kept in L2 across the flush would make every call look warm",
+                f"{name} set a persisting-L2 limit of {limits['after']} bytes while being timed: data "
+                "pinned in L2 survives the flush and makes every call look warm",
             )
         for i, j in enumerate(order):
             at_return = answer["checksums"][i]

@@ -128,7 +128,7 @@ class TimingSession:
         self.warmup_sets: list[list[Any]] = []
         self.finals: dict[str, dict[int, Any]] = {}
         self.flusher: L2Flusher | None = None
-        self.l2_note = reset_persisting_l2() if device.type == "cuda" else None
+        self.l2_note: str | None = None
 
     def store(self, sets: list[list[Any]], warmup: list[list[Any]]) -> None:
         def place(s: list[Any]) -> list[Any]:
@@ -183,6 +183,11 @@ class TimingSession:
         host_times: list[float] = []
         sums: list[torch.Tensor] = []
         finals: dict[int, Any] = {}
+        limit_before = None
+        if cuda:
+            # Reset here, not earlier: the driver call needs the context torch has made current.
+            self.l2_note = reset_persisting_l2()
+            limit_before = persisting_l2_limit()
         self._sync()
         host_start = clock()
         with torch.no_grad():
@@ -215,7 +220,11 @@ class TimingSession:
             "host_seconds": host_seconds,
             "checksums": torch.stack(sums).cpu().tolist(),
             "final_checksums": {str(j): s.cpu().tolist() for j, s in final_sums.items()},
-            "persisting_l2_limit": persisting_l2_limit() if cuda else None,
+            "persisting_l2_limit": {
+                "before": limit_before,
+                "after": persisting_l2_limit() if cuda else None,
+            },
+            "l2_note": self.l2_note,
             "tampered": self.trusted.tampered(),
         }
 
@@ -279,7 +288,7 @@ class TimingOps:
             self.impls[req["impl"]] = impl
             setup = clock() - start
             result = s.warmup(impl, float(req["max_seconds"]))
-            return {"kind": "warmed", "setup_seconds": setup, **result, "l2_note": s.l2_note}
+            return {"kind": "warmed", "setup_seconds": setup, **result}
         if op == "time":
             return {
                 "kind": "timed",
