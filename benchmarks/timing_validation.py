@@ -135,7 +135,7 @@ def _agreement_row(label: str, problem: Path, overrides: dict[str, Any]) -> dict
             return model(*inputs)
 
         do_bench = triton.testing.do_bench(fn, warmup=100, rep=1000, return_mode="median") * 1e-3
-        timer = tub.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=2.0)
+        timer = tub.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=1.0)
     return {
         "problem": label,
         "kernelswarm": flushed["implementations"]["eager"]["median"],
@@ -326,8 +326,41 @@ def copy_sol(results: dict) -> None:
     print(f"peaks: {json.dumps(run['peaks'])}")
 
 
+def modes(results: dict) -> None:
+    """CUDA-graph mode, and the overhead warning on a tiny problem, through the command line."""
+    rows = {}
+    runs = {
+        "softmax 1024 rows": ["--set", "rows=1024"],
+        "softmax 1024 rows, CUDA graphs": ["--set", "rows=1024", "--cuda-graph"],
+        "softmax 16x1024 (tiny)": ["--set", "rows=16", "--set", "cols=1024"],
+        "softmax 16x1024 (tiny), CUDA graphs": [
+            "--set",
+            "rows=16",
+            "--set",
+            "cols=1024",
+            "--cuda-graph",
+        ],
+    }
+    for label, extra in runs.items():
+        log(f"modes: {label}")
+        out = Path(results["_out"]) / "mode.json"
+        cmd = [sys.executable, "-m", "kernelswarm", "bench", str(L1 / "5_softmax.py"), "--device", "cuda",
+               "--time-budget", "4", "--json", str(out), *extra]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            rows[label] = {"error": proc.stdout[-1500:] + proc.stderr[-1500:]}
+            continue
+        data = json.loads(out.read_text())
+        rows[label] = {n: t["median"] for n, t in data["implementations"].items()} | {
+            "warnings": data["warnings"]
+        }
+    results["modes"] = rows
+    for label, row in rows.items():
+        print(label, json.dumps(row)[:600])
+
+
 SECTIONS = {"copy": copy_sol, "agreement": agreement, "repeatability": repeatability, "footguns": footguns,
-            "cheats": cheats}  # fmt: skip
+            "cheats": cheats, "modes": modes}  # fmt: skip
 
 
 def main() -> None:
