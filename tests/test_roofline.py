@@ -61,7 +61,7 @@ def test_convolution_is_detected():
 @pytest.mark.parametrize(
     ("policy", "dtype", "rate"),
     [
-        ("strict", torch.float32, "fp32"),
+        ("strict", torch.float32, "fp32-accurate"),
         ("tf32", torch.float32, "tf32"),
         ("strict", torch.bfloat16, "bf16"),
         ("bf16", torch.float32, "bf16"),
@@ -70,3 +70,11 @@ def test_convolution_is_detected():
 )
 def test_rate_follows_policy_and_dtype(policy, dtype, rate):
     assert rate_for(policy, dtype) == rate
+
+
+def test_fp32_accuracy_may_come_from_faster_units():
+    peaks = {"bandwidth": 1e12, "matmul": {"fp32": 5e13, "fp64": 6.4e13, "tf32": 4.1e14}}
+    counts = {"flops": 10**12, "other_flops": 0, "input_bytes": 1, "parameter_bytes": 0,
+              "output_bytes": 1, "convolution": False}  # fmt: skip
+    floor = floor_for(counts, peaks, "fp32-accurate")
+    assert floor.rate == pytest.approx(4.1e14 / 3)  # 3xTF32 beats fp32 and fp64 here

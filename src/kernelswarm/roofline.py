@@ -208,18 +208,29 @@ class Floor:
 
 
 def rate_for(policy_name: str, dtype: torch.dtype) -> str:
-    """Which measured matrix rate bounds a problem of this dtype under this policy."""
+    """Which measured matrix rate bounds a problem of this dtype under this policy.
+
+    ``fp32-accurate`` is the fastest route to fp32 accuracy, whichever is faster on the device:
+    fp32 itself, fp64, or three TF32 products per product (3xTF32, as CUTLASS does it).
+    """
     if dtype == torch.bfloat16 or policy_name == "bf16":
         return "bf16"
     if dtype == torch.float16 or policy_name == "fp16":
         return "fp16"
     if dtype == torch.float64:
         return "fp64"
-    return "tf32" if policy_name == "tf32" else "fp32"
+    return "tf32" if policy_name == "tf32" else "fp32-accurate"
+
+
+def _rate(peaks: dict[str, Any], name: str) -> float:
+    rates = peaks["matmul"]
+    if name == "fp32-accurate":
+        return max(rates["fp32"], rates.get("fp64", 0.0), rates.get("tf32", 0.0) / 3)
+    return float(rates.get(name) or rates["fp32"])
 
 
 def floor_for(counts: dict[str, Any], peaks: dict[str, Any], rate_name: str) -> Floor:
-    rate = float(peaks["matmul"].get(rate_name) or peaks["matmul"]["fp32"])
+    rate = _rate(peaks, rate_name)
     moved = int(counts["input_bytes"] + counts["parameter_bytes"] + counts["output_bytes"])
     compute = (counts["flops"] + counts["other_flops"]) / rate
     memory = moved / float(peaks["bandwidth"])

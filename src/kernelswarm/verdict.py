@@ -117,8 +117,12 @@ class Verdict:
 
     @property
     def speedup(self) -> dict[str, Any] | None:
-        """Baseline time / candidate time, with its 95% interval, per baseline."""
-        if not self.timing:
+        """Baseline time / candidate time, with its 95% interval, per baseline.
+
+        Only an accepted candidate has a speedup: the times of a rejected one stay in ``timing``
+        as evidence, but no number other tools could read as a result.
+        """
+        if not self.timing or self.verdict != "accepted":
             return None
         return {
             name: {
@@ -132,7 +136,7 @@ class Verdict:
 
     @property
     def speed_of_light(self) -> dict[str, Any] | None:
-        if not self.timing or not self.timing.get("floor"):
+        if not self.timing or not self.timing.get("floor") or self.verdict != "accepted":
             return None
         floor = self.timing["floor"]
         cand = self.timing["implementations"].get("candidate") or {}

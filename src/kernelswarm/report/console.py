@@ -78,7 +78,9 @@ def render_verdict(verdict: Verdict, console: Console) -> None:
         console.print(calls)
 
     if verdict.timing:
-        render_timing(verdict.timing, console)
+        if verdict.verdict != "accepted":
+            console.print("[bold red]The times below are evidence of the rejection, not results.[/bold red]")
+        render_timing(verdict.timing, console, speedups=verdict.verdict == "accepted")
     if verdict.weights.get("summary"):
         console.print(f"[bold]weights[/bold]: {verdict.weights['summary']}")
     if verdict.checks_passed:
@@ -109,7 +111,7 @@ def _us(seconds: float | None) -> str:
     return f"{seconds * 1e6:.3g} µs"
 
 
-def render_timing(timing: dict, console: Console) -> None:
+def render_timing(timing: dict, console: Console, speedups: bool = True) -> None:
     """Times, intervals, % of speed of light, speedups and warnings of one measurement."""
     table = Table(
         title=f"Timing on {timing['device']} ({timing['sets']} input sets rotated)",
@@ -142,7 +144,7 @@ def render_timing(timing: dict, console: Console) -> None:
             f"{floor['bytes'] / 2**20:.4g} MiB → floor {_us(floor['seconds'])} ({floor['bound']}-bound; "
             f"{floor['rate_name']} {floor['rate'] / 1e12:.3g} TFLOP/s, {floor['bandwidth'] / 1e9:.4g} GB/s measured)"
         )
-    for name, s in timing.get("speedups", {}).items():
+    for name, s in timing.get("speedups", {}).items() if speedups else ():
         console.print(f"[bold]speedup over {name}[/bold]: {s['summary']}")
     for warning in timing.get("warnings", []):
         console.print(f"[yellow]warning: {warning}[/yellow]")
