@@ -6,7 +6,14 @@ Exit status of ``check``: 0 accepted, 1 rejected (the candidate's fault), 2 coul
 
 from __future__ import annotations
 
+import os
+
+# Before torch (and its OpenMP runtime) is imported: this process must not spin idle threads
+# on the cores its workers are being timed on.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from enum import StrEnum
@@ -31,7 +38,8 @@ app = typer.Typer(
     help="Make PyTorch modules faster with generated kernels, judged so the numbers hold up.",
 )
 err = Console(stderr=True)
-out = Console()
+# Logs and CI have no terminal: give tables room instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 180)
 
 
 class Device(StrEnum):
@@ -272,6 +280,115 @@ def bench_command(
     render_timing(data, out)
     if json_path is not None:
         json_path.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
+    raise typer.Exit(0)
+
+
+@app.command("suite")
+def suite_command(
+    root: Annotated[
+        Path, typer.Argument(help="Folder of problem files (level1/ ... subfolders are levels)")
+    ],
+    solutions: Annotated[
+        Path | None, typer.Option(help="Folder of candidates, matched to problems by name")
+    ] = None,
+    device: Annotated[Device, typer.Option(help="Where to run")] = Device.auto,
+    policy: Annotated[
+        Precision,
+        typer.Option(
+            help="Precision policy; kernelbench also runs strict and counts wrong acceptances"
+        ),
+    ] = Precision.strict,
+    sizes: Annotated[
+        str, typer.Option(help="auto: the problems' declared CPU sizes on the CPU; full; cpu")
+    ] = "auto",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a size global in every problem: NAME=VALUE"),
+    ] = None,
+    timing: Annotated[
+        bool, typer.Option(help="Measure times (baselines, or candidates' speedups)")
+    ] = True,
+    time_budget: Annotated[float, typer.Option(help="Seconds of timing per problem")] = 10.0,
+    warm_cache: Annotated[
+        bool, typer.Option(help="Do not flush the L2 cache between timed calls")
+    ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(help="Problems handled at once (timing is still one at a time per device)"),
+    ] = 1,
+    db: Annotated[Path, typer.Option(help="Results database (SQLite)")] = Path("kernelswarm.db"),
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write every entry and the summary as JSON")
+    ] = None,
+    only: Annotated[str, typer.Option(help="Only problems whose path contains this text")] = "",
+    limit: Annotated[int, typer.Option(help="At most this many problems (0: all)")] = 0,
+    timeout: Annotated[
+        float, typer.Option(help="Wall-clock limit per worker process, seconds")
+    ] = 900.0,
+) -> None:
+    """Baselines of every problem in ROOT, or, with --solutions, a judged and timed scoreboard."""
+    from dataclasses import asdict
+
+    from kernelswarm.report.console import render_suite
+    from kernelswarm.store import Store
+    from kernelswarm.suite import SuiteConfig, SuiteEntry, run_suite, summarise
+
+    resolved, why = resolve_device(device)
+    if not root.is_dir():
+        why = f"{root} is not a folder"
+    if solutions is not None and not solutions.is_dir():
+        why = f"--solutions {solutions} is not a folder"
+    if sizes not in ("auto", "full", "cpu"):
+        why = f"--sizes must be auto, full or cpu, not {sizes!r}"
+    try:
+        overrides = tuple(Override.parse(s) for s in set_ or [])
+    except ValueError as exc:
+        why = f"--set: {exc}"
+    if why:
+        err.print(f"[red]cannot run the suite:[/red] {why}")
+        raise typer.Exit(2)
+    config = SuiteConfig(
+        root=root,
+        device=resolved,
+        solutions=solutions,
+        policy=policy.value,
+        sizes=sizes,
+        overrides=overrides,
+        timing=_timing_options(warm_cache, False, time_budget, True) if timing else None,
+        jobs=jobs,
+        limits=Limits(wall_seconds=timeout),
+        only=only,
+        limit=limit,
+    )
+    store = Store(db)
+
+    def progress(entry: SuiteEntry, done: int, total: int) -> None:
+        speed = ""
+        if entry.speedup_eager is not None:
+            speed = f" {entry.speedup_eager:.3g}x eager, {entry.speedup_compile or float('nan'):.3g}x compile"
+        why = (
+            f" ({entry.reasons[0][:140]})"
+            if entry.reasons and entry.verdict not in ("accepted",)
+            else ""
+        )
+        err.print(
+            f"[{done}/{total}] {entry.problem.level}/{entry.problem.name}: {entry.verdict}{speed}{why}"
+        )
+
+    entries = run_suite(config, store, progress)
+    store.close()
+    summaries = summarise(entries)
+    render_suite(entries, summaries, out)
+    out.print(f"results stored in {db}")
+    if json_path is not None:
+        data = {
+            "entries": [
+                {**{k: v for k, v in asdict(e).items() if k != "timing"}, "timing": e.timing}
+                for e in entries
+            ],
+            "summary": [asdict(s) for s in summaries],
+        }
+        json_path.write_text(json.dumps(json_safe(data), indent=2, default=str) + "\n")
     raise typer.Exit(0)
 
 

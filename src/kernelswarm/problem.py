@@ -131,3 +131,35 @@ def load_candidate_class(path: str | Path, overrides: list[Override] | None = No
     if not isinstance(cls, type):
         raise ProblemFileError("ModelNew in the candidate file is not a class")
     return cls
+
+
+def declared_cpu_sizes(path: str | Path) -> list[Override]:
+    """The problem's optional ``KERNELSWARM_CPU_SIZES`` dict, read without running the file."""
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except (OSError, SyntaxError):
+        return []
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "KERNELSWARM_CPU_SIZES"
+        ):
+            try:
+                sizes = ast.literal_eval(node.value)
+            except ValueError:
+                return []
+            if isinstance(sizes, dict):
+                return [Override(str(k), v) for k, v in sizes.items()]
+    return []
+
+
+def looks_like_problem(path: str | Path) -> bool:
+    """Whether a file defines Model, get_inputs and get_init_inputs at top level (not run)."""
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return False
+    names = {n.name for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef)}
+    return {"Model", "get_inputs", "get_init_inputs"} <= names

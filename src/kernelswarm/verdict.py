@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -180,4 +180,8 @@ def json_safe(value: Any) -> Any:
         return [json_safe(v) for v in value]
     if isinstance(value, Path):
         return str(value)
-    return value
+    if is_dataclass(value) and not isinstance(value, type):
+        return json_safe(asdict(value))
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)  # anything else (an enum, a dtype) by its name

@@ -79,7 +79,9 @@ def render_verdict(verdict: Verdict, console: Console) -> None:
 
     if verdict.timing:
         if verdict.verdict != "accepted":
-            console.print("[bold red]The times below are evidence of the rejection, not results.[/bold red]")
+            console.print(
+                "[bold red]The times below are evidence of the rejection, not results.[/bold red]"
+            )
         render_timing(verdict.timing, console, speedups=verdict.verdict == "accepted")
     if verdict.weights.get("summary"):
         console.print(f"[bold]weights[/bold]: {verdict.weights['summary']}")
@@ -148,3 +150,63 @@ def render_timing(timing: dict, console: Console, speedups: bool = True) -> None
         console.print(f"[bold]speedup over {name}[/bold]: {s['summary']}")
     for warning in timing.get("warnings", []):
         console.print(f"[yellow]warning: {warning}[/yellow]")
+
+
+def render_suite(entries: list, summaries: list, console: Console) -> None:
+    """Per-problem lines, then the per-level table of correctness, fast_p and speedups."""
+    measured = [e for e in entries if e.verdict == "measured"]
+    if measured:
+        table = Table(title="Baselines", title_justify="left")
+        for col in (
+            "problem",
+            "eager",
+            "torch.compile",
+            "compile time",
+            "floor",
+            "eager % SOL",
+            "notes",
+        ):
+            table.add_column(col)
+        for e in measured:
+            impls = e.timing["implementations"]
+            eager, comp = impls.get("eager", {}), impls.get("compile", {})
+            floor = (e.timing.get("floor") or {}).get("seconds")
+            sol = eager.get("sol_fraction")
+            table.add_row(
+                f"{e.problem.level}/{e.problem.name}" if e.problem.level else e.problem.name,
+                _us(eager.get("median")),
+                _us(comp.get("median")),
+                "-" if comp.get("compile_seconds") is None else f"{comp['compile_seconds']:.1f} s",
+                _us(floor),
+                "-" if sol is None else f"{100 * sol:.3g}%",
+                "; ".join(e.reasons)[:120],
+            )
+        console.print(table)
+    errors = [e for e in entries if e.verdict == "error" and e.candidate is None]
+    for e in errors:
+        console.print(
+            f"[yellow]{e.problem.name}: could not measure: {'; '.join(e.reasons)[:300]}[/yellow]"
+        )
+    if not any(e.candidate is not None for e in entries) and not any(
+        e.verdict == "missing" for e in entries
+    ):
+        return
+    table = Table(title="Solutions", title_justify="left")
+    cols = ["level", "problems", "with solution", "correct"]
+    cols += [f"fast_{p} eager/compile" for p in ("0", "0.5", "0.8", "1", "1.5", "2")]
+    cols += ["geomean eager", "geomean compile", "kernelbench rule wrongly accepts"]
+    for col in cols:
+        table.add_column(col)
+    for s in summaries:
+        row = [s.level, str(s.problems), str(s.attempted), str(s.correct)]
+        row += [
+            f"{s.fast_p_eager[p]:.2f} / {s.fast_p_compile[p]:.2f}"
+            for p in ("0", "0.5", "0.8", "1", "1.5", "2")
+        ]
+        row += [
+            "-" if s.geomean_eager is None else f"{s.geomean_eager:.3g}x",
+            "-" if s.geomean_compile is None else f"{s.geomean_compile:.3g}x",
+            "-" if s.kernelbench_wrongly_accepted is None else str(s.kernelbench_wrongly_accepted),
+        ]
+        table.add_row(*row)
+    console.print(table)

@@ -1,0 +1,201 @@
+"""The results database: every run, problem, candidate, verdict and measurement, in SQLite.
+
+One file per project by default (``kernelswarm.db`` in the working directory). Rows are written
+as results arrive, each in its own transaction, so an interrupted run loses nothing finished.
+Verdicts and measurements are stored as their full JSON (with the settings, seeds, versions and
+device they were taken with), next to the few columns queries need.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kernelswarm.verdict import json_safe
+
+SCHEMA_VERSION = 1
+DEFAULT_PATH = Path("kernelswarm.db")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                 -- check, bench, suite, optimize
+    started REAL NOT NULL,
+    finished REAL,
+    status TEXT NOT NULL DEFAULT 'running',
+    args TEXT NOT NULL,                 -- JSON: everything needed to run it again
+    versions TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS problems (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,        -- of the source: an edited file is a new problem
+    path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    level TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS candidates (
+    id INTEGER PRIMARY KEY,
+    problem_id INTEGER NOT NULL REFERENCES problems(id),
+    sha256 TEXT NOT NULL,
+    origin TEXT NOT NULL,               -- a file path, or the generator that wrote it
+    source TEXT NOT NULL,
+    UNIQUE (problem_id, sha256)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    problem_id INTEGER NOT NULL REFERENCES problems(id),
+    candidate_id INTEGER NOT NULL REFERENCES candidates(id),
+    device TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    speedup_eager REAL,
+    speedup_compile REAL,
+    created REAL NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS baselines (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    problem_id INTEGER NOT NULL REFERENCES problems(id),
+    device TEXT NOT NULL,
+    eager_seconds REAL,
+    compile_seconds REAL,
+    floor_seconds REAL,
+    created REAL NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verdicts_by_run ON verdicts(run_id);
+CREATE INDEX IF NOT EXISTS baselines_by_run ON baselines(run_id);
+"""
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Store:
+    """A connection to one results database, safe to share between threads."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        # A busy timeout instead of failing when another process holds the write lock.
+        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        # WAL: readers never block the writer, and a crash never corrupts the file.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable in WAL mode except for the last transactions on power loss.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._tx() as db:
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row["value"]) > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} was written by a newer kernelswarm (schema {row['value']}, this "
+                    f"one knows {SCHEMA_VERSION})"
+                )
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._db:
+            yield self._db
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- writing ------------------------------------------------------------------------------
+    def start_run(
+        self, kind: str, args: dict[str, Any], versions: dict[str, Any] | None = None
+    ) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs (kind, started, args, versions) VALUES (?, ?, ?, ?)",
+                (
+                    kind,
+                    time.time(),
+                    json.dumps(json_safe(args)),
+                    json.dumps(json_safe(versions or {})),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, status: str = "finished") -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET finished=?, status=? WHERE id=?", (time.time(), status, run_id)
+            )
+
+    def problem(self, path: Path, level: str = "") -> int:
+        source = path.read_text()
+        digest = sha256_text(source)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO problems (sha256, path, name, level, source) VALUES (?, ?, ?, ?, ?)",
+                (digest, str(path), path.stem, level, source),
+            )
+            return int(
+                db.execute("SELECT id FROM problems WHERE sha256=?", (digest,)).fetchone()["id"]
+            )
+
+    def candidate(self, problem_id: int, source: str, origin: str) -> int:
+        digest = sha256_text(source)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO candidates (problem_id, sha256, origin, source) VALUES (?, ?, ?, ?)",
+                (problem_id, digest, origin, source),
+            )
+            row = db.execute(
+                "SELECT id FROM candidates WHERE problem_id=? AND sha256=?", (problem_id, digest)
+            ).fetchone()
+            return int(row["id"])
+
+    def verdict(
+        self, run_id: int, problem_id: int, candidate_id: int, verdict: dict[str, Any]
+    ) -> int:
+        speedup = verdict.get("speedup") or {}
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO verdicts (run_id, problem_id, candidate_id, device, precision, verdict, "
+                "speedup_eager, speedup_compile, created, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id, problem_id, candidate_id, verdict["device"], verdict["precision"],
+                    verdict["verdict"], (speedup.get("eager") or {}).get("median"),
+                    (speedup.get("compile") or {}).get("median"), time.time(),
+                    json.dumps(json_safe(verdict)),
+                ),
+            )  # fmt: skip
+            return int(cur.lastrowid or 0)
+
+    def baseline(self, run_id: int, problem_id: int, device: str, timing: dict[str, Any]) -> int:
+        impls = timing.get("implementations", {})
+
+        def median(name: str) -> float | None:
+            return (impls.get(name) or {}).get("median")
+
+        floor = (timing.get("floor") or {}).get("seconds")
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO baselines (run_id, problem_id, device, eager_seconds, compile_seconds, "
+                "floor_seconds, created, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, problem_id, device, median("eager"), median("compile"), floor, time.time(),
+                 json.dumps(json_safe(timing))),
+            )  # fmt: skip
+            return int(cur.lastrowid or 0)
+
+    # -- reading ------------------------------------------------------------------------------
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
