@@ -392,6 +392,70 @@ def suite_command(
     raise typer.Exit(0)
 
 
+@app.command("lint")
+def lint_command(
+    root: Annotated[Path, typer.Argument(help="A problem file, or a folder of them")],
+    device: Annotated[Device, typer.Option(help="Where to run the checks")] = Device.cpu,
+    sizes: Annotated[
+        str,
+        typer.Option(
+            help="auto: declared CPU sizes on the CPU, else the default halved to fit; full"
+        ),
+    ] = "auto",
+    jobs: Annotated[int, typer.Option(help="Problems checked at once")] = 1,
+    only: Annotated[str, typer.Option(help="Only problems whose path contains this text")] = "",
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the findings as JSON")
+    ] = None,
+) -> None:
+    """Report the problems that cannot be judged well: near-constant or insensitive outputs,
+    inputs or weights without effect, overhead-bound or too-large sizes. Exit 1 if any."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from kernelswarm.lint import Linter
+    from kernelswarm.suite import discover
+
+    resolved, why = resolve_device(device)
+    if why:
+        err.print(why)
+        raise typer.Exit(2)
+    paths = [root.resolve()] if root.is_file() else [p.path for p in discover(root, only)]
+    if not paths:
+        err.print(f"no problem files under {root}")
+        raise typer.Exit(2)
+    linter = Linter(resolved, sizes)
+    results = []
+    with err.status("linting…") as status, ThreadPoolExecutor(max(1, jobs)) as pool:
+        for i, result in enumerate(pool.map(linter.lint, paths), start=1):
+            status.update(f"linting: {i}/{len(paths)} done")
+            results.append(result)
+            if result.findings:
+                err.print(
+                    f"{Path(result.problem).name}: {', '.join(f.kind for f in result.findings)}"
+                )
+    table = Table(
+        title=f"lint: {len(paths)} problems, {sum(1 for r in results if r.findings)} with findings"
+    )
+    for col in ("problem", "findings", "checked at", "H100 floor"):
+        table.add_column(col)
+    for r in results:
+        if not r.findings:
+            continue
+        floor = r.default_floor_h100_seconds
+        table.add_row(
+            Path(r.problem).name,
+            "\n".join(f"{f.kind}: {f.detail}" for f in r.findings),
+            " ".join(r.checked_at) or "default",
+            "-" if floor is None else f"{floor * 1e6:.3g} µs",
+        )
+    out.print(table)
+    if json_path is not None:
+        json_path.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    raise typer.Exit(1 if any(r.findings for r in results) else 0)
+
+
 @app.command("selftest")
 def selftest_command(
     examples: Annotated[

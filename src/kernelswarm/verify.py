@@ -255,6 +255,10 @@ class Judge:
         return w
 
     # -- tests --------------------------------------------------------------------------------
+    def draw_tests(self, ref: Worker, problem_variants: list[str] | None) -> None:
+        """Draw the tests and judge their strength, with no candidate (``lint`` uses this)."""
+        self._draw_tests(ref, problem_variants)
+
     def _spec_list(self, problem_variants: list[str] | None) -> list[tuple[str, str]]:
         chosen = problem_variants or list(variants.DEFAULT_VARIANTS)
         specs = [(f"base-{i}", "base") for i in range(self.config.base_tests)]

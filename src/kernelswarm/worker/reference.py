@@ -78,6 +78,10 @@ class ReferenceRole:
                 "kind": "counts",
                 **roofline.count(self.models["working"], self.timing.session.sets[0]),
             }
+        if op == "estimate":
+            return self.estimate(req)
+        if op == "sensitivity":
+            return self.sensitivity(req)
         if op == "peaks":
             self.phases.enter("measuring the device's peaks", "harness")
             return {"kind": "peaks", **roofline.measure_peaks(self.device)}
@@ -86,6 +90,60 @@ class ReferenceRole:
         if answer is None:
             raise ValueError(f"unknown request {op!r}")
         return answer
+
+    def estimate(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Flops and sizes at the given overrides, on the meta device: nothing is allocated."""
+        self.phases.enter("estimating sizes on the meta device", "problem")
+        overrides = [problem.Override(n, v) for n, v in req["overrides"]]
+        prob = problem.load_problem(req["problem"], overrides)
+        with torch.device("meta"):
+            variants.seed_everything(0)
+            model = prob.model_class(*prob.get_init_inputs())
+            inputs = list(prob.get_inputs())
+        return {"kind": "estimate", **roofline.count(model, inputs)}
+
+    def sensitivity(self, req: dict[str, Any]) -> dict[str, Any]:
+        """How much the output moves when one input, or one parameter, is drawn again."""
+        assert self.problem is not None, "load first"
+        self.phases.enter("measuring the output's sensitivity", "problem")
+        model = self.models["working"]
+        draw = self.problem.get_inputs
+        base = [
+            to_device(_host(x), self.device)
+            for x in variants.make_inputs(draw, req["seeds"][0], "base")
+        ]
+        other = [
+            to_device(_host(x), self.device)
+            for x in variants.make_inputs(draw, req["seeds"][1], "base")
+        ]
+        y0 = _host_leaves(self._run("working", base), "reference")[1]
+
+        def change(inputs: list[Any]) -> float:
+            y = _host_leaves(self._run("working", inputs), "reference")[1]
+            return max(_relative_change(a, b) for a, b in zip(y0, y, strict=True))
+
+        inputs = {}
+        for i, x in enumerate(base):
+            if (
+                isinstance(x, torch.Tensor)
+                and isinstance(other[i], torch.Tensor)
+                and other[i].shape == x.shape
+            ):
+                inputs[str(i)] = change([other[i] if j == i else v for j, v in enumerate(base)])
+        variants.seed_everything(req["seeds"][2])
+        fresh = (
+            self.problem.model_class(*self.problem.get_init_inputs()).to(self.device).state_dict()
+        )
+        weights = {}
+        with torch.no_grad():
+            for name, param in list(model.named_parameters())[:48]:
+                if name not in fresh or fresh[name].shape != param.shape:
+                    continue
+                saved = param.detach().clone()
+                param.copy_(fresh[name])
+                weights[name] = change(base)
+                param.copy_(saved)
+        return {"kind": "sensitivity", "inputs": inputs, "weights": weights}
 
     def _implementation(self, name: str) -> Any:
         if name == "eager":
@@ -209,6 +267,14 @@ class ReferenceRole:
             "mutated_inputs": mutated,
             "aliased_inputs": aliased,
         }
+
+
+def _relative_change(a: torch.Tensor, b: torch.Tensor) -> float:
+    if not a.is_floating_point():
+        return float((a != b).double().mean()) if a.numel() else 0.0
+    a64, b64 = a.double(), b.double()
+    scale = float(a64.norm()) or 1.0
+    return float((a64 - b64).nan_to_num(nan=1e30).norm()) / scale
 
 
 def _host(x: Any) -> Any:

@@ -1,0 +1,226 @@
+"""`kernelswarm lint DIR`: the problems of a suite that cannot be judged well, and why.
+
+For each problem file:
+
+* sizes, flops and bytes at its default size are estimated on the meta device (nothing is
+  allocated), giving its floor on a reference H100 (overhead-bound when that floor is a few
+  microseconds) and whether it fits in an H100's memory at all;
+* at a size this machine can run (declared CPU sizes on the CPU, or the default halved until it
+  fits), the judge's own tests are drawn: a near-constant output, or one on which zeros pass on
+  the problem's own inputs, or a reference that is not deterministic, is reported;
+* every input and every parameter is drawn again, one at a time: one whose change leaves the
+  output unchanged has no effect, and a kernel could ignore it.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kernelswarm.problem import Override, declared_cpu_sizes
+from kernelswarm.roofline import floor_for, rate_for
+from kernelswarm.sandbox import Limits, Worker, WorkerError
+from kernelswarm.verify import CheckConfig, Judge
+
+#: a reference H100 SXM for the size checks (measured figures are in docs/benchmarks.md; these
+#: round figures are what the suite was sized with): bytes/s and FLOP/s
+H100_PEAKS = {
+    "bandwidth": 3.0e12,
+    "matmul": {"fp32": 5.0e13, "tf32": 4.0e14, "bf16": 7.0e14, "fp16": 7.0e14, "fp64": 5.0e13},
+}
+H100_MEMORY = 80 * 2**30
+#: a floor under this is a launch-overhead measurement on a GPU
+OVERHEAD_FLOOR_SECONDS = 20e-6
+#: a relative output change under this means the input or weight has no effect
+NO_EFFECT = 1e-5
+#: memory (inputs, weights, outputs) this machine checks problems at
+CHECK_BUDGET_BYTES = 512 << 20
+
+
+@dataclass
+class Finding:
+    kind: str  # near-constant, weak-on-own-inputs, nondeterministic, input-without-effect,
+    # weight-without-effect, overhead-bound, too-large, broken
+    detail: str
+
+
+@dataclass
+class LintResult:
+    problem: str
+    findings: list[Finding] = field(default_factory=list)
+    checked_at: list[str] = field(default_factory=list)
+    default_floor_h100_seconds: float | None = None
+    default_bytes: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _bytes(counts: dict[str, Any]) -> int:
+    return int(counts["input_bytes"] + counts["parameter_bytes"] + counts["output_bytes"])
+
+
+def _int_globals(path: Path) -> dict[str, int]:
+    values = {}
+    for node in ast.parse(path.read_text()).body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            if isinstance(value, int) and not isinstance(value, bool):
+                values[node.targets[0].id] = value
+    return values
+
+
+class Linter:
+    def __init__(
+        self, device: str = "cpu", sizes: str = "auto", limits: Limits | None = None
+    ) -> None:
+        self.device = device
+        self.sizes = sizes
+        self.limits = limits or Limits(wall_seconds=600)
+
+    def _estimate(
+        self, ref: Worker, path: Path, overrides: list[Override]
+    ) -> dict[str, Any] | None:
+        try:
+            return ref.request(
+                {
+                    "op": "estimate",
+                    "problem": str(path),
+                    "overrides": [[o.name, o.value] for o in overrides],
+                }
+            )
+        except WorkerError:
+            return None
+
+    def _fit(self, ref: Worker, path: Path, result: LintResult) -> list[Override] | None:
+        """Overrides at which this machine can run the problem."""
+        declared = declared_cpu_sizes(path) if self.device == "cpu" and self.sizes != "full" else []
+        if declared:
+            return declared
+        current = _int_globals(path)
+        overrides: dict[str, int] = {}
+        frozen: set[str] = set()
+        for _ in range(24):
+            estimate = self._estimate(ref, path, [Override(k, v) for k, v in overrides.items()])
+            if estimate is None:
+                return None
+            if _bytes(estimate) <= CHECK_BUDGET_BYTES or self.sizes == "full":
+                return [Override(k, v) for k, v in overrides.items()]
+            names = [k for k, v in current.items() if v >= 16 and k not in frozen]
+            if not names:
+                result.notes.append("too large to check here, and no size global left to halve")
+                return None
+            name = max(names, key=lambda k: current[k])
+            trial = {**overrides, name: current[name] // 2}
+            if self._estimate(ref, path, [Override(k, v) for k, v in trial.items()]) is None:
+                frozen.add(name)  # a shape constraint: leave this one alone
+                continue
+            overrides, current[name] = trial, current[name] // 2
+        return [Override(k, v) for k, v in overrides.items()]
+
+    def lint(self, path: Path) -> LintResult:
+        result = LintResult(problem=str(path))
+        ref = Worker("reference", self.device, self.limits)
+        try:
+            ref.start()
+            self._sizes_at_default(ref, path, result)
+            overrides = self._fit(ref, path, result)
+            if overrides is None:
+                return result
+            result.checked_at = [f"{o.name}={o.value}" for o in overrides]
+            self._judge_tests(ref, path, overrides, result)
+            if not any(f.kind == "nondeterministic" for f in result.findings):
+                self._sensitivity(ref, result)
+        except WorkerError as exc:
+            result.findings.append(Finding("broken", exc.failure.detail.splitlines()[0][:400]))
+        finally:
+            ref.close()
+        return result
+
+    def _sizes_at_default(self, ref: Worker, path: Path, result: LintResult) -> None:
+        estimate = self._estimate(ref, path, [])
+        if estimate is None:
+            result.notes.append("sizes not estimated: the model cannot be built on the meta device")
+            return
+        moved = _bytes(estimate)
+        result.default_bytes = moved
+        dtype = getattr(torch, str(estimate.get("dtype", "float32")), torch.float32)
+        floor = floor_for(estimate, H100_PEAKS, rate_for("strict", dtype))
+        result.default_floor_h100_seconds = floor.seconds
+        if floor.seconds < OVERHEAD_FLOOR_SECONDS:
+            result.findings.append(
+                Finding(
+                    "overhead-bound",
+                    f"at its default size the work takes {floor.seconds * 1e6:.2g} µs at an H100's speed of "
+                    f"light ({floor.bound}-bound): a GPU timing measures launch overhead, not kernels",
+                )
+            )
+        if 3 * moved > H100_MEMORY:
+            result.findings.append(
+                Finding(
+                    "too-large",
+                    f"inputs, weights and output take {moved / 2**30:.1f} GiB; with eager's temporaries "
+                    f"(about 3x) that exceeds an H100's {H100_MEMORY // 2**30} GiB",
+                )
+            )
+
+    def _judge_tests(
+        self, ref: Worker, path: Path, overrides: list[Override], result: LintResult
+    ) -> None:
+        config = CheckConfig(
+            problem=path, candidate=path, device=self.device, overrides=tuple(overrides)
+        )
+        judge = Judge(config)
+        loaded = ref.request(
+            {"op": "load", "problem": str(path), "candidate": "", "overrides": [[o.name, o.value] for o in overrides],
+             "init_seed": judge.init_seed, "weights": "share", "policy_dtype": None, "policy_tf32": False}
+        )  # fmt: skip
+        judge.draw_tests(ref, loaded.get("variants"))
+        for check, kind in (("determinism", "nondeterministic"), ("strength", "near-constant")):
+            if check in judge.reasons:
+                result.findings.append(Finding(kind, judge.reasons[check].detail[:600]))
+        weak_base = [t for t in judge.tests if t.record.variant == "base" and not t.record.strong]
+        if weak_base and "strength" not in judge.reasons:
+            why = "; ".join(
+                f"{t.record.name}: {', '.join(t.record.weak_because)}" for t in weak_base[:3]
+            )
+            result.findings.append(
+                Finding(
+                    "weak-on-own-inputs",
+                    f"on the problem's own input distribution a trivial output passes ({why}); only the "
+                    "judge's shifted, scaled or heavy-tailed variants make its tests strong",
+                )
+            )
+
+    def _sensitivity(self, ref: Worker, result: LintResult) -> None:
+        rng = random.Random(7)
+        answer = ref.request(
+            {"op": "sensitivity", "seeds": [rng.getrandbits(40) for _ in range(3)]}
+        )
+        for index, delta in answer["inputs"].items():
+            if delta < NO_EFFECT:
+                result.findings.append(
+                    Finding(
+                        "input-without-effect",
+                        f"input {index} drawn again changes the output by {delta:.2g} (relative)",
+                    )
+                )
+        dead = [name for name, delta in answer["weights"].items() if delta < NO_EFFECT]
+        if dead:
+            result.findings.append(
+                Finding(
+                    "weight-without-effect",
+                    f"{len(dead)} of {len(answer['weights'])} parameters change the output by less than "
+                    f"{NO_EFFECT:g} when drawn again: {', '.join(dead[:6])}",
+                )
+            )
