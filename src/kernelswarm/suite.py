@@ -59,7 +59,8 @@ class SuiteEntry:
     speedup_eager: float | None = None
     speedup_compile: float | None = None
     kernelbench_verdict: str | None = None
-    timing: dict[str, Any] | None = None
+    timing: dict[str, Any] | None = None  # the verdict (or measurement) that counts, as JSON
+    also: list[dict[str, Any]] = field(default_factory=list)  # other verdicts taken (kernelbench)
     sizes: list[str] = field(default_factory=list)
 
 
@@ -148,6 +149,7 @@ def _judge(
         # The looser rule decided; the strict one says whether that was right.
         strict = check(replace(config, policy=POLICIES["strict"], timing=None))
         entry.kernelbench_verdict, entry.verdict = entry.verdict, strict.verdict
+        entry.also, entry.timing = [entry.timing], strict.to_dict()
         if strict.verdict != "accepted":
             entry.speedup_eager = entry.speedup_compile = None
             entry.reasons = [f"{r.check}: {r.detail.splitlines()[0]}" for r in strict.reasons]
@@ -192,7 +194,8 @@ def run_suite(
             pid = store.problem(problem.path, problem.level)
             if entry.candidate is not None and entry.timing is not None:
                 cid = store.candidate(pid, entry.candidate.read_text(), str(entry.candidate))
-                store.verdict(run_id, pid, cid, entry.timing)
+                for verdict in [entry.timing, *entry.also]:
+                    store.verdict(run_id, pid, cid, verdict)
             elif entry.verdict == "measured" and entry.timing is not None:
                 store.baseline(run_id, pid, cfg.device, entry.timing)
         with lock:

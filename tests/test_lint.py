@@ -1,0 +1,76 @@
+"""`kernelswarm lint`: each finding shown on a problem built to have it."""
+
+from __future__ import annotations
+
+from conftest import PROBLEMS
+
+from kernelswarm.lint import Linter
+
+UNUSED_INPUT = """
+import torch, torch.nn as nn
+class Model(nn.Module):
+    def forward(self, x, y):
+        return torch.relu(x) * 2
+n = 64
+KERNELSWARM_CPU_SIZES = {"n": 64}
+def get_inputs():
+    return [torch.randn(n, 256), torch.randn(n, 256)]
+def get_init_inputs():
+    return []
+"""
+
+DEAD_BIAS = '''
+import torch, torch.nn as nn
+class Model(nn.Module):
+    """A bias followed by a training-mode BatchNorm: the normalisation subtracts it again."""
+    def __init__(self, f):
+        super().__init__()
+        self.linear = nn.Linear(f, f)
+        self.norm = nn.BatchNorm1d(f)
+    def forward(self, x):
+        return self.norm(self.linear(x))
+f = 128
+KERNELSWARM_CPU_SIZES = {"f": 128}
+def get_inputs():
+    return [torch.randn(256, f)]
+def get_init_inputs():
+    return [f]
+'''
+
+
+def kinds(result):
+    return {f.kind for f in result.findings}
+
+
+def test_clean_problem_has_no_findings():
+    result = Linter().lint(
+        (PROBLEMS.parent.parent / "problems" / "level1" / "6_layernorm.py").resolve()
+    )
+    assert result.findings == [] and result.checked_at == ["rows=128", "features=512"]
+
+
+def test_near_constant_and_overhead_bound():
+    result = Linter().lint(PROBLEMS / "layernorm_mean.py")
+    assert {"near-constant", "overhead-bound"} <= kinds(result)
+
+
+def test_weak_on_its_own_inputs():
+    assert "weak-on-own-inputs" in kinds(Linter().lint(PROBLEMS / "relu.py"))
+
+
+def test_unused_input_and_dead_weight(tmp_path):
+    unused = tmp_path / "unused.py"
+    unused.write_text(UNUSED_INPUT)
+    result = Linter().lint(unused)
+    assert "input-without-effect" in kinds(result)
+    assert any("input 1" in f.detail for f in result.findings)
+    dead = tmp_path / "dead.py"
+    dead.write_text(DEAD_BIAS)
+    result = Linter().lint(dead)
+    assert any(
+        f.kind == "weight-without-effect" and "linear.bias" in f.detail for f in result.findings
+    )
+
+
+def test_nondeterministic_problem():
+    assert "nondeterministic" in kinds(Linter().lint(PROBLEMS / "dropout_linear.py"))
