@@ -2,7 +2,7 @@
 
 The problem's own Model is the candidate, so the verdict should be ``accepted``; anything else
 says the problem is unusable (``strength``: outputs too weak; ``determinism``: randomness).
-Usage: /tmp/venv/bin/python tools/judge_problem_on_cpu.py problems/level2/<file>.py
+Usage: python tools/judge_problem_on_cpu.py problems/level2/<file>.py  (kernelswarm lint does more)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-PYTHON = "/tmp/venv/bin/python"
+PYTHON = sys.executable
 CANDIDATE = """import importlib.util
 _spec = importlib.util.spec_from_file_location("_reference_problem", r"{path}")
 _module = importlib.util.module_from_spec(_spec)
