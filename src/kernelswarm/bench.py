@@ -200,14 +200,10 @@ class Measurement:
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> TimingResult:
-        """Measure, holding this device's timing lock: two measurements at once disturb both."""
-        with device_lock(self.device, self.progress):
-            return self._run()
-
-    def _run(self) -> TimingResult:
+        """Measure. Drawing inputs and warming up (compiling) may overlap other measurements;
+        everything timed holds this device's lock, since two measurements at once disturb both."""
         started = time.monotonic()
         opts = self.options
-        peaks = self._peaks()
         n_sets = self._prepare_sets()
         counts = self.ref.request({"op": "counts"})
         counts.pop("kind", None)
@@ -220,7 +216,17 @@ class Measurement:
             self.workers["compile"] = self.ref
         for name in list(self.workers):
             self._warm(name)
+        with device_lock(self.device, self.progress):
+            peaks = self._peaks()
+            return self._timed(started, n_sets, counts, peaks)
+
+    def _timed(
+        self, started: float, n_sets: int, counts: dict[str, Any], peaks: dict[str, Any]
+    ) -> TimingResult:
+        opts = self.options
         names = list(self.workers)
+        for name in names:  # a short warm-up again: the one above may have shared the device
+            self.workers[name].request({"op": "rewarm", "impl": name, "max_seconds": 1.0})
 
         # Blocks are sized for the slowest implementation: about a quarter of a second each.
         per_call = max(max(self.impls[n].first_call_seconds or 1e-6 for n in names), 1e-7)

@@ -362,7 +362,26 @@ def suite_command(
     )
     store = Store(db)
 
+    finished: list[SuiteEntry] = []
+
+    def write_json(entries: list[SuiteEntry]) -> None:
+        if json_path is None:
+            return
+        data = {
+            "entries": [
+                {
+                    **{k: v for k, v in asdict(e).items() if k not in ("timing", "also")},
+                    "timing": e.timing,
+                }
+                for e in entries
+            ],
+            "summary": [asdict(s) for s in summarise(entries)],
+        }
+        json_path.write_text(json.dumps(json_safe(data), indent=2, default=str) + "\n")
+
     def progress(entry: SuiteEntry, done: int, total: int) -> None:
+        finished.append(entry)
+        write_json(finished)  # as results arrive: an interrupted suite keeps what it measured
         speed = ""
         if entry.speedup_eager is not None:
             speed = f" {entry.speedup_eager:.3g}x eager, {entry.speedup_compile or float('nan'):.3g}x compile"
@@ -380,15 +399,7 @@ def suite_command(
     summaries = summarise(entries)
     render_suite(entries, summaries, out)
     out.print(f"results stored in {db}")
-    if json_path is not None:
-        data = {
-            "entries": [
-                {**{k: v for k, v in asdict(e).items() if k != "timing"}, "timing": e.timing}
-                for e in entries
-            ],
-            "summary": [asdict(s) for s in summaries],
-        }
-        json_path.write_text(json.dumps(json_safe(data), indent=2, default=str) + "\n")
+    write_json(entries)
     raise typer.Exit(0)
 
 

@@ -289,6 +289,11 @@ class TimingOps:
             setup = clock() - start
             result = s.warmup(impl, float(req["max_seconds"]))
             return {"kind": "warmed", "setup_seconds": setup, **result}
+        if op == "rewarm":
+            return {
+                "kind": "warmed",
+                **s.warmup(self.impls[req["impl"]], float(req["max_seconds"]), min_calls=3),
+            }
         if op == "time":
             return {
                 "kind": "timed",
