@@ -379,21 +379,35 @@ class Judge:
     def _strength(self) -> None:
         """Mark each test weak if zeros, a constant, another answer or the input would pass it.
 
-        Probe outcomes are cached: drawing one more test adds probes, it changes none.
+        Probe outcomes are cached: drawing one more test adds probes, it changes none. The
+        input-returned-unchanged probe counts only if it fails somewhere: where it passes on
+        every test, the function *is* the identity (a copy, a reshape), returning an equal tensor
+        is right, and returning the input's own memory is the aliasing check's business.
         """
         usable = [t for t in self.tests if not t.record.skipped]
+        outcomes: dict[tuple[str, int, str], bool] = {}
         for case in usable:
-            weak: list[str] = []
             for k, (tol, w) in enumerate(zip(case.tolerances, case.working, strict=True)):
-                label = f"output {k}: " if len(case.working) > 1 else ""
                 for name, probe in self._probes(case, k, w, usable).items():
                     key = (case.record.name, k, name)
                     if key not in self._probe_cache:
                         self._probe_cache[key] = tol.check(probe, quick=True).passed
-                    if self._probe_cache[key]:
-                        weak.append(label + name)
+                    outcomes[key] = self._probe_cache[key]
+        identity = [passed for (_, _, name), passed in outcomes.items() if name.startswith("input ")]
+        identity_is_the_function = bool(identity) and all(identity)
+        for case in usable:
+            weak = []
+            for (test, k, name), passed in outcomes.items():
+                if test != case.record.name or not passed:
+                    continue
+                if identity_is_the_function and name.startswith("input "):
+                    continue
+                weak.append((f"output {k}: " if len(case.working) > 1 else "") + name)
             case.record.weak_because = weak
             case.record.strong = not weak
+        note = "the output equals an input on every test: returning an equal tensor is right, its own memory is not"
+        if identity_is_the_function and note not in self.notes:
+            self.notes.append(note)
 
     @staticmethod
     def _probes(
