@@ -204,10 +204,7 @@ class Measurement:
         everything timed holds this device's lock, since two measurements at once disturb both."""
         started = time.monotonic()
         opts = self.options
-        n_sets = self._prepare_sets()
-        counts = self.ref.request({"op": "counts"})
-        counts.pop("kind", None)
-        counts.pop("seq", None)
+        counts, n_sets = self._prepare_sets()
 
         self.workers = {"eager": self.ref}
         if self.cand is not None:
@@ -291,33 +288,26 @@ class Measurement:
             store_peaks(key, peaks)
         return peaks
 
-    def _prepare_sets(self) -> int:
+    def _prepare_sets(self) -> tuple[dict[str, Any], int]:
+        """Draw the timing input sets: as many as fit the memory budget, counting each set's
+        output too (every set's last output is kept until the re-check)."""
         self.progress("drawing timing input sets")
-        probe = self.ref.request(
-            {
-                "op": "timing_sets",
-                "seeds": [self.rng.getrandbits(48)],
-                "warmup_seeds": [],
-                "return_sets": False,
-            }
+        self.ref.request(
+            {"op": "timing_sets", "seeds": [self.rng.getrandbits(48)], "warmup_seeds": [], "return_sets": False}
         )
-        per_set = int(probe["set_bytes"])
-        n_sets = int(
-            max(2, min(self.options.max_sets, self.options.set_memory_bytes // max(per_set, 1)))
-        )
+        counts = self.ref.request({"op": "counts"})
+        counts.pop("kind", None)
+        counts.pop("seq", None)
+        per_set = int(counts["input_bytes"] + counts["output_bytes"])
+        n_sets = int(max(2, min(self.options.max_sets, self.options.set_memory_bytes // max(per_set, 1))))
         seeds = [self.rng.getrandbits(48) for _ in range(n_sets)]
         warmup = [self.rng.getrandbits(48) for _ in range(2)]
         sets = self.ref.request(
-            {
-                "op": "timing_sets",
-                "seeds": seeds,
-                "warmup_seeds": warmup,
-                "return_sets": self.cand is not None,
-            }
+            {"op": "timing_sets", "seeds": seeds, "warmup_seeds": warmup, "return_sets": self.cand is not None}
         )
         if self.cand is not None:
             self.cand.request({"op": "timing_sets", "sets": sets["sets"], "warmup": sets["warmup"]})
-        return n_sets
+        return counts, n_sets
 
     def _warm(self, name: str) -> None:
         self.progress(f"warming up {name}")

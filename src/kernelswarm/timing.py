@@ -90,6 +90,7 @@ class Implementation:
 
     run: Callable[[list[Any]], Any]
     prepare: Callable[[list[Any]], list[Any]] = lambda args: args
+    static: bool = False  # outputs live in buffers the next call overwrites (CUDA graphs)
 
 
 class GraphRunner:
@@ -143,7 +144,7 @@ class TimingSession:
 
     def graph(self, fn: Callable[..., Any]) -> Implementation:
         runner = GraphRunner(fn, self.sets[0])
-        return Implementation(run=runner.run, prepare=runner.prepare)
+        return Implementation(run=runner.run, prepare=runner.prepare, static=True)
 
     def warmup(
         self, impl: Implementation, max_seconds: float, min_calls: int = 5
@@ -212,8 +213,9 @@ class TimingSession:
             if cuda
             else host_times
         )
-        # The final outputs of graph replays live in static buffers: keep copies.
-        self.finals[name] = {j: _copy(out) for j, out in finals.items()}
+        # Graph replays write into static buffers: their final outputs need copies. Other
+        # outputs are fresh tensors already (copying them would double the memory held).
+        self.finals[name] = {j: _copy(out) for j, out in finals.items()} if impl.static else finals
         final_sums = {j: checksum(out) for j, out in self.finals[name].items()}
         return {
             "samples": samples,
