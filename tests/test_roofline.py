@@ -78,3 +78,18 @@ def test_fp32_accuracy_may_come_from_faster_units():
               "output_bytes": 1, "convolution": False}  # fmt: skip
     floor = floor_for(counts, peaks, "fp32-accurate")
     assert floor.rate == pytest.approx(4.1e14 / 3)  # 3xTF32 beats fp32 and fp64 here
+
+
+def test_causal_attention_is_charged_half():
+    class Attention(torch.nn.Module):
+        def __init__(self, causal):
+            super().__init__()
+            self.causal = causal
+
+        def forward(self, q, k, v):
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+
+    q = k = v = torch.randn(2, 4, 64, 16)
+    full = count(Attention(False), [q, k, v])["flops"]
+    causal = count(Attention(True), [q, k, v])["flops"]
+    assert full == 4 * 2 * 4 * 64 * 64 * 16 and causal == full // 2

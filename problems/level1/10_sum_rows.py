@@ -12,8 +12,8 @@ class Model(nn.Module):
         return torch.sum(x, dim=-1)
 
 
-rows = 32768
-cols = 16384
+rows = 57344
+cols = 16384  # 3.5 GiB read: measured 0.69 ms at 2 GiB on an H100, so ~1.2 ms
 
 KERNELSWARM_CPU_SIZES = {"rows": 128, "cols": 2048}
 

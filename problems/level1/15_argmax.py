@@ -12,8 +12,8 @@ class Model(nn.Module):
         return torch.argmax(x, dim=-1)
 
 
-rows = 65536
-cols = 8192  # 2 GiB read
+rows = 98304
+cols = 8192  # 3 GiB read: measured 0.93 ms at 2 GiB on an H100, so ~1.4 ms
 
 KERNELSWARM_CPU_SIZES = {"rows": 256, "cols": 1024}
 

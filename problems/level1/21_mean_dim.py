@@ -12,9 +12,9 @@ class Model(nn.Module):
         return torch.mean(x, dim=1)
 
 
-batch = 256
+batch = 448
 length = 4096
-features = 512  # 2 GiB read
+features = 512  # 3.5 GiB read: measured 0.72 ms at 2 GiB on an H100, so ~1.3 ms
 
 KERNELSWARM_CPU_SIZES = {"batch": 8, "length": 256, "features": 64}
 

@@ -12,7 +12,7 @@ class Model(nn.Module):
         return torch.matmul(A, B)
 
 
-M = 65536
+M = 131072  # A is 2 GiB: measured 0.75 ms at M = 65536 on an H100 (memory-bound), so ~1.5 ms
 K = 4096
 N = 64
 

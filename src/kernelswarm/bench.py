@@ -336,7 +336,9 @@ class Measurement:
         timing.warmup_calls = answer["calls"]
         timing.first_call_seconds = sorted(times[-3:])[len(times[-3:]) // 2]
         if name == "compile":
-            timing.compile_seconds = answer["setup_seconds"] + times[0] - timing.first_call_seconds
+            # The first call compiles; later calls are what running costs.
+            settled = min(times[1:]) if len(times) > 1 else 0.0
+            timing.compile_seconds = answer["setup_seconds"] + times[0] - settled
         if not answer["stable"]:
             self.warnings.append(
                 f"{name}: warm-up did not settle within {max_seconds:g} s ({answer['calls']} calls)"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
@@ -61,18 +62,44 @@ def _tensor_bytes(values: Any) -> int:
     return 0
 
 
+class _Attention(TorchFunctionMode):
+    """Attention's flops, counted here on every device.
+
+    The flop counter knows the CUDA attention kernels but not the CPU one, and charges causal
+    attention for the full score matrix, of which about half is masked.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flops = 0
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if func is torch.nn.functional.scaled_dot_product_attention:
+            q, k = args[0], args[1]
+            batch_heads = q.numel() // (q.shape[-2] * q.shape[-1])
+            full = 4 * batch_heads * q.shape[-2] * k.shape[-2] * q.shape[-1]  # QK^T and PV
+            causal = kwargs.get("is_causal") or (len(args) > 5 and args[5])
+            self.flops += full // 2 if causal else full
+        return func(*args, **kwargs)
+
+
 def count(model: torch.nn.Module, inputs: list[Any]) -> dict[str, Any]:
     """Flops and must-move bytes of one forward on ``inputs``."""
     other = _OtherFlops()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter, other:
+    attention = _Attention()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter, other, attention:
         out = model(*inputs)
+    counted_attention = sum(
+        v for op, v in counter.get_flop_counts().get("Global", {}).items() if "scaled_dot_product" in str(op)
+    )
     state = list(model.state_dict().values())
     first = next(
         (t for t in [out, *inputs] if isinstance(t, torch.Tensor) and t.is_floating_point()), None
     )
     return {
         "dtype": str(first.dtype).removeprefix("torch.") if first is not None else "float32",
-        "flops": int(counter.get_total_flops()),
+        "flops": int(counter.get_total_flops()) - counted_attention + attention.flops,
         "other_flops": int(other.flops),
         "convolution": other.convolution,
         "input_bytes": _tensor_bytes(inputs),
