@@ -121,17 +121,25 @@ class TimingResult:
 
 
 @contextlib.contextmanager
-def device_lock(device: str, progress: Progress) -> Iterator[None]:
-    """An exclusive lock per device (a file lock), shared by every kernelswarm process."""
+def device_lock(device: str, progress: Progress, shared: bool = False) -> Iterator[None]:
+    """A readers-writer lock per device (a file lock), across every kernelswarm process.
+
+    Any work on the device holds it shared (warm-ups, compiling, correctness checks); a timed
+    phase holds it exclusive, so that nothing else runs on the device while anything is timed.
+    A process must release one hold before taking the other (flock does not nest).
+    """
     index = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0] if device == "cuda" else ""
     path = cache_path().parent / f"timing-{device}{index}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, mode | fcntl.LOCK_NB)
         except BlockingIOError:
-            progress(f"waiting for another kernelswarm measurement on {device} to finish")
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            progress(
+                f"waiting for other kernelswarm work on {device} ({'a timed phase' if shared else 'to finish'})"
+            )
+            fcntl.flock(fh, mode)
         try:
             yield
         finally:
@@ -203,8 +211,15 @@ class Measurement:
         """Measure. Drawing inputs and warming up (compiling) may overlap other measurements;
         everything timed holds this device's lock, since two measurements at once disturb both."""
         started = time.monotonic()
+        with device_lock(self.device, self.progress, shared=True):
+            counts, n_sets = self._prepare_sets()
+            self._warm_all()
+        with device_lock(self.device, self.progress):
+            peaks = self._peaks()
+            return self._timed(started, n_sets, counts, peaks)
+
+    def _warm_all(self) -> None:
         opts = self.options
-        counts, n_sets = self._prepare_sets()
 
         self.workers = {"eager": self.ref}
         if self.cand is not None:
@@ -213,9 +228,6 @@ class Measurement:
             self.workers["compile"] = self.ref
         for name in list(self.workers):
             self._warm(name)
-        with device_lock(self.device, self.progress):
-            peaks = self._peaks()
-            return self._timed(started, n_sets, counts, peaks)
 
     def _timed(
         self, started: float, n_sets: int, counts: dict[str, Any], peaks: dict[str, Any]
@@ -293,17 +305,29 @@ class Measurement:
         output too (every set's last output is kept until the re-check)."""
         self.progress("drawing timing input sets")
         self.ref.request(
-            {"op": "timing_sets", "seeds": [self.rng.getrandbits(48)], "warmup_seeds": [], "return_sets": False}
+            {
+                "op": "timing_sets",
+                "seeds": [self.rng.getrandbits(48)],
+                "warmup_seeds": [],
+                "return_sets": False,
+            }
         )
         counts = self.ref.request({"op": "counts"})
         counts.pop("kind", None)
         counts.pop("seq", None)
         per_set = int(counts["input_bytes"] + counts["output_bytes"])
-        n_sets = int(max(2, min(self.options.max_sets, self.options.set_memory_bytes // max(per_set, 1))))
+        n_sets = int(
+            max(2, min(self.options.max_sets, self.options.set_memory_bytes // max(per_set, 1)))
+        )
         seeds = [self.rng.getrandbits(48) for _ in range(n_sets)]
         warmup = [self.rng.getrandbits(48) for _ in range(2)]
         sets = self.ref.request(
-            {"op": "timing_sets", "seeds": seeds, "warmup_seeds": warmup, "return_sets": self.cand is not None}
+            {
+                "op": "timing_sets",
+                "seeds": seeds,
+                "warmup_seeds": warmup,
+                "return_sets": self.cand is not None,
+            }
         )
         if self.cand is not None:
             self.cand.request({"op": "timing_sets", "sets": sets["sets"], "warmup": sets["warmup"]})

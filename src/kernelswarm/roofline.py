@@ -91,7 +91,9 @@ def count(model: torch.nn.Module, inputs: list[Any]) -> dict[str, Any]:
     with torch.no_grad(), FlopCounterMode(display=False) as counter, other, attention:
         out = model(*inputs)
     counted_attention = sum(
-        v for op, v in counter.get_flop_counts().get("Global", {}).items() if "scaled_dot_product" in str(op)
+        v
+        for op, v in counter.get_flop_counts().get("Global", {}).items()
+        if "scaled_dot_product" in str(op)
     )
     state = list(model.state_dict().values())
     first = next(

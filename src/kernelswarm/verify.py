@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from kernelswarm import variants
-from kernelswarm.bench import Measurement, TimingOptions
+from kernelswarm.bench import Measurement, TimingOptions, device_lock
 from kernelswarm.compare import Comparison, Tolerance
 from kernelswarm.precision import POLICIES, UNIT_ROUNDOFF, Policy
 from kernelswarm.problem import Override
@@ -102,6 +102,8 @@ class Judge:
         self._fresh_failed: dict[tuple[str, int], bool] = {}
         self._probe_cache: dict[tuple[str, int, str], bool] = {}
         self.timing: dict[str, Any] | None = None
+        self.imported = False  # whether candidate code has run (failures are then its fault)
+        self.weights: dict[str, Any] = {}
         master = config.seed if config.seed is not None else secrets.randbits(40)
         self.rng = random.Random(master)
         self.seeds: dict[str, Any] = {"master": master, "reproduce_with": f"--seed {master}"}
@@ -151,8 +153,6 @@ class Judge:
         ref = Worker("reference", cfg.device, ref_limits, cfg.keep_scratch)
         cand = Worker("candidate", cfg.device, cfg.limits, cfg.keep_scratch)
         versions: dict[str, Any] = {}
-        weights: dict[str, Any] = {}
-        imported = False
         try:
             self.progress("starting worker processes")
             ref.spawn()
@@ -169,36 +169,42 @@ class Judge:
                 "policy_dtype": cfg.policy.reference_dtype,
                 "policy_tf32": cfg.policy.tf32,
             }
-            ref_seq = ref.send(load)
-            cand_seq = cand.send(load)  # the candidate compiles while the reference computes
-            self.progress("loading the problem")
-            loaded = ref.wait(ref_seq)
-            self.passed_checks.add("problem")
-            self._draw_tests(ref, loaded.get("variants"))
-            self.progress("loading and compiling the candidate")
-            imported = True
-            cand_loaded = cand.wait(cand_seq)
-            weights = self._weights(cand_loaded, loaded)
-            if cand_loaded["tampered"]:
-                self.reject(
-                    "integrity",
-                    f"the candidate replaced {', '.join(cand_loaded['tampered'])} while loading",
-                )
-            if not any(r.check in JUDGE_FAULTS for r in self.reasons.values()):
-                self._run_calls(cand)
-                self._finish(cand)
+            # Everything up to timing uses the device, but never while another process times.
+            with device_lock(cfg.device, self.progress, shared=True):
+                self._correctness(ref, cand, load)
             if cfg.timing is not None and not self.reasons:
                 self._measure(ref, cand, cfg.timing)
         except WorkerError as exc:
             self._failure(
-                exc.failure, candidate_imported=imported or exc.failure.owner == "candidate"
+                exc.failure, candidate_imported=self.imported or exc.failure.owner == "candidate"
             )
         except Exception:  # a bug of the judge's own: reported as such (exit 2), never hidden
             self.reject("harness", "the judge itself failed:\n" + traceback.format_exc())
         finally:
             ref.close()
             cand.close()
-        return self._verdict(versions, weights, time.monotonic() - started)
+        return self._verdict(versions, self.weights, time.monotonic() - started)
+
+    def _correctness(self, ref: Worker, cand: Worker, load: dict[str, Any]) -> None:
+        """Load both workers, draw and judge the tests, run every candidate call."""
+        ref_seq = ref.send(load)
+        cand_seq = cand.send(load)  # the candidate compiles while the reference computes
+        self.progress("loading the problem")
+        loaded = ref.wait(ref_seq)
+        self.passed_checks.add("problem")
+        self._draw_tests(ref, loaded.get("variants"))
+        self.progress("loading and compiling the candidate")
+        self.imported = True
+        cand_loaded = cand.wait(cand_seq)
+        self.weights = self._weights(cand_loaded, loaded)
+        if cand_loaded["tampered"]:
+            self.reject(
+                "integrity",
+                f"the candidate replaced {', '.join(cand_loaded['tampered'])} while loading",
+            )
+        if not any(r.check in JUDGE_FAULTS for r in self.reasons.values()):
+            self._run_calls(cand)
+            self._finish(cand)
 
     def _measure(self, ref: Worker, cand: Worker, options: TimingOptions) -> None:
         """Time the accepted candidate against eager and torch.compile (see ``bench``)."""
@@ -393,7 +399,9 @@ class Judge:
                     if key not in self._probe_cache:
                         self._probe_cache[key] = tol.check(probe, quick=True).passed
                     outcomes[key] = self._probe_cache[key]
-        identity = [passed for (_, _, name), passed in outcomes.items() if name.startswith("input ")]
+        identity = [
+            passed for (_, _, name), passed in outcomes.items() if name.startswith("input ")
+        ]
         identity_is_the_function = bool(identity) and all(identity)
         for case in usable:
             weak = []
