@@ -467,6 +467,121 @@ def lint_command(
     raise typer.Exit(1 if any(r.findings for r in results) else 0)
 
 
+@app.command("optimize")
+def optimize_command(
+    problem: Annotated[Path, typer.Argument(help="KernelBench-format problem file")],
+    swarm: Annotated[
+        Path | None,
+        typer.Option(help="Swarm file (TOML); without it, the offline built-in generators"),
+    ] = None,
+    device: Annotated[Device, typer.Option(help="Where to run")] = Device.auto,
+    precision: Annotated[
+        Precision, typer.Option(help="Precision policy candidates are judged under")
+    ] = Precision.strict,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a size global: NAME=VALUE")
+    ] = None,
+    rounds: Annotated[
+        int | None, typer.Option(help="Rounds (overrides the swarm file's budget)")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the winner and every candidate")
+    ] = Path("kernelswarm-out"),
+    db: Annotated[Path, typer.Option(help="Results database (SQLite)")] = Path("kernelswarm.db"),
+    resume: Annotated[
+        bool, typer.Option(help="Continue the last interrupted run of this problem and swarm")
+    ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(help="Candidates compiled and checked at once (timing stays one at a time)"),
+    ] = 2,
+    time_budget: Annotated[float, typer.Option(help="Seconds of timing per candidate")] = 10.0,
+    timeout: Annotated[
+        float, typer.Option(help="Wall-clock limit per worker process, seconds")
+    ] = 600.0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the result as JSON")
+    ] = None,
+) -> None:
+    """Generate candidates with a swarm, judge and time every one, keep the fastest correct one."""
+    from dataclasses import asdict
+    from dataclasses import replace as dc_replace
+
+    from rich.table import Table
+
+    from kernelswarm.store import Store
+    from kernelswarm.swarm import Supervisor, SwarmFileError, default_swarm, load_swarm
+
+    resolved, why = resolve_device(device)
+    if not problem.is_file():
+        why = f"the problem file {problem} does not exist"
+    try:
+        overrides = tuple(Override.parse(s) for s in set_ or [])
+        config = load_swarm(swarm) if swarm is not None else default_swarm()
+    except (ValueError, SwarmFileError) as exc:
+        why = str(exc)
+    if why:
+        err.print(f"[red]cannot optimize:[/red] {why}")
+        raise typer.Exit(2)
+    if rounds is not None:
+        config = dc_replace(config, budget=dc_replace(config.budget, rounds=rounds))
+    store = Store(db)
+    supervisor = Supervisor(
+        problem.resolve(), config, resolved, POLICIES[precision.value], overrides, store, out_dir,
+        _timing_options(False, False, time_budget, True), Limits(wall_seconds=timeout), jobs, resume,
+        progress=lambda m: err.print(f"[dim]{m}[/dim]"),
+    )  # fmt: skip
+    try:
+        result = supervisor.run()
+    except KeyboardInterrupt:
+        err.print(f"[yellow]interrupted: finished work is in {db}; continue with --resume[/yellow]")
+        raise typer.Exit(130) from None
+    except RuntimeError as exc:
+        err.print(f"[red]cannot optimize:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    table = Table(
+        title=f"{len(result.attempts)} attempts ({result.stopped_because})", title_justify="left"
+    )
+    for col in (
+        "round",
+        "generator",
+        "what",
+        "verdict",
+        "time",
+        "vs eager",
+        "vs compile",
+        "% SOL",
+        "why",
+    ):
+        table.add_column(col)
+    for a in result.attempts:
+        table.add_row(
+            str(a.round), a.generator, a.label or (Path(a.candidate_path).name if a.candidate_path else "-"),
+            a.verdict, "-" if a.seconds is None else f"{a.seconds * 1e3:.4g} ms",
+            "-" if not a.speedup_eager else f"{a.speedup_eager['median']:.3g}x",
+            "-" if not a.speedup_compile else f"{a.speedup_compile['median']:.3g}x",
+            "-" if a.sol_fraction is None else f"{100 * a.sol_fraction:.3g}%",
+            (a.reasons[0][:100] if a.reasons else ""),
+        )  # fmt: skip
+    out.print(table)
+    base = ", ".join(f"{k} {v * 1e3:.4g} ms" for k, v in result.baselines.items())
+    out.print(
+        f"baselines: {base}; tokens {result.tokens}, cost ${result.dollars:.4f}, {result.elapsed_seconds:.0f} s"
+    )
+    if result.winner is not None:
+        out.print(f"[bold green]winner[/bold green]: {result.winner_path} "
+                  f"({result.winner.speedup_over_best_baseline:.3g}x over the faster baseline)")  # fmt: skip
+    else:
+        out.print(
+            f"[bold yellow]no faster kernel found[/bold yellow]: {result.winner_path} is the best baseline ({result.fallback})"
+        )
+    if json_path is not None:
+        json_path.write_text(json.dumps(json_safe(asdict(result)), indent=2) + "\n")
+    raise typer.Exit(0)
+
+
 @app.command("selftest")
 def selftest_command(
     examples: Annotated[

@@ -144,12 +144,23 @@ class Worker:
             "--in-fd", str(to_child_r), "--out-fd", str(from_child_w),
             "--device", self.device, "--file-limit", str(self.limits.file_bytes),
         ]  # fmt: skip
+        env = worker_env(self.scratch)
+        if self.role == "reference":
+            # Only the problem's own code and ours run there: its Inductor cache can be shared
+            # between runs (torch.compile baselines then compile once per problem, not per check).
+            shared = (
+                Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                / "kernelswarm"
+                / "inductor"
+            )
+            shared.mkdir(parents=True, exist_ok=True)
+            env["TORCHINDUCTOR_CACHE_DIR"] = str(shared)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 cmd,
                 pass_fds=(to_child_r, from_child_w),
                 cwd=self.scratch,
-                env=worker_env(self.scratch),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -74,7 +74,29 @@ CREATE TABLE IF NOT EXISTS baselines (
     created REAL NOT NULL,
     json TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS generations (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    round INTEGER NOT NULL,
+    generator TEXT NOT NULL,
+    candidate_id INTEGER REFERENCES candidates(id),   -- NULL: the reply held no usable code
+    label TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    prompt TEXT NOT NULL DEFAULT '',
+    reply TEXT NOT NULL DEFAULT '',
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost REAL NOT NULL DEFAULT 0,
+    cached INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS llm_cache (
+    key TEXT PRIMARY KEY,               -- sha256 of the whole request
+    value TEXT NOT NULL,                -- JSON: reply and token counts
+    created REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS verdicts_by_run ON verdicts(run_id);
+CREATE INDEX IF NOT EXISTS generations_by_run ON generations(run_id);
 CREATE INDEX IF NOT EXISTS baselines_by_run ON baselines(run_id);
 """
 
@@ -194,6 +216,50 @@ class Store:
                  json.dumps(json_safe(timing))),
             )  # fmt: skip
             return int(cur.lastrowid or 0)
+
+    def generation(self, run_id: int, round_: int, proposal: Any, candidate_id: int | None) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO generations (run_id, round, generator, candidate_id, label, note, prompt, reply, "
+                "input_tokens, output_tokens, cost, cached, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, round_, proposal.generator, candidate_id, proposal.label, proposal.note, proposal.prompt,
+                 proposal.reply, proposal.input_tokens, proposal.output_tokens, proposal.cost, int(proposal.cached),
+                 time.time()),
+            )  # fmt: skip
+            return int(cur.lastrowid or 0)
+
+    # The reply cache (the ``ReplyCache`` protocol of generators.llm).
+    def get(self, key: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT value FROM llm_cache WHERE key=?", (key,))
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO llm_cache (key, value, created) VALUES (?, ?, ?)",
+                (key, json.dumps(value), time.time()),
+            )
+
+    def unfinished_run(self, kind: str, fingerprint: str) -> int | None:
+        """The latest run of this kind and fingerprint that did not finish (for --resume)."""
+        rows = self.query(
+            "SELECT id FROM runs WHERE kind=? AND status!='finished' AND json_extract(args, '$.fingerprint')=? "
+            "ORDER BY id DESC LIMIT 1",
+            (kind, fingerprint),
+        )
+        return int(rows[0]["id"]) if rows else None
+
+    def reopen_run(self, run_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status='running', finished=NULL WHERE id=?", (run_id,))
+
+    def judged(self, run_id: int) -> dict[str, dict[str, Any]]:
+        """Verdicts already taken in a run, by candidate source hash."""
+        rows = self.query(
+            "SELECT c.sha256, v.json FROM verdicts v JOIN candidates c ON c.id=v.candidate_id WHERE v.run_id=?",
+            (run_id,),
+        )
+        return {r["sha256"]: json.loads(r["json"]) for r in rows}
 
     # -- reading ------------------------------------------------------------------------------
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

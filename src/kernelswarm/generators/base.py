@@ -102,11 +102,19 @@ def register(
     return wrap
 
 
+def _load_kinds() -> None:
+    # Imported here, not at module level: the kinds' modules import the prompts, which import
+    # this module's types.
+    from kernelswarm.generators import builtin, llm  # noqa: F401
+
+
 def registered_kinds() -> list[str]:
+    _load_kinds()
     return sorted(_REGISTRY)
 
 
 def build_generator(config: GeneratorConfig, context: Any = None) -> Generator:
+    _load_kinds()
     try:
         factory = _REGISTRY[config.kind]
     except KeyError:

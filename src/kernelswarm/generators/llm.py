@@ -1,0 +1,186 @@
+"""Language models behind their APIs: any OpenAI-compatible endpoint, and Anthropic's.
+
+Both go through the official SDKs, which retry 429s and 5xx with exponential backoff
+(``max_retries``) and time out each call (``timeout_seconds``). Replies are cached by a hash of
+the whole request, so a rerun or a resumed run never pays twice. Keys come from the environment
+variable the swarm file names; a missing key, a wrong base URL or a refused key is reported for
+that generator alone, in words, and the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Protocol
+
+from kernelswarm.extract import extract_candidate
+from kernelswarm.generators.base import GenerationRequest, GeneratorConfig, Proposal, register
+from kernelswarm.prompts import SYSTEM, user_prompt
+
+
+class GeneratorError(Exception):
+    """This generator could not propose anything this round (the message says why)."""
+
+
+class ReplyCache(Protocol):
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+def request_key(config: GeneratorConfig, system: str, prompt: str, sample: int) -> str:
+    payload = {
+        "kind": config.kind, "model": config.model, "base_url": config.base_url,
+        "temperature": config.temperature, "max_tokens": config.max_tokens,
+        "system": system, "prompt": prompt, "sample": sample,
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class _ChatGenerator:
+    """What both API kinds share: keys, caching, costing, extraction."""
+
+    default_key_env = ""
+
+    def __init__(self, config: GeneratorConfig, context: Any) -> None:
+        self.config = config
+        self.cache: ReplyCache | None = getattr(context, "cache", None)
+        self._client: Any = None
+
+    def _key(self) -> str:
+        env = self.config.api_key_env or self.default_key_env
+        key = os.environ.get(env, "")
+        if not key:
+            raise GeneratorError(
+                f"environment variable {env} is not set: put the API key there (keys never live in the swarm file)"
+            )
+        return key
+
+    def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
+        raise NotImplementedError
+
+    def propose(self, request: GenerationRequest) -> list[Proposal]:
+        prompt = user_prompt(request)
+        proposals = []
+        for sample in range(self.config.proposals_per_round):
+            key = request_key(self.config, SYSTEM, prompt, sample + 1000 * request.round)
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None:
+                reply, tin, tout = (
+                    cached["reply"],
+                    int(cached["input_tokens"]),
+                    int(cached["output_tokens"]),
+                )
+            else:
+                reply, tin, tout = self._call(SYSTEM, prompt)
+                if self.cache is not None:
+                    self.cache.put(
+                        key, {"reply": reply, "input_tokens": tin, "output_tokens": tout}
+                    )
+            source, note = extract_candidate(reply)
+            cost = (
+                tin * self.config.price_per_input_token + tout * self.config.price_per_output_token
+            )
+            proposals.append(
+                Proposal(
+                    generator=self.config.name,
+                    source=source,
+                    note=note,
+                    prompt=prompt,
+                    reply=reply,
+                    input_tokens=tin,
+                    output_tokens=tout,
+                    cost=0.0 if cached else cost,
+                    cached=cached is not None,
+                )
+            )
+        return proposals
+
+
+@register("openai")
+class OpenAIGenerator(_ChatGenerator):
+    """Any OpenAI-compatible chat endpoint: hosted APIs, OpenRouter, vLLM, SGLang, Ollama."""
+
+    default_key_env = "OPENAI_API_KEY"
+
+    def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
+        import openai
+
+        if self._client is None:
+            self._client = openai.OpenAI(
+                api_key=self._key(), base_url=self.config.base_url, max_retries=self.config.max_retries,
+                timeout=self.config.timeout_seconds,
+            )  # fmt: skip
+        try:
+            response = self._client.chat.completions.create(
+                model=self.config.model,
+                messages=[
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": prompt},
+                ],
+                temperature=self.config.temperature,
+                max_tokens=self.config.max_tokens,
+            )
+        except openai.APIConnectionError as exc:
+            raise GeneratorError(
+                f"could not reach {self.config.base_url or 'the API'}: {exc}"
+            ) from exc
+        except openai.AuthenticationError as exc:
+            raise GeneratorError(
+                f"the API refused the key in {self.config.api_key_env}: {exc}"
+            ) from exc
+        except openai.RateLimitError as exc:
+            raise GeneratorError(
+                f"rate-limited even after {self.config.max_retries} retries: {exc}"
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise GeneratorError(f"the API answered {exc.status_code}: {exc.message}") from exc
+        if not response.choices:
+            raise GeneratorError("the API answered with no choices")
+        usage = response.usage
+        return (
+            response.choices[0].message.content or "",
+            int(getattr(usage, "prompt_tokens", 0) or 0),
+            int(getattr(usage, "completion_tokens", 0) or 0),
+        )
+
+
+@register("anthropic")
+class AnthropicGenerator(_ChatGenerator):
+    """Anthropic's Messages API."""
+
+    default_key_env = "ANTHROPIC_API_KEY"
+
+    def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
+        import anthropic
+
+        if self._client is None:
+            self._client = anthropic.Anthropic(
+                api_key=self._key(), base_url=self.config.base_url, max_retries=self.config.max_retries,
+                timeout=self.config.timeout_seconds,
+            )  # fmt: skip
+        try:
+            response = self._client.messages.create(
+                model=self.config.model,
+                system=system,
+                messages=[{"role": "user", "content": prompt}],
+                temperature=self.config.temperature,
+                max_tokens=self.config.max_tokens,
+            )
+        except anthropic.APIConnectionError as exc:
+            raise GeneratorError(
+                f"could not reach {self.config.base_url or 'the API'}: {exc}"
+            ) from exc
+        except anthropic.AuthenticationError as exc:
+            raise GeneratorError(
+                f"the API refused the key in {self.config.api_key_env}: {exc}"
+            ) from exc
+        except anthropic.RateLimitError as exc:
+            raise GeneratorError(
+                f"rate-limited even after {self.config.max_retries} retries: {exc}"
+            ) from exc
+        except anthropic.APIStatusError as exc:
+            raise GeneratorError(f"the API answered {exc.status_code}: {exc.message}") from exc
+        text = "".join(getattr(block, "text", "") for block in response.content)
+        return text, int(response.usage.input_tokens or 0), int(response.usage.output_tokens or 0)
