@@ -302,11 +302,12 @@ class Supervisor:
             try:
                 return generator.propose(request)
             except GeneratorError as exc:
-                self.progress(f"{name}: {exc}")
-                self.attempts.append(
-                    Attempt(round_, name, "", None, "generator-failed", [str(exc)])
-                )
-                return []
+                why = str(exc)
+            except Exception as exc:  # one generator's bug never stops the others; it is reported
+                why = f"{type(exc).__name__}: {exc}"
+            self.progress(f"{name}: {why}")
+            self.attempts.append(Attempt(round_, name, "", None, "generator-failed", [why]))
+            return []
 
         with ThreadPoolExecutor(max(1, len(generators))) as pool:
             results = list(pool.map(ask, generators))

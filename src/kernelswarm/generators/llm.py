@@ -10,6 +10,7 @@ that generator alone, in words, and the others go on.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 from typing import Any, Protocol
@@ -160,14 +161,17 @@ class AnthropicGenerator(_ChatGenerator):
                 api_key=self._key(), base_url=self.config.base_url, max_retries=self.config.max_retries,
                 timeout=self.config.timeout_seconds,
             )  # fmt: skip
+        params: dict[str, Any] = {
+            "model": self.config.model,
+            "system": system,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": self.config.max_tokens,
+        }
+        # Newer SDK versions dropped sampling parameters from the signature: pass what it takes.
+        if "temperature" in inspect.signature(self._client.messages.create).parameters:
+            params["temperature"] = self.config.temperature
         try:
-            response = self._client.messages.create(
-                model=self.config.model,
-                system=system,
-                messages=[{"role": "user", "content": prompt}],
-                temperature=self.config.temperature,
-                max_tokens=self.config.max_tokens,
-            )
+            response = self._client.messages.create(**params)
         except anthropic.APIConnectionError as exc:
             raise GeneratorError(
                 f"could not reach {self.config.base_url or 'the API'}: {exc}"
