@@ -74,3 +74,30 @@ def test_unused_input_and_dead_weight(tmp_path):
 
 def test_nondeterministic_problem():
     assert "nondeterministic" in kinds(Linter().lint(PROBLEMS / "dropout_linear.py"))
+
+
+CONSTANT_NORM = '''
+import torch, torch.nn as nn
+class Model(nn.Module):
+    """KernelBench's LayerNorm: weight 1 and bias 0 under every seed."""
+    def __init__(self, f):
+        super().__init__()
+        self.norm = nn.LayerNorm(f)
+    def forward(self, x):
+        return self.norm(x)
+f = 256
+KERNELSWARM_CPU_SIZES = {"f": 256}
+def get_inputs():
+    return [torch.randn(64, f)]
+def get_init_inputs():
+    return [f]
+'''
+
+
+def test_constant_initialised_weights(tmp_path):
+    path = tmp_path / "norm.py"
+    path.write_text(CONSTANT_NORM)
+    result = Linter().lint(path)
+    assert kinds(result) == {"constant-weights", "overhead-bound"}, result.findings
+    finding = next(f for f in result.findings if f.kind == "constant-weights")
+    assert "norm.weight" in finding.detail and "norm.bias" in finding.detail

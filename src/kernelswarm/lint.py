@@ -45,7 +45,7 @@ CHECK_BUDGET_BYTES = 64 << 20  # the judge holds ~7 tests x (inputs + 4 outputs)
 @dataclass
 class Finding:
     kind: str  # near-constant, weak-on-own-inputs, nondeterministic, input-without-effect,
-    # weight-without-effect, overhead-bound, too-large, broken
+    # weight-without-effect, constant-weights, overhead-bound, too-large, broken
     detail: str
 
 
@@ -215,6 +215,18 @@ class Linter:
                         f"input {index} drawn again changes the output by {delta:.2g} (relative)",
                     )
                 )
+        constant = [
+            n for n in answer.get("constant_init", []) if answer["weights"].get(n, 0.0) >= NO_EFFECT
+        ]
+        if constant:
+            result.findings.append(
+                Finding(
+                    "constant-weights",
+                    f"{len(constant)} parameters are initialised to constants under every seed "
+                    f"({', '.join(constant[:6])}): a kernel that ignores them (assumes weight 1, bias 0) "
+                    "passes every test",
+                )
+            )
         dead = [name for name, delta in answer["weights"].items() if delta < NO_EFFECT]
         if dead:
             result.findings.append(

@@ -134,16 +134,27 @@ class ReferenceRole:
         fresh = (
             self.problem.model_class(*self.problem.get_init_inputs()).to(self.device).state_dict()
         )
-        weights = {}
+        weights, constant = {}, []
         with torch.no_grad():
             for name, param in list(model.named_parameters())[:48]:
                 if name not in fresh or fresh[name].shape != param.shape:
                     continue
                 saved = param.detach().clone()
-                param.copy_(fresh[name])
+                replacement = fresh[name]
+                if torch.equal(replacement, saved):
+                    # Initialised to a constant (a norm's weight of 1, a bias of 0): the same under
+                    # every seed. Perturb it to see whether it matters at all.
+                    constant.append(name)
+                    replacement = saved + 0.1 * (saved.abs() + 1) * torch.randn_like(saved)
+                param.copy_(replacement)
                 weights[name] = change(base)
                 param.copy_(saved)
-        return {"kind": "sensitivity", "inputs": inputs, "weights": weights}
+        return {
+            "kind": "sensitivity",
+            "inputs": inputs,
+            "weights": weights,
+            "constant_init": constant,
+        }
 
     def _implementation(self, name: str) -> Any:
         if name == "eager":
