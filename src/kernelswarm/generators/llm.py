@@ -9,10 +9,12 @@ that generator alone, in words, and the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import os
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from kernelswarm.extract import extract_candidate
@@ -61,6 +63,35 @@ class _ChatGenerator:
     def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
         raise NotImplementedError
 
+    def _client_of(self, client_class: Any) -> Any:
+        """The SDK's client, made once: it retries 429s and 5xx with backoff, and times out."""
+        if self._client is None:
+            self._client = client_class(
+                api_key=self._key(), base_url=self.config.base_url, max_retries=self.config.max_retries,
+                timeout=self.config.timeout_seconds,
+            )  # fmt: skip
+        return self._client
+
+    @contextlib.contextmanager
+    def _errors(self, sdk: Any) -> Iterator[None]:
+        """The SDK's exceptions, said in words (both SDKs name them alike)."""
+        try:
+            yield
+        except sdk.APIConnectionError as exc:
+            raise GeneratorError(
+                f"could not reach {self.config.base_url or 'the API'}: {exc}"
+            ) from exc
+        except sdk.AuthenticationError as exc:
+            raise GeneratorError(
+                f"the API refused the key in {self.config.api_key_env}: {exc}"
+            ) from exc
+        except sdk.RateLimitError as exc:
+            raise GeneratorError(
+                f"rate-limited even after {self.config.max_retries} retries: {exc}"
+            ) from exc
+        except sdk.APIStatusError as exc:
+            raise GeneratorError(f"the API answered {exc.status_code}: {exc.message}") from exc
+
     def propose(self, request: GenerationRequest) -> list[Proposal]:
         prompt = user_prompt(request)
         proposals = []
@@ -108,13 +139,8 @@ class OpenAIGenerator(_ChatGenerator):
     def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
         import openai
 
-        if self._client is None:
-            self._client = openai.OpenAI(
-                api_key=self._key(), base_url=self.config.base_url, max_retries=self.config.max_retries,
-                timeout=self.config.timeout_seconds,
-            )  # fmt: skip
-        try:
-            response = self._client.chat.completions.create(
+        with self._errors(openai):
+            response = self._client_of(openai.OpenAI).chat.completions.create(
                 model=self.config.model,
                 messages=[
                     {"role": "system", "content": system},
@@ -123,20 +149,6 @@ class OpenAIGenerator(_ChatGenerator):
                 temperature=self.config.temperature,
                 max_tokens=self.config.max_tokens,
             )
-        except openai.APIConnectionError as exc:
-            raise GeneratorError(
-                f"could not reach {self.config.base_url or 'the API'}: {exc}"
-            ) from exc
-        except openai.AuthenticationError as exc:
-            raise GeneratorError(
-                f"the API refused the key in {self.config.api_key_env}: {exc}"
-            ) from exc
-        except openai.RateLimitError as exc:
-            raise GeneratorError(
-                f"rate-limited even after {self.config.max_retries} retries: {exc}"
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise GeneratorError(f"the API answered {exc.status_code}: {exc.message}") from exc
         if not response.choices:
             raise GeneratorError("the API answered with no choices")
         usage = response.usage
@@ -156,11 +168,7 @@ class AnthropicGenerator(_ChatGenerator):
     def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
         import anthropic
 
-        if self._client is None:
-            self._client = anthropic.Anthropic(
-                api_key=self._key(), base_url=self.config.base_url, max_retries=self.config.max_retries,
-                timeout=self.config.timeout_seconds,
-            )  # fmt: skip
+        client = self._client_of(anthropic.Anthropic)
         params: dict[str, Any] = {
             "model": self.config.model,
             "system": system,
@@ -168,23 +176,9 @@ class AnthropicGenerator(_ChatGenerator):
             "max_tokens": self.config.max_tokens,
         }
         # Newer SDK versions dropped sampling parameters from the signature: pass what it takes.
-        if "temperature" in inspect.signature(self._client.messages.create).parameters:
+        if "temperature" in inspect.signature(client.messages.create).parameters:
             params["temperature"] = self.config.temperature
-        try:
-            response = self._client.messages.create(**params)
-        except anthropic.APIConnectionError as exc:
-            raise GeneratorError(
-                f"could not reach {self.config.base_url or 'the API'}: {exc}"
-            ) from exc
-        except anthropic.AuthenticationError as exc:
-            raise GeneratorError(
-                f"the API refused the key in {self.config.api_key_env}: {exc}"
-            ) from exc
-        except anthropic.RateLimitError as exc:
-            raise GeneratorError(
-                f"rate-limited even after {self.config.max_retries} retries: {exc}"
-            ) from exc
-        except anthropic.APIStatusError as exc:
-            raise GeneratorError(f"the API answered {exc.status_code}: {exc.message}") from exc
+        with self._errors(anthropic):
+            response = client.messages.create(**params)
         text = "".join(getattr(block, "text", "") for block in response.content)
         return text, int(response.usage.input_tokens or 0), int(response.usage.output_tokens or 0)
