@@ -1,0 +1,91 @@
+"""`kernelswarm optimize` on five built-in problems on a CUDA GPU (issue 5).
+
+Each problem gets the built-in generator (the torch.compile configuration search) and, for four
+of them, an OpenAI-compatible "model" served from loopback (tests/fake_llm.py) whose scripted
+reply holds a real kernel from benchmarks/replies/: a 3xTF32 Triton matmul, a Triton softmax, a
+fused Triton RMSNorm, a float4 CUDA GELU. One round each; every candidate is judged and timed
+against eager and torch.compile. Writes one JSON per problem and a summary under --out.
+
+Run on the GPU machine:  PYTHONPATH=src python3 benchmarks/optimize_gpu.py --out $OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fake_llm import FakeModelServer  # noqa: E402
+
+CASES = [
+    ("level1/2_matmul_square", "matmul_tf32x3.py"),
+    ("level1/5_softmax", "softmax_triton.py"),
+    ("level1/7_rmsnorm", "rmsnorm_triton.py"),
+    ("level1/8_gelu", "gelu_cuda.py"),
+    ("level2/6_layernorm_gelu_residual", None),
+]
+
+
+def run_case(problem: str, reply: str | None, out: Path, work: Path) -> dict:
+    name = problem.replace("/", "_")
+    script = []
+    if reply:
+        code = (ROOT / "benchmarks" / "replies" / reply).read_text()
+        script = [f"Here is a faster kernel.\n\n```python\n{code}```\n"]
+    with FakeModelServer(script or ["no reply"]) as server:
+        swarm = (
+            '[[generator]]\nname = "compile-search"\nkind = "builtin"\nproposals_per_round = 3\n'
+        )
+        if reply:
+            swarm += (f'\n[[generator]]\nname = "scripted-model"\nkind = "openai"\nmodel = "scripted"\n'
+                      f'base_url = "{server.url}/v1"\napi_key_env = "SCRIPTED_KEY"\n')  # fmt: skip
+        swarm_path = work / f"{name}.toml"
+        swarm_path.write_text(swarm)
+        cmd = [sys.executable, "-m", "kernelswarm", "optimize", str(ROOT / "problems" / f"{problem}.py"),
+               "--swarm", str(swarm_path), "--device", "cuda", "--rounds", "1", "--time-budget", "3",
+               "--jobs", "2", "--out", str(work / name), "--db", str(work / "kernelswarm.db"),
+               "--json", str(out / f"{name}.json")]  # fmt: skip
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, "SCRIPTED_KEY": "local"}
+        )
+    print(proc.stdout[-3000:], proc.stderr[-1500:] if proc.returncode else "", flush=True)
+    path = out / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {"error": proc.stderr[-2000:]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="out")
+    parser.add_argument("--only", default="")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for problem, reply in CASES:
+            if args.only and args.only not in problem:
+                continue
+            result = run_case(problem, reply, out, Path(tmp))
+            winner = result.get("winner") or {}
+            summary.append({
+                "problem": problem, "reply": reply, "baselines": result.get("baselines"),
+                "winner": winner.get("label") or winner.get("generator"),
+                "speedup_over_faster_baseline": winner and min(winner["speedup_eager"]["median"],
+                                                               winner["speedup_compile"]["median"]),
+                "attempts": [(a["generator"], a["label"], a["verdict"], a["speedup_eager"], a["speedup_compile"])
+                             for a in result.get("attempts", [])],
+            })  # fmt: skip
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    for row in summary:
+        print(json.dumps(row, default=str)[:600])
+
+
+if __name__ == "__main__":
+    main()
