@@ -147,7 +147,8 @@ def test_llm_swarm_end_to_end(tmp_path):
 
 def test_failures_are_reported_per_generator_and_retried(tmp_path):
     with FakeModelServer([{"status": 429}, {"status": 429}, fenced(TREE)]) as flaky, \
-         FakeModelServer([{"status": 500}]) as broken:  # fmt: skip
+         FakeModelServer([{"status": 500}]) as broken, \
+         FakeModelServer([{"text": fenced(TREE), "delay": 3}]) as slow:  # fmt: skip
         swarm = (f'[[generator]]\nname = "no-key"\nkind = "openai"\nmodel = "m"\nbase_url = "{flaky.url}/v1"\n'
                  f'api_key_env = "KERNELSWARM_TEST_UNSET_KEY"\n\n'
                  f'[[generator]]\nname = "nowhere"\nkind = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n'
@@ -155,7 +156,9 @@ def test_failures_are_reported_per_generator_and_retried(tmp_path):
                  f'[[generator]]\nname = "server-error"\nkind = "openai"\nmodel = "m"\nbase_url = "{broken.url}/v1"\n'
                  f'api_key_env = "K"\nmax_retries = 1\n\n'
                  f'[[generator]]\nname = "flaky"\nkind = "openai"\nmodel = "m"\nbase_url = "{flaky.url}/v1"\n'
-                 f'api_key_env = "K"\nmax_retries = 3\n\n[budget]\nrounds = 1\n')  # fmt: skip
+                 f'api_key_env = "K"\nmax_retries = 3\n\n'
+                 f'[[generator]]\nname = "slow"\nkind = "openai"\nmodel = "m"\nbase_url = "{slow.url}/v1"\n'
+                 f'api_key_env = "K"\nmax_retries = 0\ntimeout_seconds = 1\n\n[budget]\nrounds = 1\n')  # fmt: skip
         proc = optimize(tmp_path, swarm, env={"K": "sk-test"})
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert len(flaky.requests) == 3  # two 429s, retried, then an answer
@@ -165,6 +168,7 @@ def test_failures_are_reported_per_generator_and_retried(tmp_path):
     assert "KERNELSWARM_TEST_UNSET_KEY is not set" in by_name["no-key"]["reasons"][0]
     assert "could not reach http://127.0.0.1:9/v1" in by_name["nowhere"]["reasons"][0]
     assert "answered 500" in by_name["server-error"]["reasons"][0]
+    assert "timed out" in by_name["slow"]["reasons"][0].lower()  # the per-call timeout
     assert by_name["flaky"]["verdict"] == "accepted"  # the others' failures did not stop it
 
 
