@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_llm import FakeModelServer  # noqa: E402
 
+from kernelswarm.problem import declared_cpu_sizes  # noqa: E402
+
 CASES = [
     ("level1/2_matmul_square", "matmul_tf32x3.py"),
     ("level1/5_softmax", "softmax_triton.py"),
@@ -33,7 +36,9 @@ CASES = [
 ]
 
 
-def run_case(problem: str, reply: str | None, out: Path, work: Path) -> dict:
+def run_case(
+    problem: str, reply: str | None, out: Path, work: Path, timeout: float, device: str
+) -> dict:
     name = problem.replace("/", "_")
     script = []
     if reply:
@@ -49,30 +54,47 @@ def run_case(problem: str, reply: str | None, out: Path, work: Path) -> dict:
         swarm_path = work / f"{name}.toml"
         swarm_path.write_text(swarm)
         cmd = [sys.executable, "-m", "kernelswarm", "optimize", str(ROOT / "problems" / f"{problem}.py"),
-               "--swarm", str(swarm_path), "--device", "cuda", "--rounds", "1", "--time-budget", "3",
+               "--swarm", str(swarm_path), "--device", device, "--rounds", "1", "--time-budget", "3",
                "--jobs", "2", "--out", str(work / name), "--db", str(work / "kernelswarm.db"),
                "--json", str(out / f"{name}.json")]  # fmt: skip
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, env={**os.environ, "SCRIPTED_KEY": "local"}
-        )
-    print(proc.stdout[-3000:], proc.stderr[-1500:] if proc.returncode else "", flush=True)
+        if device == "cpu":  # a dry run of this script: the problems' small CPU sizes
+            for o in declared_cpu_sizes(ROOT / "problems" / f"{problem}.py"):
+                cmd += ["--set", f"{o.name}={o.value}"]
+        try:
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout,
+                env={**os.environ, "SCRIPTED_KEY": "local"},
+            )  # fmt: skip
+            stdout, stderr, failed = proc.stdout, proc.stderr, proc.returncode != 0
+        except subprocess.TimeoutExpired as exc:
+            stdout, stderr, failed = str(exc.stdout or ""), f"timed out after {timeout} s", True
+    (out / f"{name}.log").write_text(stdout + "\n--- stderr\n" + stderr)
+    print(stdout[-3000:], stderr[-1500:] if failed else "", flush=True)
     path = out / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else {"error": proc.stderr[-2000:]}
+    return json.loads(path.read_text()) if path.exists() else {"error": stderr[-2000:]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="out")
-    parser.add_argument("--only", default="")
+    parser.add_argument("--only", default="", help="comma-separated parts of problem names")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--timeout", type=float, default=480, help="seconds per problem")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = []
     with tempfile.TemporaryDirectory() as tmp:
         for problem, reply in CASES:
-            if args.only and args.only not in problem:
+            if args.only and not any(part in problem for part in args.only.split(",")):
                 continue
-            result = run_case(problem, reply, out, Path(tmp))
+            result = run_case(problem, reply, out, Path(tmp), args.timeout, args.device)
+            for winner_file in Path(tmp).glob(f"{problem.replace('/', '_')}/*.py"):
+                (out / "winners").mkdir(exist_ok=True)
+                shutil.copy(
+                    winner_file,
+                    out / "winners" / f"{problem.replace('/', '_')}__{winner_file.name}",
+                )
             winner = result.get("winner") or {}
             summary.append({
                 "problem": problem, "reply": reply, "baselines": result.get("baselines"),

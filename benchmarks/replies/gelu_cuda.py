@@ -16,13 +16,26 @@ __global__ void gelu_kernel(const float4* __restrict__ x, float4* __restrict__ y
         y[i] = make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
     }
 }
+__global__ void gelu_scalar(const float* __restrict__ x, float* __restrict__ y, int64_t n) {
+    int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i < n) y[i] = gelu(x[i]);
+}
 torch::Tensor gelu_forward(torch::Tensor x) {
-    TORCH_CHECK(x.is_cuda() && x.scalar_type() == torch::kFloat && x.numel() % 4 == 0, "float32, numel % 4 == 0");
+    TORCH_CHECK(x.is_cuda() && x.scalar_type() == torch::kFloat, "float32 CUDA input");
     auto xc = x.contiguous();
     auto y = torch::empty_like(xc);
-    int64_t n4 = xc.numel() / 4;
-    gelu_kernel<<<(n4 + 255) / 256, 256, 0, c10::cuda::getCurrentCUDAStream()>>>(
-        reinterpret_cast<const float4*>(xc.data_ptr<float>()), reinterpret_cast<float4*>(y.data_ptr<float>()), n4);
+    int64_t n = xc.numel();
+    if (n == 0) return y;
+    auto stream = c10::cuda::getCurrentCUDAStream();
+    const float* xp = xc.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    if (n % 4 == 0 && reinterpret_cast<uintptr_t>(xp) % 16 == 0 && reinterpret_cast<uintptr_t>(yp) % 16 == 0) {
+        int64_t n4 = n / 4;
+        gelu_kernel<<<(n4 + 255) / 256, 256, 0, stream>>>(
+            reinterpret_cast<const float4*>(xp), reinterpret_cast<float4*>(yp), n4);
+    } else {  // an offset view or an odd size: one element per thread
+        gelu_scalar<<<(n + 255) / 256, 256, 0, stream>>>(xp, yp, n);
+    }
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     return y;
 }
