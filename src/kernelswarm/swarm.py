@@ -39,7 +39,7 @@ from kernelswarm.precision import Policy
 from kernelswarm.problem import Override
 from kernelswarm.sandbox import Limits
 from kernelswarm.store import Store, sha256_text
-from kernelswarm.verify import CheckConfig, check
+from kernelswarm.verify import TEST_MEMORY_SHARE, CheckConfig, check, physical_memory_bytes
 
 Progress = Callable[[str], None]
 
@@ -358,6 +358,10 @@ class Supervisor:
                     overrides=self.overrides,
                     limits=self.limits,
                     timing=self.timing,
+                    # the judges of one round run side by side: they share the host's memory
+                    test_memory_bytes=int(
+                        physical_memory_bytes() * TEST_MEMORY_SHARE / max(1, self.jobs)
+                    ),
                 )
             ).to_dict()
             self.store.verdict(self.run_id, self.problem_id, cid, verdict)

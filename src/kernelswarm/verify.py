@@ -10,6 +10,7 @@ applies the hygiene rules to the facts the candidate worker reports, and writes 
 from __future__ import annotations
 
 import math
+import os
 import random
 import secrets
 import time
@@ -36,6 +37,17 @@ JUDGE_FAULTS = frozenset({"problem", "arguments", "determinism", "strength", "ha
 Progress = Callable[[str], None]
 #: tests drawn beyond the default ones when too few are strong
 MAX_EXTRA_TESTS = 8
+#: tests kept however large a test is (two base tests for the call plan, one variant)
+MIN_TESTS = 3
+#: the share of physical memory one judge's tests may take by default
+TEST_MEMORY_SHARE = 0.35
+
+
+def physical_memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 16 << 30
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,9 @@ class CheckConfig:
     min_strong: int = 3
     keep_scratch: bool = False
     timing: TimingOptions | None = None  # None: correctness only
+    #: host memory the judge may fill with tests (inputs, answers, tolerances); None: a share
+    #: of this machine's memory. Large problems get fewer tests, never fewer than MIN_TESTS.
+    test_memory_bytes: int | None = None
 
 
 @dataclass
@@ -72,6 +87,18 @@ class TestCase:
     @property
     def output_nbytes(self) -> list[int]:
         return [w.numel() * w.element_size() for w in self.working]
+
+    @property
+    def host_bytes(self) -> int:
+        """What the judge holds for this test."""
+        tensors = [x for x in self.inputs if isinstance(x, torch.Tensor)]
+        tensors += self.expected + self.working
+        tensors += [
+            t.allowed
+            for t in self.tolerances
+            if isinstance(getattr(t, "allowed", None), torch.Tensor)
+        ]
+        return sum(t.numel() * t.element_size() for t in tensors)
 
 
 _MODE_WORDS = {
@@ -104,6 +131,7 @@ class Judge:
         self.timing: dict[str, Any] | None = None
         self.imported = False  # whether candidate code has run (failures are then its fault)
         self.weights: dict[str, Any] = {}
+        self._budget_words = ""
         master = config.seed if config.seed is not None else secrets.randbits(40)
         self.rng = random.Random(master)
         self.seeds: dict[str, Any] = {"master": master, "reproduce_with": f"--seed {master}"}
@@ -345,17 +373,55 @@ class Judge:
                 f"{spread:.2g} (relative): non-deterministic summation order, within rounding"
             )
 
+    def _max_tests(self, per_test: int) -> int:
+        """How many tests of ``per_test`` host bytes the judge may hold (at least MIN_TESTS)."""
+        budget = self.config.test_memory_bytes
+        if budget is None:
+            budget = int(physical_memory_bytes() * TEST_MEMORY_SHARE)
+        self._budget_words = (
+            f"each test holds {per_test / 2**30:.2f} GiB on the host (inputs, float64 answers, "
+            f"tolerances) and the judge's tests may take {budget / 2**30:.1f} GiB"
+        )
+        return max(MIN_TESTS, budget // max(per_test, 1))
+
     def _draw_tests(self, ref: Worker, problem_variants: list[str] | None) -> None:
-        for name, variant in self._spec_list(problem_variants):
+        specs = self._spec_list(problem_variants)
+        most = len(specs)
+        while len(self.tests) < min(len(specs), most):
+            name, variant = specs[len(self.tests)]
             self.tests.append(self._draw_test(ref, name, variant))
             if "determinism" in self.reasons:
                 return
+            if len(self.tests) == 1:
+                per_test = self.tests[0].host_bytes
+                if MIN_TESTS * per_test > 0.8 * physical_memory_bytes():
+                    self.reject(
+                        "problem",
+                        f"too large to judge on this machine: one test holds {per_test / 2**30:.1f} GiB "
+                        f"on the host (inputs, float64 answers, tolerances) and the judge needs "
+                        f"{MIN_TESTS}, over 80% of its {physical_memory_bytes() / 2**30:.0f} GiB; "
+                        "shrink the problem with --set NAME=VALUE",
+                    )
+                    return
+                most = self._max_tests(per_test)
+                if most < len(specs):
+                    self.notes.append(f"{self._budget_words}: {most} tests instead of {len(specs)}")
+                    # two base tests for the call plan, then the adversarial variants, then
+                    # the remaining base tests
+                    rest = specs[2:]
+                    specs = specs[:2] + [x for x in rest if x[1] != "base"]
+                    specs += [x for x in rest if x[1] == "base"]
         self._strength()
         extra = [
             v for v in variants.EXTRA_VARIANTS if problem_variants is None or v in problem_variants
         ]
         drawn = 0
         while self._strong_count() < self.config.min_strong and drawn < MAX_EXTRA_TESTS:
+            if len(self.tests) >= most:
+                self.notes.append(
+                    f"{self._budget_words}: no more tests drawn to strengthen the check"
+                )
+                break
             if not extra:  # more seeds of the variants that gave strong tests
                 extra = list(dict.fromkeys(t.record.variant for t in self.tests if t.record.strong))
                 if not extra:
@@ -396,8 +462,8 @@ class Judge:
             for k, (tol, w) in enumerate(zip(case.tolerances, case.working, strict=True)):
                 for name, probe in self._probes(case, k, w, usable).items():
                     key = (case.record.name, k, name)
-                    if key not in self._probe_cache:
-                        self._probe_cache[key] = tol.check(probe, quick=True).passed
+                    if key not in self._probe_cache:  # built one at a time: tests can be GiB
+                        self._probe_cache[key] = tol.check(probe(), quick=True).passed
                     outcomes[key] = self._probe_cache[key]
         identity = [
             passed for (_, _, name), passed in outcomes.items() if name.startswith("input ")
@@ -420,18 +486,18 @@ class Judge:
     @staticmethod
     def _probes(
         case: TestCase, k: int, w: torch.Tensor, usable: list[TestCase]
-    ) -> dict[str, torch.Tensor]:
-        probes = {"zeros": torch.zeros_like(w)}
+    ) -> dict[str, Callable[[], torch.Tensor]]:
+        probes: dict[str, Callable[[], torch.Tensor]] = {"zeros": lambda: torch.zeros_like(w)}
         others = [t for t in usable if t is not case and t.working[k].shape == w.shape]
         same_dist = [t for t in others if t.record.variant == "base"]
         if w.is_floating_point() and same_dist:
-            mean = torch.stack([t.expected[k].double().mean() for t in same_dist]).mean()
-            probes["a constant (the mean answer of other tests)"] = torch.full_like(w, float(mean))
+            mean = float(torch.stack([t.expected[k].double().mean() for t in same_dist]).mean())
+            probes["a constant (the mean answer of other tests)"] = lambda: torch.full_like(w, mean)
         for t in others[:3]:
-            probes[f"the answer of test {t.record.name}"] = t.working[k].clone()
+            probes[f"the answer of test {t.record.name}"] = _given(t.working[k])
         for i, x in enumerate(case.inputs):
             if isinstance(x, torch.Tensor) and x.shape == w.shape and x.dtype == w.dtype:
-                probes[f"input {i} returned unchanged"] = x
+                probes[f"input {i} returned unchanged"] = _given(x)
         return probes
 
     # -- the candidate's calls ----------------------------------------------------------------
@@ -654,6 +720,10 @@ class Judge:
             failure_log=self.failure_log,
             timing=self.timing,
         )
+
+
+def _given(tensor: torch.Tensor) -> Callable[[], torch.Tensor]:
+    return lambda: tensor
 
 
 def _same_layout(a: list[Any], b: list[Any]) -> bool:

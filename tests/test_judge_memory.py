@@ -1,0 +1,77 @@
+"""Large problems: the judge's tests fit a host-memory budget, and nothing is copied needlessly.
+
+A problem whose tests take several GiB each (a 16384 x 32768 softmax: 2 GiB of input, 4 GiB of
+float64 answers) must still be judged on an ordinary machine: fewer tests, never a weaker check
+of those it holds, and never a worker killed for copying its own messages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from conftest import EXAMPLES, PROBLEMS
+
+from kernelswarm import verify
+from kernelswarm.compare import Tolerance
+from kernelswarm.precision import POLICIES
+from kernelswarm.verify import MIN_TESTS, CheckConfig, check
+from kernelswarm.wire import _PREFIX, decode, encode, encode_parts
+
+
+def _judge(candidate: str, budget: int | None) -> dict:
+    config = CheckConfig(
+        problem=PROBLEMS / "matmul.py", candidate=EXAMPLES / candidate, seed=11,
+        test_memory_bytes=budget,
+    )  # fmt: skip
+    return check(config).to_dict()
+
+
+def test_tight_budget_draws_fewer_tests_and_still_accepts_a_right_kernel():
+    full = _judge("good/matmul_tiled.py", None)
+    lean = _judge("good/matmul_tiled.py", 1)
+    assert full["verdict"] == lean["verdict"] == "accepted"
+    assert len(full["tests"]) > MIN_TESTS
+    assert len(lean["tests"]) == MIN_TESTS
+    # the two base tests of the call plan, then an adversarial variant before a third base test
+    assert [t["variant"] for t in lean["tests"]] == ["base", "base", "shifted"]
+    assert any("tests instead of" in n for n in lean["notes"])
+
+
+def test_tight_budget_still_rejects_cheats():
+    for cheat in ("cheats/zeros.py", "cheats/partial_rows.py"):
+        verdict = _judge(cheat, 1)
+        assert verdict["verdict"] == "rejected", cheat
+        assert len(verdict["tests"]) == MIN_TESTS
+
+
+def test_a_problem_too_large_for_the_machine_is_not_judged(monkeypatch):
+    monkeypatch.setattr(verify, "physical_memory_bytes", lambda: 1 << 10)
+    verdict = _judge("good/matmul_tiled.py", None)
+    assert verdict["verdict"] == "error"
+    assert "too large to judge on this machine" in verdict["reasons"][0]["detail"]
+
+
+def test_tolerance_keeps_the_working_output_and_a_float32_bound():
+    expected = torch.randn(64, 32, dtype=torch.float64)
+    working = expected.float()
+    tol = Tolerance(expected, working, None, POLICIES["strict"])
+    assert tol.w is working and tol.finite is None
+    assert tol.allowed.dtype == torch.float32
+    assert tol.check(working).passed
+    wrong = working.clone()
+    wrong[3, 4] += 1e-2
+    assert not tol.check(wrong).passed
+    # a non-finite reference keeps its mask, and NaN placement is still checked
+    expected[0, 0] = float("nan")
+    tol = Tolerance(expected, expected.float(), None, POLICIES["strict"])
+    assert tol.finite is not None and tol.check(expected.float()).passed
+    assert not tol.check(torch.nan_to_num(expected.float())).passed
+
+
+def test_wire_sends_views_of_tensor_memory_not_copies():
+    x = torch.arange(1 << 16, dtype=torch.float32)
+    head, parts = encode_parts({"x": x, "n": 3})
+    assert np.shares_memory(np.asarray(parts[0]), x.numpy())
+    got = decode(head[_PREFIX.size :], bytearray(b"".join(parts)))
+    assert torch.equal(got["x"], x) and got["n"] == 3
+    assert encode({"x": x, "n": 3}) == head + b"".join(parts)
