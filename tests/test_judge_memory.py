@@ -75,3 +75,16 @@ def test_wire_sends_views_of_tensor_memory_not_copies():
     got = decode(head[_PREFIX.size :], bytearray(b"".join(parts)))
     assert torch.equal(got["x"], x) and got["n"] == 3
     assert encode({"x": x, "n": 3}) == head + b"".join(parts)
+
+
+def test_all_finite_reads_once_and_is_exact():
+    from kernelswarm.compare import all_finite
+
+    big = torch.full((1000,), 3e38)  # finite, though its sum overflows float32
+    assert all_finite(big) and all_finite(torch.arange(3)) and all_finite(torch.empty(0))
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        t = torch.randn(1000)
+        t[517] = bad
+        assert not all_finite(t)
+    mixed = torch.tensor([float("inf"), float("-inf")])
+    assert not all_finite(mixed)  # their sum is NaN, not a finite number

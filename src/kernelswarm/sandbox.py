@@ -139,6 +139,8 @@ class Worker:
         """Start the process; ``handshake`` then waits for it to be ready."""
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
+        for fd in (to_child_w, from_child_w):
+            wire.widen_pipe(fd)
         cmd = [
             sys.executable, "-m", "kernelswarm.worker", "--role", self.role,
             "--in-fd", str(to_child_r), "--out-fd", str(from_child_w),

@@ -7,7 +7,7 @@ hears what happened to its own proposals. The run stops at its round, time, toke
 budget, or early when a correct candidate reaches the speed of light closely enough.
 
 The winner is the fastest accepted candidate whose speedup interval lies above *both* baselines
-(eager and torch.compile). Without one, the answer is "no faster kernel found", and the file
+(eager and torch.compile), by at least the budget's ``min_gain`` (2%). Without one, the answer is "no faster kernel found", and the file
 written is the best baseline. Everything goes to the store as it happens; ``--resume`` picks an
 interrupted run up where it stopped: replies come from the cache, verdicts from the store.
 """
@@ -55,6 +55,9 @@ class Budget:
     tokens: int = 2_000_000
     dollars: float = 20.0
     near_speed_of_light: float = 0.9  # stop once a winner reaches this share of the floor
+    #: a winner's 95% interval must lie above this multiple of both baselines: a gain of a
+    #: fraction of a percent (the same library kernel reached another way) is no winner
+    min_gain: float = 1.02
 
 
 @dataclass(frozen=True)
@@ -128,13 +131,13 @@ class Attempt:
     sol_fraction: float | None = None
     candidate_id: int | None = None
 
-    def beats_both_baselines(self) -> bool:
+    def beats_both_baselines(self, min_gain: float = 1.0) -> bool:
         return bool(
             self.verdict == "accepted"
             and self.speedup_eager
             and self.speedup_compile
-            and self.speedup_eager["low"] > 1.0
-            and self.speedup_compile["low"] > 1.0
+            and self.speedup_eager["low"] > min_gain
+            and self.speedup_compile["low"] > min_gain
         )
 
     @property
@@ -407,7 +410,7 @@ class Supervisor:
         )
 
     def _best(self) -> Attempt | None:
-        winners = [a for a in self.attempts if a.beats_both_baselines()]
+        winners = [a for a in self.attempts if a.beats_both_baselines(self.swarm.budget.min_gain)]
         return max(winners, key=lambda a: a.speedup_over_best_baseline, default=None)
 
     def _write_winner(
