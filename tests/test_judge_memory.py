@@ -88,3 +88,22 @@ def test_all_finite_reads_once_and_is_exact():
         assert not all_finite(t)
     mixed = torch.tensor([float("inf"), float("-inf")])
     assert not all_finite(mixed)  # their sum is NaN, not a finite number
+
+
+def test_pipes_to_workers_are_widened():
+    import fcntl
+    import os
+
+    from kernelswarm.wire import widen_pipe
+
+    r, w = os.pipe()
+    try:
+        before = fcntl.fcntl(w, fcntl.F_GETPIPE_SZ)
+        widen_pipe(w)
+        after = fcntl.fcntl(w, fcntl.F_GETPIPE_SZ)
+        with open("/proc/sys/fs/pipe-max-size") as fh:
+            most = int(fh.read())
+        assert after == min(most, 1 << 20) and after >= before
+    finally:
+        os.close(r)
+        os.close(w)
