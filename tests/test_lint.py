@@ -101,3 +101,15 @@ def test_constant_initialised_weights(tmp_path):
     assert kinds(result) == {"constant-weights", "overhead-bound"}, result.findings
     finding = next(f for f in result.findings if f.kind == "constant-weights")
     assert "norm.weight" in finding.detail and "norm.bias" in finding.detail
+
+
+def test_a_linter_failure_is_that_file_s_finding(monkeypatch):
+    linter = Linter()
+
+    def fails(*args, **kwargs):
+        raise SystemError("AST constructor recursion depth mismatch (before=27, after=24)")
+
+    monkeypatch.setattr(linter, "_fit", fails)
+    result = linter.lint(PROBLEMS / "matmul.py")
+    errors = [f for f in result.findings if f.kind == "lint-error"]
+    assert len(errors) == 1 and "SystemError" in errors[0].detail

@@ -34,6 +34,7 @@ import torch
 
 from kernelswarm.compare import Tolerance
 from kernelswarm.precision import Policy
+from kernelswarm.problem import parse_python
 from kernelswarm.roofline import Floor, cache_path, cached_peaks, floor_for, rate_for, store_peaks
 from kernelswarm.sandbox import Worker, WorkerError
 from kernelswarm.stats import describe_speedup, median_interval, ratio_interval, relative_halfwidth
@@ -149,7 +150,7 @@ def device_lock(device: str, progress: Progress, shared: bool = False) -> Iterat
 def size_globals(problem: Path) -> list[str]:
     """Top-level integer assignments of a problem file: the sizes a user can scale with --set."""
     try:
-        tree = ast.parse(problem.read_text())
+        tree = parse_python(problem.read_text())
     except (OSError, SyntaxError):
         return []
     names = []

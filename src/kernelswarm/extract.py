@@ -8,8 +8,9 @@ defines ``ModelNew``.
 
 from __future__ import annotations
 
-import ast
 import re
+
+from kernelswarm.problem import parse_python
 
 _FENCE = re.compile(
     r"^(`{3,}|~{3,})[ \t]*([\w+.-]*)[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL
@@ -35,7 +36,7 @@ def extract_candidate(reply: str) -> tuple[str | None, str]:
         return None, f"none of the reply's {len(blocks)} code blocks defines class ModelNew"
     source = max(defining, key=len).strip() + "\n"
     try:
-        ast.parse(source)
+        parse_python(source)
     except SyntaxError as exc:
         # Kept: the judge reports the syntax error to the generator with its line number.
         return source, f"the extracted code does not parse (line {exc.lineno}: {exc.msg})"

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from kernelswarm.problem import Override, declared_cpu_sizes
+from kernelswarm.problem import Override, declared_cpu_sizes, parse_python
 from kernelswarm.roofline import floor_for, rate_for
 from kernelswarm.sandbox import Limits, Worker, WorkerError
 from kernelswarm.verify import CheckConfig, Judge
@@ -45,7 +45,7 @@ CHECK_BUDGET_BYTES = 64 << 20  # the judge holds ~7 tests x (inputs + 4 outputs)
 @dataclass
 class Finding:
     kind: str  # near-constant, weak-on-own-inputs, nondeterministic, input-without-effect,
-    # weight-without-effect, constant-weights, overhead-bound, too-large, broken
+    # weight-without-effect, constant-weights, overhead-bound, too-large, broken, lint-error
     detail: str
 
 
@@ -65,7 +65,7 @@ def _bytes(counts: dict[str, Any]) -> int:
 
 def _int_globals(path: Path) -> dict[str, int]:
     values = {}
-    for node in ast.parse(path.read_text()).body:
+    for node in parse_python(path.read_text()).body:
         if (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
@@ -143,6 +143,13 @@ class Linter:
                 self._sensitivity(ref, result)
         except WorkerError as exc:
             result.findings.append(Finding("broken", exc.failure.detail.splitlines()[0][:400]))
+        except Exception as exc:  # the linter's own failure on this file; the others go on
+            result.findings.append(
+                Finding(
+                    "lint-error",
+                    f"the linter failed on this file: {type(exc).__name__}: {exc}"[:400],
+                )
+            )
         finally:
             ref.close()
         return result

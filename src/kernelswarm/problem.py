@@ -17,10 +17,21 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
+import threading
 import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(source: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse``, one thread at a time: CPython 3.11 can fail parses made concurrently
+    ("SystemError: AST constructor recursion depth mismatch"), as `lint --jobs 2` and the
+    swarm's threads did."""
+    with _PARSE_LOCK:
+        return ast.parse(source, filename=filename)
 
 
 class ProblemFileError(Exception):
@@ -81,7 +92,7 @@ def load_module(
         source = path.read_text()
     except OSError as exc:
         raise ProblemFileError(f"cannot read {path}: {exc.strerror}") from exc
-    tree = ast.parse(source, filename=str(path))  # SyntaxError propagates with its location
+    tree = parse_python(source, filename=str(path))  # SyntaxError propagates with its location
     applied = _apply_overrides(tree, overrides or [])
     code = compile(tree, str(path), "exec")
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -136,7 +147,7 @@ def load_candidate_class(path: str | Path, overrides: list[Override] | None = No
 def declared_cpu_sizes(path: str | Path) -> list[Override]:
     """The problem's optional ``KERNELSWARM_CPU_SIZES`` dict, read without running the file."""
     try:
-        tree = ast.parse(Path(path).read_text())
+        tree = parse_python(Path(path).read_text())
     except (OSError, SyntaxError):
         return []
     for node in tree.body:
@@ -158,7 +169,7 @@ def declared_cpu_sizes(path: str | Path) -> list[Override]:
 def looks_like_problem(path: str | Path) -> bool:
     """Whether a file defines Model, get_inputs and get_init_inputs at top level (not run)."""
     try:
-        tree = ast.parse(Path(path).read_text())
+        tree = parse_python(Path(path).read_text())
     except (OSError, SyntaxError, UnicodeDecodeError):
         return False
     names = {n.name for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef)}
