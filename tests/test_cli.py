@@ -106,3 +106,54 @@ def test_checks_command_lists_checks():
         [sys.executable, "-m", "kernelswarm", "checks"], capture_output=True, text=True
     )
     assert proc.returncode == 0 and "completion" in proc.stdout
+
+
+LAYERNORM = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.ln = nn.LayerNorm(d)
+
+    def forward(self, x):
+        return self.ln(x)
+
+
+d = 64
+
+
+def get_inputs():
+    return [torch.randn(32, d)]
+
+
+def get_init_inputs():
+    return [d]
+"""
+
+IGNORES_AFFINE = """
+import torch
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.nn.functional.layer_norm(x, x.shape[-1:])
+"""
+
+
+def test_parameters_initialised_to_one_value_are_named_in_the_verdict(tmp_path):
+    # A known limit, stated rather than hidden: the judge uses the problem's weights as they
+    # are, and a LayerNorm's are ones and zeros, so a kernel that ignores them passes. The
+    # verdict says so (and `kernelswarm lint` reports such problems as constant-weights).
+    (tmp_path / "problem.py").write_text(LAYERNORM)
+    (tmp_path / "cand.py").write_text(IGNORES_AFFINE)
+    _, v = run_check(tmp_path / "problem.py", tmp_path / "cand.py", "--device", "cpu",
+                        "--no-timing", tmp_path=tmp_path)  # fmt: skip
+    assert v["verdict"] == "accepted"
+    assert any("ln.weight, ln.bias" in n and "cannot be told apart" in n for n in v["notes"])

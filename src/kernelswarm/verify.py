@@ -221,6 +221,14 @@ class Judge:
         loaded = ref.wait(ref_seq)
         self.passed_checks.add("problem")
         self._draw_tests(ref, loaded.get("variants"))
+        constant = loaded.get("constant_parameters") or []
+        if constant:
+            self.notes.append(
+                f"{len(constant)} parameters hold one value throughout as initialised "
+                f"({', '.join(constant[:6])}{', ...' if len(constant) > 6 else ''}): the tests use "
+                "them as they are, so a kernel that ignores them (takes a weight of 1, a bias of 0) "
+                "cannot be told apart here"
+            )
         self.progress("loading and compiling the candidate")
         self.imported = True
         cand_loaded = cand.wait(cand_seq)
