@@ -157,3 +157,45 @@ def test_parameters_initialised_to_one_value_are_named_in_the_verdict(tmp_path):
                         "--no-timing", tmp_path=tmp_path)  # fmt: skip
     assert v["verdict"] == "accepted"
     assert any("ln.weight, ln.bias" in n and "cannot be told apart" in n for n in v["notes"])
+
+
+CLOSURE_AND_FRESH_TENSORS = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    # Two habits of KernelBench's level 3: a lambda over a submodule (MiniGPT's mlpf) and a
+    # tensor created inside forward with the default dtype (the LSTMs' h0).
+    def __init__(self, d):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        fc = self.fc
+        self.mlpf = lambda x: torch.relu(fc(x))
+
+    def forward(self, x):
+        mix = torch.eye(x.shape[-1], device=x.device) * 2.0
+        return self.mlpf(x) @ mix
+
+
+d = 48
+
+
+def get_inputs():
+    return [torch.randn(16, d)]
+
+
+def get_init_inputs():
+    return [d]
+"""
+
+
+def test_reference_in_float64_handles_closures_and_tensors_made_in_forward(tmp_path):
+    (tmp_path / "problem.py").write_text(CLOSURE_AND_FRESH_TENSORS)
+    (tmp_path / "cand.py").write_text(
+        CLOSURE_AND_FRESH_TENSORS.replace("class Model(", "class ModelNew(")
+    )
+    proc, v = run_check(tmp_path / "problem.py", tmp_path / "cand.py", "--device", "cpu",
+                        "--no-timing", tmp_path=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert v["verdict"] == "accepted"

@@ -9,7 +9,6 @@ Standard library and torch only.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
@@ -196,10 +195,12 @@ class ReferenceRole:
         fingerprint = state_fingerprint(model)
         if self.device.type == "cuda":
             precision.set_strict_matmul_flags()
-        self.models["float64"] = copy.deepcopy(model).to(self.device, torch.float64)
+        self.models["float64"] = self._replica(model, req["init_seed"], init_args, torch.float64)
         if req["policy_dtype"]:
             self.policy_dtype = precision_dtype(req["policy_dtype"])
-            self.models["policy"] = copy.deepcopy(model).to(self.device, self.policy_dtype)
+            self.models["policy"] = self._replica(
+                model, req["init_seed"], init_args, self.policy_dtype
+            )
         self.policy_tf32 = bool(req["policy_tf32"])
         self.models["working"] = model.to(self.device)
         n_params = sum(p.numel() for p in model.parameters())
@@ -221,9 +222,31 @@ class ReferenceRole:
             "variants": list(self.problem.variants) if self.problem.variants else None,
         }
 
+    def _replica(
+        self, model: torch.nn.Module, seed: int, init_args: list[Any], dtype: torch.dtype
+    ) -> torch.nn.Module:
+        """The reference model again, in another precision: constructed anew (with the same
+        seed and the same weights), not deep-copied, since a deep copy shares what closures
+        captured (KernelBench's MiniGPT block keeps ``lambda x: m.c_proj(...)`` over its own
+        float32 submodule)."""
+        assert self.problem is not None
+        variants.seed_everything(seed)
+        replica = self.problem.model_class(*init_args)
+        replica.load_state_dict(model.state_dict())
+        return replica.to(self.device, dtype)
+
     def _run(self, name: str, inputs: list[Any]) -> Any:
         with torch.no_grad():
-            return self.models[name](*inputs)
+            if name != "float64":
+                return self.models[name](*inputs)
+            # Tensors the forward creates itself (torch.randn(..., device=x.device)) follow the
+            # default dtype: float64 too, in the float64 reference.
+            previous = torch.get_default_dtype()
+            torch.set_default_dtype(torch.float64)
+            try:
+                return self.models[name](*inputs)
+            finally:
+                torch.set_default_dtype(previous)
 
     def test(self, req: dict[str, Any]) -> dict[str, Any]:
         assert self.problem is not None, "load first"
