@@ -73,3 +73,12 @@ def test_worker_group_is_killed_and_scratch_removed():
     except ProcessLookupError:
         alive = False
     assert not alive
+
+
+def test_scratch_folders_cannot_pass_for_modules(tmp_path):
+    # The worker's working directory is its scratch folder: a cache folder named "triton" there
+    # was imported as Triton on a machine without Triton, and torch's flop counter then failed.
+    env = worker_env(tmp_path)
+    assert env["PYTHONSAFEPATH"] == "1"
+    for entry in tmp_path.iterdir():
+        assert not entry.name.isidentifier(), entry.name

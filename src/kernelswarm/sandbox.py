@@ -79,9 +79,13 @@ class WorkerError(Exception):
 def worker_env(scratch: Path) -> dict[str, str]:
     """The environment a worker gets: allow-listed, secrets dropped, caches inside scratch."""
     env = {k: v for k, v in os.environ.items() if k in ALLOWED_ENV and not SECRET_NAME.search(k)}
+    # Named so that none can pass for a module: the scratch folder is the worker's working
+    # directory, and an empty "triton" folder there was imported as Triton where Triton is not
+    # installed (torch then took Triton for available and failed).
     caches = {
-        "HOME": "home", "TMPDIR": "tmp", "TORCH_EXTENSIONS_DIR": "torch_extensions",
-        "TRITON_CACHE_DIR": "triton", "TORCHINDUCTOR_CACHE_DIR": "inductor", "XDG_CACHE_HOME": "cache",
+        "HOME": "ks-home", "TMPDIR": "ks-tmp", "TORCH_EXTENSIONS_DIR": "ks-torch-extensions",
+        "TRITON_CACHE_DIR": "ks-triton-cache", "TORCHINDUCTOR_CACHE_DIR": "ks-inductor-cache",
+        "XDG_CACHE_HOME": "ks-cache",
     }  # fmt: skip
     for var, sub in caches.items():
         path = scratch / sub
@@ -93,6 +97,7 @@ def worker_env(scratch: Path) -> dict[str, str]:
     # slowdowns measured on a 2-core machine).
     env["OMP_WAIT_POLICY"] = "PASSIVE"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONSAFEPATH"] = "1"  # the working directory is not on sys.path (Python 3.11+)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
