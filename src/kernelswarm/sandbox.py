@@ -41,12 +41,16 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _default_memory_bytes() -> int:
+def physical_memory_bytes() -> int:
+    """This machine's memory (16 GiB where the system will not say)."""
     try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         return 16 << 30
-    return min(32 << 30, int(total * 0.6))
+
+
+def _default_memory_bytes() -> int:
+    return min(32 << 30, int(physical_memory_bytes() * 0.6))
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ from kernelswarm.generators.builtin import CONFIGS, candidate_source
 from kernelswarm.generators.llm import GeneratorError
 from kernelswarm.precision import Policy
 from kernelswarm.problem import Override
-from kernelswarm.sandbox import Limits
+from kernelswarm.sandbox import Limits, physical_memory_bytes
 from kernelswarm.store import Store, sha256_text
-from kernelswarm.verify import TEST_MEMORY_SHARE, CheckConfig, check, physical_memory_bytes
+from kernelswarm.verify import TEST_MEMORY_SHARE, CheckConfig, check
 
 Progress = Callable[[str], None]
 

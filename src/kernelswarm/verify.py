@@ -10,7 +10,6 @@ applies the hygiene rules to the facts the candidate worker reports, and writes 
 from __future__ import annotations
 
 import math
-import os
 import random
 import secrets
 import time
@@ -27,7 +26,7 @@ from kernelswarm.bench import Measurement, TimingOptions, device_lock
 from kernelswarm.compare import Comparison, Tolerance, all_finite
 from kernelswarm.precision import POLICIES, UNIT_ROUNDOFF, Policy
 from kernelswarm.problem import Override
-from kernelswarm.sandbox import Failure, Limits, Worker, WorkerError
+from kernelswarm.sandbox import Failure, Limits, Worker, WorkerError, physical_memory_bytes
 from kernelswarm.verdict import CallRecord, OutputRecord, Reason, TestRecord, Verdict
 from kernelswarm.worker.common import same_bits
 
@@ -41,13 +40,6 @@ MAX_EXTRA_TESTS = 8
 MIN_TESTS = 3
 #: the share of physical memory one judge's tests may take by default
 TEST_MEMORY_SHARE = 0.35
-
-
-def physical_memory_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return 16 << 30
 
 
 @dataclass(frozen=True)
