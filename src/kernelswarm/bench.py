@@ -18,7 +18,6 @@ the time budget is spent. Each block is checked before its numbers count:
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import fcntl
 import math
@@ -34,7 +33,7 @@ import torch
 
 from kernelswarm.compare import Tolerance
 from kernelswarm.precision import Policy
-from kernelswarm.problem import parse_python
+from kernelswarm.problem import size_globals
 from kernelswarm.roofline import Floor, cache_path, cached_peaks, floor_for, rate_for, store_peaks
 from kernelswarm.sandbox import Worker, WorkerError
 from kernelswarm.stats import describe_speedup, median_interval, ratio_interval, relative_halfwidth
@@ -145,31 +144,6 @@ def device_lock(device: str, progress: Progress, shared: bool = False) -> Iterat
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def size_globals(problem: Path) -> list[str]:
-    """Top-level integer assignments of a problem file: the sizes a user can scale with --set."""
-    try:
-        tree = parse_python(problem.read_text())
-    except (OSError, SyntaxError):
-        return []
-    names = []
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Constant | ast.BinOp)
-        ):
-            try:
-                value = (
-                    ast.literal_eval(node.value) if isinstance(node.value, ast.Constant) else None
-                )
-            except ValueError:
-                value = None
-            if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-                names.append(node.targets[0].id)
-    return names
 
 
 class Measurement:
@@ -565,7 +539,7 @@ class Measurement:
             10 * float(peaks.get("launch_overhead_seconds", 0)),
         )
         if eager.median < limit:
-            names = size_globals(self.problem)
+            names = list(size_globals(self.problem))
             hint = f" e.g. --set {names[0]}=<larger>" if names else ""
             self.warnings.append(
                 f"eager takes {eager.median * 1e6:.3g} µs per call, near the per-call overhead of this device "

@@ -14,7 +14,6 @@ For each problem file:
 
 from __future__ import annotations
 
-import ast
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import torch
 
-from kernelswarm.problem import Override, declared_cpu_sizes, parse_python
+from kernelswarm.problem import Override, declared_cpu_sizes, size_globals
 from kernelswarm.roofline import floor_for, rate_for
 from kernelswarm.sandbox import Limits, Worker, WorkerError
 from kernelswarm.verify import CheckConfig, Judge
@@ -63,23 +62,6 @@ def _bytes(counts: dict[str, Any]) -> int:
     return int(counts["input_bytes"] + counts["parameter_bytes"] + counts["output_bytes"])
 
 
-def _int_globals(path: Path) -> dict[str, int]:
-    values = {}
-    for node in parse_python(path.read_text()).body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-        ):
-            try:
-                value = ast.literal_eval(node.value)
-            except ValueError:
-                continue
-            if isinstance(value, int) and not isinstance(value, bool):
-                values[node.targets[0].id] = value
-    return values
-
-
 class Linter:
     def __init__(
         self, device: str = "cpu", sizes: str = "auto", limits: Limits | None = None
@@ -107,7 +89,7 @@ class Linter:
         declared = declared_cpu_sizes(path) if self.device == "cpu" and self.sizes != "full" else []
         if declared:
             return declared
-        current = _int_globals(path)
+        current = {k: v for k, v in size_globals(path).items() if v is not None}
         overrides: dict[str, int] = {}
         frozen: set[str] = set()
         for _ in range(24):

@@ -144,6 +144,30 @@ def load_candidate_class(path: str | Path, overrides: list[Override] | None = No
     return cls
 
 
+def size_globals(path: str | Path) -> dict[str, int | None]:
+    """Top-level integer assignments of a problem file, the sizes a user can scale with --set:
+    each name with its value, or None where it is an expression (``n = 2**20``)."""
+    try:
+        tree = parse_python(Path(path).read_text())
+    except (OSError, SyntaxError):
+        return {}
+    found: dict[str, int | None] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Constant | ast.BinOp)
+        ):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                value = None
+            if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+                found[node.targets[0].id] = value
+    return found
+
+
 def declared_cpu_sizes(path: str | Path) -> list[Override]:
     """The problem's optional ``KERNELSWARM_CPU_SIZES`` dict, read without running the file."""
     try:
