@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from kernelswarm.compare import Tolerance
+from kernelswarm.judge.compare import Tolerance
 from kernelswarm.precision import POLICIES, round_to_tf32
 
 STRICT = POLICIES["strict"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kernelswarm.extract import extract_candidate
+from kernelswarm.search.extract import extract_candidate
 
 GOOD = "import torch.nn as nn\n\nclass ModelNew(nn.Module):\n    def forward(self, x):\n        return x * 2\n"
 

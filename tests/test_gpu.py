@@ -23,7 +23,7 @@ def test_cuda_example_is_judged_as_declared(run):
 def test_poison_covers_the_caching_allocator():
     import torch
 
-    from kernelswarm.poison import poison_cuda
+    from kernelswarm.worker.poison import poison_cuda
 
     device = torch.device("cuda", torch.cuda.current_device())
     kept = [torch.randn(1 << n, device=device) for n in range(8, 24)]

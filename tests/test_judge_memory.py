@@ -11,10 +11,11 @@ import numpy as np
 import torch
 from conftest import EXAMPLES, PROBLEMS
 
-from kernelswarm import verify
-from kernelswarm.compare import Tolerance
+from kernelswarm.judge import tests as judge_tests
+from kernelswarm.judge.check import CheckConfig, check
+from kernelswarm.judge.compare import Tolerance
+from kernelswarm.judge.tests import MIN_TESTS
 from kernelswarm.precision import POLICIES
-from kernelswarm.verify import MIN_TESTS, CheckConfig, check
 from kernelswarm.wire import _PREFIX, decode, encode, encode_parts
 
 
@@ -45,7 +46,7 @@ def test_tight_budget_still_rejects_cheats():
 
 
 def test_a_problem_too_large_for_the_machine_is_not_judged(monkeypatch):
-    monkeypatch.setattr(verify, "physical_memory_bytes", lambda: 1 << 10)
+    monkeypatch.setattr(judge_tests, "physical_memory_bytes", lambda: 1 << 10)
     verdict = _judge("good/matmul_tiled.py", None)
     assert verdict["verdict"] == "error"
     assert "too large to judge on this machine" in verdict["reasons"][0]["detail"]
@@ -78,7 +79,7 @@ def test_wire_sends_views_of_tensor_memory_not_copies():
 
 
 def test_all_finite_reads_once_and_is_exact():
-    from kernelswarm.compare import all_finite
+    from kernelswarm.judge.compare import all_finite
 
     big = torch.full((1000,), 3e38)  # finite, though its sum overflows float32
     assert all_finite(big) and all_finite(torch.arange(3)) and all_finite(torch.empty(0))

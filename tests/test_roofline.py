@@ -5,25 +5,36 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernelswarm.roofline import IMPOSSIBLE_MARGIN, WINOGRAD_FACTOR, count, floor_for, rate_for
+from kernelswarm.judge.floor import IMPOSSIBLE_MARGIN, WINOGRAD_FACTOR, floor_for, rate_for
+from kernelswarm.protocol import Counts, Peaks
+from kernelswarm.worker.counting import count
 
-PEAKS = {"bandwidth": 1e12, "matmul": {"fp32": 1e13, "tf32": 1e14, "bf16": 2e14, "fp16": 2e14}}
+
+def peaks(bandwidth: float, **matmul: float) -> Peaks:
+    return Peaks("test", bandwidth, matmul, 5e-6, "", "")
+
+
+def counts(flops: int, in_bytes: int, out_bytes: int, convolution: bool = False) -> Counts:
+    return Counts("float32", flops, 0, convolution, in_bytes, 0, out_bytes)
+
+
+PEAKS = peaks(1e12, fp32=1e13, tf32=1e14, bf16=2e14, fp16=2e14)
 
 
 def test_linear_flops_and_bytes():
     model = torch.nn.Linear(64, 32)
     x = torch.randn(8, 64)
     c = count(model, [x])
-    assert c["flops"] == 2 * 8 * 64 * 32
-    assert c["input_bytes"] == 8 * 64 * 4
-    assert c["parameter_bytes"] == (64 * 32 + 32) * 4
-    assert c["output_bytes"] == 8 * 32 * 4
-    assert c["dtype"] == "float32"
+    assert c.flops == 2 * 8 * 64 * 32
+    assert c.input_bytes == 8 * 64 * 4
+    assert c.parameter_bytes == (64 * 32 + 32) * 4
+    assert c.output_bytes == 8 * 32 * 4
+    assert c.dtype == "float32"
 
 
 def test_elementwise_work_is_counted_separately():
     c = count(torch.nn.ReLU(), [torch.randn(1000)])
-    assert c["flops"] == 0 and c["other_flops"] == 1000
+    assert c.flops == 0 and c.other_flops == 1000
 
 
 def test_views_are_not_work():
@@ -31,13 +42,11 @@ def test_views_are_not_work():
         def forward(self, x):
             return x.view(10, 100).t()
 
-    assert count(Reshape(), [torch.randn(1000)])["other_flops"] == 0
+    assert count(Reshape(), [torch.randn(1000)]).other_flops == 0
 
 
 def test_floor_is_the_larger_bound():
-    counts = {"flops": 10**12, "other_flops": 0, "input_bytes": 10**9, "parameter_bytes": 0,
-              "output_bytes": 10**9, "convolution": False}  # fmt: skip
-    floor = floor_for(counts, PEAKS, "fp32")
+    floor = floor_for(counts(10**12, 10**9, 10**9), PEAKS, "fp32")
     assert floor.compute_seconds == pytest.approx(0.1) and floor.memory_seconds == pytest.approx(
         2e-3
     )
@@ -47,15 +56,13 @@ def test_floor_is_the_larger_bound():
 
 
 def test_convolutions_allow_winograd():
-    counts = {"flops": 10**12, "other_flops": 0, "input_bytes": 1, "parameter_bytes": 0,
-              "output_bytes": 1, "convolution": True}  # fmt: skip
-    floor = floor_for(counts, PEAKS, "fp32")
+    floor = floor_for(counts(10**12, 1, 1, convolution=True), PEAKS, "fp32")
     assert floor.impossible_below == pytest.approx(IMPOSSIBLE_MARGIN * 0.1 / WINOGRAD_FACTOR)
 
 
 def test_convolution_is_detected():
     c = count(torch.nn.Conv2d(3, 8, 3), [torch.randn(1, 3, 16, 16)])
-    assert c["convolution"] and c["flops"] > 0
+    assert c.convolution and c.flops > 0
 
 
 @pytest.mark.parametrize(
@@ -73,10 +80,7 @@ def test_rate_follows_policy_and_dtype(policy, dtype, rate):
 
 
 def test_fp32_accuracy_may_come_from_faster_units():
-    peaks = {"bandwidth": 1e12, "matmul": {"fp32": 5e13, "fp64": 6.4e13, "tf32": 4.1e14}}
-    counts = {"flops": 10**12, "other_flops": 0, "input_bytes": 1, "parameter_bytes": 0,
-              "output_bytes": 1, "convolution": False}  # fmt: skip
-    floor = floor_for(counts, peaks, "fp32-accurate")
+    floor = floor_for(counts(10**12, 1, 1), peaks(1e12, fp32=5e13, fp64=6.4e13, tf32=4.1e14), "fp32-accurate")
     assert floor.rate == pytest.approx(4.1e14 / 3)  # 3xTF32 beats fp32 and fp64 here
 
 
@@ -90,6 +94,6 @@ def test_causal_attention_is_charged_half():
             return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
 
     q = k = v = torch.randn(2, 4, 64, 16)
-    full = count(Attention(False), [q, k, v])["flops"]
-    causal = count(Attention(True), [q, k, v])["flops"]
+    full = count(Attention(False), [q, k, v]).flops
+    causal = count(Attention(True), [q, k, v]).flops
     assert full == 4 * 2 * 4 * 64 * 64 * 16 and causal == full // 2

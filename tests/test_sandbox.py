@@ -8,7 +8,8 @@ import sys
 
 from conftest import PROBLEMS
 
-from kernelswarm.sandbox import Limits, Worker, worker_env
+from kernelswarm.judge.sandbox import Limits, Worker, worker_env
+from kernelswarm.protocol import Role
 
 
 def test_secrets_never_reach_the_worker_environment(tmp_path, monkeypatch):
@@ -58,7 +59,7 @@ def test_candidate_sees_no_key_and_runs_in_its_scratch(tmp_path):
 
 
 def test_worker_group_is_killed_and_scratch_removed():
-    worker = Worker("candidate", "cpu", Limits(wall_seconds=60))
+    worker = Worker(Role.CANDIDATE, "cpu", Limits(wall_seconds=60))
     worker.start()
     scratch = worker.scratch
     pid = worker.proc.pid

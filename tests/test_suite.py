@@ -41,8 +41,8 @@ def test_matches_solutions_by_path_name_or_kernelbench_convention(tmp_path):
     assert match_solution(p, root, sols) == same
 
 
-def entry(level, verdict, eager=None, compile_=None, kb=None):
-    e = SuiteEntry(SuiteProblem(Path(f"/{level}/x.py"), level, "x"), Path("c.py"), verdict)
+def entry(level, outcome, eager=None, compile_=None, kb=None):
+    e = SuiteEntry(SuiteProblem(Path(f"/{level}/x.py"), level, "x"), Path("c.py"), outcome)
     e.speedup_eager, e.speedup_compile, e.kernelbench_verdict = eager, compile_, kb
     return e
 

@@ -14,7 +14,9 @@ import pytest
 from conftest import EXAMPLES, PROBLEMS
 from fake_llm import FakeModelServer
 
-from kernelswarm.swarm import Attempt, Budget, SwarmFileError, load_swarm
+from kernelswarm.judge.results import Speedup
+from kernelswarm.search.attempts import Attempt
+from kernelswarm.search.swarm_file import Budget, SwarmFileError, load_swarm
 
 TREE = (EXAMPLES / "good" / "sum_rows_tree.py").read_text()
 ZEROS = """import torch, torch.nn as nn
@@ -71,10 +73,8 @@ def test_swarm_file_is_validated(tmp_path):
 
 def attempt(verdict, eager=None, compile_=None):
     a = Attempt(1, "g", "", "c.py", verdict)
-    a.speedup_eager = {"median": eager[0], "low": eager[1], "high": eager[2]} if eager else None
-    a.speedup_compile = (
-        {"median": compile_[0], "low": compile_[1], "high": compile_[2]} if compile_ else None
-    )
+    a.speedup_eager = Speedup("eager", *eager, "") if eager else None
+    a.speedup_compile = Speedup("compile", *compile_, "") if compile_ else None
     return a
 
 

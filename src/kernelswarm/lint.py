@@ -15,23 +15,19 @@ For each problem file:
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import torch
-
+from kernelswarm.judge.client import ReferenceClient, open_endpoint
+from kernelswarm.judge.floor import H100_PEAKS, counts_dtype, floor_for, rate_for
+from kernelswarm.judge.reasons import Check, Reasons
+from kernelswarm.judge.sandbox import Limits, WorkerError
+from kernelswarm.judge.tests import TestDrawer, TestPlan
+from kernelswarm.precision import POLICIES
 from kernelswarm.problem import Override, declared_cpu_sizes, size_globals
-from kernelswarm.roofline import floor_for, rate_for
-from kernelswarm.sandbox import Limits, Worker, WorkerError
-from kernelswarm.verify import CheckConfig, Judge
+from kernelswarm.protocol import Counts, Role
 
-#: a reference H100 SXM for the size checks (measured figures are in docs/benchmarks.md; these
-#: round figures are what the suite was sized with): bytes/s and FLOP/s
-H100_PEAKS = {
-    "bandwidth": 3.0e12,
-    "matmul": {"fp32": 5.0e13, "tf32": 4.0e14, "bf16": 7.0e14, "fp16": 7.0e14, "fp64": 5.0e13},
-}
 H100_MEMORY = 80 * 2**30
 #: a floor under this is a launch-overhead measurement on a GPU
 OVERHEAD_FLOOR_SECONDS = 20e-6
@@ -58,10 +54,6 @@ class LintResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _bytes(counts: dict[str, Any]) -> int:
-    return int(counts["input_bytes"] + counts["parameter_bytes"] + counts["output_bytes"])
-
-
 class Linter:
     def __init__(
         self, device: str = "cpu", sizes: str = "auto", limits: Limits | None = None
@@ -71,20 +63,15 @@ class Linter:
         self.limits = limits or Limits(wall_seconds=600)
 
     def _estimate(
-        self, ref: Worker, path: Path, overrides: list[Override]
-    ) -> dict[str, Any] | None:
+        self, ref: ReferenceClient, path: Path, overrides: list[Override]
+    ) -> Counts | None:
+        """Sizes at these overrides, or None where the model cannot be built on the meta device."""
         try:
-            return ref.request(
-                {
-                    "op": "estimate",
-                    "problem": str(path),
-                    "overrides": [[o.name, o.value] for o in overrides],
-                }
-            )
+            return ref.estimate(str(path), overrides)
         except WorkerError:
             return None
 
-    def _fit(self, ref: Worker, path: Path, result: LintResult) -> list[Override] | None:
+    def _fit(self, ref: ReferenceClient, path: Path, result: LintResult) -> list[Override] | None:
         """Overrides at which this machine can run the problem."""
         declared = declared_cpu_sizes(path) if self.device == "cpu" and self.sizes != "full" else []
         if declared:
@@ -96,7 +83,7 @@ class Linter:
             estimate = self._estimate(ref, path, [Override(k, v) for k, v in overrides.items()])
             if estimate is None:
                 return None
-            if _bytes(estimate) <= CHECK_BUDGET_BYTES or self.sizes == "full":
+            if estimate.moved_bytes <= CHECK_BUDGET_BYTES or self.sizes == "full":
                 return [Override(k, v) for k, v in overrides.items()]
             names = [k for k, v in current.items() if v >= 16 and k not in frozen]
             if not names:
@@ -112,7 +99,7 @@ class Linter:
 
     def lint(self, path: Path) -> LintResult:
         result = LintResult(problem=str(path))
-        ref = Worker("reference", self.device, self.limits)
+        ref = ReferenceClient(open_endpoint(Role.REFERENCE, self.device, self.limits))
         try:
             ref.start()
             self._sizes_at_default(ref, path, result)
@@ -136,15 +123,14 @@ class Linter:
             ref.close()
         return result
 
-    def _sizes_at_default(self, ref: Worker, path: Path, result: LintResult) -> None:
+    def _sizes_at_default(self, ref: ReferenceClient, path: Path, result: LintResult) -> None:
         estimate = self._estimate(ref, path, [])
         if estimate is None:
             result.notes.append("sizes not estimated: the model cannot be built on the meta device")
             return
-        moved = _bytes(estimate)
+        moved = estimate.moved_bytes
         result.default_bytes = moved
-        dtype = getattr(torch, str(estimate.get("dtype", "float32")), torch.float32)
-        floor = floor_for(estimate, H100_PEAKS, rate_for("strict", dtype))
+        floor = floor_for(estimate, H100_PEAKS, rate_for("strict", counts_dtype(estimate)))
         result.default_floor_h100_seconds = floor.seconds
         if floor.seconds < OVERHEAD_FLOOR_SECONDS:
             result.findings.append(
@@ -164,25 +150,23 @@ class Linter:
             )
 
     def _judge_tests(
-        self, ref: Worker, path: Path, overrides: list[Override], result: LintResult
+        self, ref: ReferenceClient, path: Path, overrides: list[Override], result: LintResult
     ) -> None:
-        config = CheckConfig(
-            problem=path, candidate=path, device=self.device, overrides=tuple(overrides)
-        )
-        judge = Judge(config)
-        loaded = ref.request(
-            {"op": "load", "problem": str(path), "candidate": "", "overrides": [[o.name, o.value] for o in overrides],
-             "init_seed": judge.init_seed, "weights": "share", "policy_dtype": None, "policy_tf32": False}
-        )  # fmt: skip
-        judge.draw_tests(ref, loaded.get("variants"))
-        for check, kind in (("determinism", "nondeterministic"), ("strength", "near-constant")):
-            if check in judge.reasons:
-                result.findings.append(Finding(kind, judge.reasons[check].detail[:600]))
-        weak_base = [t for t in judge.tests if t.record.variant == "base" and not t.record.strong]
-        if weak_base and "strength" not in judge.reasons:
-            why = "; ".join(
-                f"{t.record.name}: {', '.join(t.record.weak_because)}" for t in weak_base[:3]
-            )
+        """Draw the judge's own tests, as ``check`` would, and report what makes them weak."""
+        rng = random.Random(secrets.randbits(40))
+        loaded = ref.begin_load(str(path), tuple(overrides), rng.getrandbits(48), None).result()
+        reasons = Reasons()
+        drawer = TestDrawer(TestPlan(POLICIES["strict"]), rng, reasons, notes=[])
+        drawer.draw(ref, loaded.variants)
+        for check, kind in (
+            (Check.DETERMINISM, "nondeterministic"),
+            (Check.STRENGTH, "near-constant"),
+        ):
+            if check in reasons:
+                result.findings.append(Finding(kind, reasons[check].detail[:600]))
+        weak_base = [t for t in drawer.usable if t.record.variant == "base" and not t.record.strong]
+        if weak_base and Check.STRENGTH not in reasons:
+            why = "; ".join(f"{t.name}: {', '.join(t.record.weak_because)}" for t in weak_base[:3])
             result.findings.append(
                 Finding(
                     "weak-on-own-inputs",
@@ -191,12 +175,10 @@ class Linter:
                 )
             )
 
-    def _sensitivity(self, ref: Worker, result: LintResult) -> None:
+    def _sensitivity(self, ref: ReferenceClient, result: LintResult) -> None:
         rng = random.Random(7)
-        answer = ref.request(
-            {"op": "sensitivity", "seeds": [rng.getrandbits(40) for _ in range(3)]}
-        )
-        for index, delta in answer["inputs"].items():
+        answer = ref.sensitivity([rng.getrandbits(40) for _ in range(3)])
+        for index, delta in answer.inputs.items():
             if delta < NO_EFFECT:
                 result.findings.append(
                     Finding(
@@ -204,9 +186,7 @@ class Linter:
                         f"input {index} drawn again changes the output by {delta:.2g} (relative)",
                     )
                 )
-        constant = [
-            n for n in answer.get("constant_init", []) if answer["weights"].get(n, 0.0) >= NO_EFFECT
-        ]
+        constant = [n for n in answer.constant_init if answer.weights.get(n, 0.0) >= NO_EFFECT]
         if constant:
             result.findings.append(
                 Finding(
@@ -216,12 +196,12 @@ class Linter:
                     "passes every test",
                 )
             )
-        dead = [name for name, delta in answer["weights"].items() if delta < NO_EFFECT]
+        dead = [name for name, delta in answer.weights.items() if delta < NO_EFFECT]
         if dead:
             result.findings.append(
                 Finding(
                     "weight-without-effect",
-                    f"{len(dead)} of {len(answer['weights'])} parameters change the output by less than "
+                    f"{len(dead)} of {len(answer.weights)} parameters change the output by less than "
                     f"{NO_EFFECT:g} when drawn again: {', '.join(dead[:6])}",
                 )
             )

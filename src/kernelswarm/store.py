@@ -3,7 +3,11 @@
 One file per project by default (``kernelswarm.db`` in the working directory). Rows are written
 as results arrive, each in its own transaction, so an interrupted run loses nothing finished.
 Verdicts and measurements are stored as their full JSON (with the settings, seeds, versions and
-device they were taken with), next to the few columns queries need.
+device they were taken with, and the schema of that JSON), next to the few columns queries need.
+
+The tables carry a schema version. A database of an older version is brought up to date by the
+migrations below, one version at a time, each in its own transaction; a new database is made by
+the same path (version 1, then every migration), so the migrations run on every test.
 """
 
 from __future__ import annotations
@@ -13,17 +17,19 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from kernelswarm.verdict import json_safe
+from kernelswarm.judge.results import BenchResult
+from kernelswarm.judge.verdict import Verdict, json_safe
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_PATH = Path("kernelswarm.db")
 
-_SCHEMA = """
+#: version 1, as it first shipped; later versions are migrations from it
+_SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -101,6 +107,52 @@ CREATE INDEX IF NOT EXISTS baselines_by_run ON baselines(run_id);
 """
 
 
+def _to_2(db: sqlite3.Connection) -> None:
+    """Version 2: the schema of each stored JSON, and the candidate's time and share of the speed
+    of light as columns (for listing runs without parsing every verdict)."""
+    db.execute(
+        "ALTER TABLE verdicts ADD COLUMN schema TEXT NOT NULL DEFAULT 'kernelswarm.verdict/1'"
+    )
+    db.execute("ALTER TABLE verdicts ADD COLUMN candidate_seconds REAL")
+    db.execute("ALTER TABLE verdicts ADD COLUMN sol_fraction REAL")
+    db.execute(
+        "ALTER TABLE baselines ADD COLUMN schema TEXT NOT NULL DEFAULT 'kernelswarm.bench/0'"
+    )
+    db.execute(
+        "UPDATE verdicts SET "
+        "candidate_seconds = json_extract(json, '$.timing.implementations.candidate.median'), "
+        "sol_fraction = json_extract(json, '$.speed_of_light.fraction') "
+        "WHERE verdict = 'accepted'"
+    )
+
+
+#: version -> the migration that makes it from the version before
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_2}
+
+
+class ProposalRow(Protocol):
+    """What the store keeps of a generator's proposal (``search.types.Proposal``)."""
+
+    @property
+    def generator(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def note(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def reply(self) -> str: ...
+    @property
+    def input_tokens(self) -> int: ...
+    @property
+    def output_tokens(self) -> int: ...
+    @property
+    def cost(self) -> float: ...
+    @property
+    def cached(self) -> bool: ...
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -119,16 +171,30 @@ class Store:
         # NORMAL is durable in WAL mode except for the last transactions on power loss.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self.migrated_from = self._migrate()
+
+    def _migrate(self) -> int | None:
+        """Bring the tables to SCHEMA_VERSION; the version they had, or None if up to date."""
         with self._tx() as db:
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA_1)
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row["value"]) > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} was written by a newer kernelswarm (schema {row['value']}, this "
-                    f"one knows {SCHEMA_VERSION})"
-                )
+                db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+                version = 1
+            else:
+                version = int(row["value"])
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer kernelswarm (schema {version}, this "
+                f"one knows {SCHEMA_VERSION})"
+            )
+        start = version
+        while version < SCHEMA_VERSION:
+            with self._tx() as db:
+                MIGRATIONS[version + 1](db)
+                version += 1
+                db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+        return start if start != SCHEMA_VERSION else None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -184,40 +250,49 @@ class Store:
             ).fetchone()
             return int(row["id"])
 
-    def verdict(
-        self, run_id: int, problem_id: int, candidate_id: int, verdict: dict[str, Any]
-    ) -> int:
-        speedup = verdict.get("speedup") or {}
+    def verdict(self, run_id: int, problem_id: int, candidate_id: int, verdict: Verdict) -> int:
+        speedup = verdict.speedup or {}
+        sol = verdict.speed_of_light
+        data = verdict.to_dict()
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO verdicts (run_id, problem_id, candidate_id, device, precision, verdict, "
-                "speedup_eager, speedup_compile, created, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "speedup_eager, speedup_compile, candidate_seconds, sol_fraction, schema, created, json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    run_id, problem_id, candidate_id, verdict["device"], verdict["precision"],
-                    verdict["verdict"], (speedup.get("eager") or {}).get("median"),
-                    (speedup.get("compile") or {}).get("median"), time.time(),
-                    json.dumps(json_safe(verdict)),
+                    run_id, problem_id, candidate_id, verdict.device, verdict.precision,
+                    verdict.verdict.value,
+                    speedup["eager"].median if "eager" in speedup else None,
+                    speedup["compile"].median if "compile" in speedup else None,
+                    verdict.candidate_seconds, sol.fraction if sol else None, data["schema"],
+                    time.time(), json.dumps(json_safe(data)),
                 ),
             )  # fmt: skip
             return int(cur.lastrowid or 0)
 
-    def baseline(self, run_id: int, problem_id: int, device: str, timing: dict[str, Any]) -> int:
-        impls = timing.get("implementations", {})
-
-        def median(name: str) -> float | None:
-            return (impls.get(name) or {}).get("median")
-
-        floor = (timing.get("floor") or {}).get("seconds")
+    def baseline(self, run_id: int, problem_id: int, bench: BenchResult) -> int:
+        timing = bench.timing
+        data = bench.to_dict()
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO baselines (run_id, problem_id, device, eager_seconds, compile_seconds, "
-                "floor_seconds, created, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, problem_id, device, median("eager"), median("compile"), floor, time.time(),
-                 json.dumps(json_safe(timing))),
+                "floor_seconds, schema, created, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, problem_id, timing.device, timing.median("eager"), timing.median("compile"),
+                 timing.floor.seconds if timing.floor else None, data["schema"], time.time(),
+                 json.dumps(json_safe(data))),
             )  # fmt: skip
             return int(cur.lastrowid or 0)
 
-    def generation(self, run_id: int, round_: int, proposal: Any, candidate_id: int | None) -> int:
+    def baseline_of(self, run_id: int) -> BenchResult | None:
+        """The latest baselines measured in a run (for --resume)."""
+        rows = self.query(
+            "SELECT json FROM baselines WHERE run_id=? ORDER BY id DESC LIMIT 1", (run_id,)
+        )
+        return BenchResult.from_dict(json.loads(rows[0]["json"])) if rows else None
+
+    def generation(
+        self, run_id: int, round_: int, proposal: ProposalRow, candidate_id: int | None
+    ) -> int:
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO generations (run_id, round, generator, candidate_id, label, note, prompt, reply, "
@@ -253,13 +328,13 @@ class Store:
         with self._tx() as db:
             db.execute("UPDATE runs SET status='running', finished=NULL WHERE id=?", (run_id,))
 
-    def judged(self, run_id: int) -> dict[str, dict[str, Any]]:
+    def judged(self, run_id: int) -> dict[str, Verdict]:
         """Verdicts already taken in a run, by candidate source hash."""
         rows = self.query(
             "SELECT c.sha256, v.json FROM verdicts v JOIN candidates c ON c.id=v.candidate_id WHERE v.run_id=?",
             (run_id,),
         )
-        return {r["sha256"]: json.loads(r["json"]) for r in rows}
+        return {r["sha256"]: Verdict.from_dict(json.loads(r["json"])) for r in rows}
 
     # -- reading ------------------------------------------------------------------------------
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

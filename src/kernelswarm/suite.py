@@ -18,12 +18,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kernelswarm.bench import TimingOptions, run_bench
+from kernelswarm.judge.bench import BenchConfig, run_bench
+from kernelswarm.judge.check import CheckConfig, check
+from kernelswarm.judge.results import BenchResult, TimingOptions
+from kernelswarm.judge.sandbox import Limits
+from kernelswarm.judge.verdict import Outcome, Verdict
+from kernelswarm.plain import to_plain
 from kernelswarm.precision import POLICIES
 from kernelswarm.problem import Override, declared_cpu_sizes, looks_like_problem
-from kernelswarm.sandbox import Limits
 from kernelswarm.store import Store
-from kernelswarm.verify import CheckConfig, check
 
 FAST_P = (0.0, 0.5, 0.8, 1.0, 1.5, 2.0)
 
@@ -54,14 +57,31 @@ class SuiteConfig:
 class SuiteEntry:
     problem: SuiteProblem
     candidate: Path | None = None
-    verdict: str = "missing"  # accepted, rejected, error, missing (no solution), or "measured"
+    outcome: str = "missing"  # accepted, rejected, error, missing (no solution), or "measured"
     reasons: list[str] = field(default_factory=list)
     speedup_eager: float | None = None
     speedup_compile: float | None = None
     kernelbench_verdict: str | None = None
-    timing: dict[str, Any] | None = None  # the verdict (or measurement) that counts, as JSON
-    also: list[dict[str, Any]] = field(default_factory=list)  # other verdicts taken (kernelbench)
+    verdict: Verdict | None = None  # the verdict that counts
+    also: list[Verdict] = field(default_factory=list)  # other verdicts taken (kernelbench)
+    measured: BenchResult | None = None  # without solutions: the baselines
     sizes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON: ``verdict`` is the outcome, ``timing`` the full verdict or
+        measurement that counts."""
+        timing = self.verdict or self.measured
+        return {
+            "problem": to_plain(self.problem),
+            "candidate": str(self.candidate) if self.candidate else None,
+            "verdict": self.outcome,
+            "reasons": self.reasons,
+            "speedup_eager": self.speedup_eager,
+            "speedup_compile": self.speedup_compile,
+            "kernelbench_verdict": self.kernelbench_verdict,
+            "sizes": self.sizes,
+            "timing": timing.to_dict() if timing is not None else None,
+        }
 
 
 @dataclass
@@ -139,36 +159,40 @@ def _judge(
         timing=cfg.timing,
     )
     verdict = check(config)
-    entry.verdict = verdict.verdict
-    entry.reasons = [f"{r.check}: {r.detail.splitlines()[0]}" for r in verdict.reasons]
-    speedup = verdict.speedup or {}
-    entry.speedup_eager = (speedup.get("eager") or {}).get("median")
-    entry.speedup_compile = (speedup.get("compile") or {}).get("median")
-    entry.timing = verdict.to_dict()
     if cfg.policy == "kernelbench":
         # The looser rule decided; the strict one says whether that was right.
         strict = check(replace(config, policy=POLICIES["strict"], timing=None))
-        entry.kernelbench_verdict, entry.verdict = entry.verdict, strict.verdict
-        entry.also, entry.timing = [entry.timing], strict.to_dict()
-        if strict.verdict != "accepted":
-            entry.speedup_eager = entry.speedup_compile = None
-            entry.reasons = [f"{r.check}: {r.detail.splitlines()[0]}" for r in strict.reasons]
+        entry.kernelbench_verdict = verdict.verdict.value
+        entry.also = [verdict]
+        _count(entry, strict, speedups_from=verdict if strict.accepted else None)
+    else:
+        _count(entry, verdict, speedups_from=verdict)
     return entry
+
+
+def _count(entry: SuiteEntry, verdict: Verdict, speedups_from: Verdict | None) -> None:
+    entry.verdict = verdict
+    entry.outcome = verdict.verdict.value
+    entry.reasons = [r.line() for r in verdict.reasons]
+    speedup = (speedups_from.speedup if speedups_from else None) or {}
+    entry.speedup_eager = speedup["eager"].median if "eager" in speedup else None
+    entry.speedup_compile = speedup["compile"].median if "compile" in speedup else None
 
 
 def _measure(cfg: SuiteConfig, problem: SuiteProblem, overrides: list[Override]) -> SuiteEntry:
     entry = SuiteEntry(problem, sizes=[f"{o.name}={o.value}" for o in overrides])
-    result, problems, _ = run_bench(
-        problem.path, cfg.device, POLICIES[cfg.policy], [(o.name, o.value) for o in overrides],
-        cfg.timing or TimingOptions(), cfg.limits, None, lambda _: None,
+    config = BenchConfig(
+        problem.path, cfg.device, POLICIES[cfg.policy], tuple(overrides),
+        cfg.timing or TimingOptions(), cfg.limits,
     )  # fmt: skip
-    if result is None:
-        entry.verdict = "error"
-        entry.reasons = [f"{r.check}: {r.detail.splitlines()[0]}" for r in problems]
+    result = run_bench(config)
+    if not isinstance(result, BenchResult):
+        entry.outcome = "error"
+        entry.reasons = [result.line()]
         return entry
-    entry.verdict = "measured"
-    entry.timing = result.to_dict()
-    entry.reasons = list(result.warnings)
+    entry.outcome = "measured"
+    entry.measured = result
+    entry.reasons = list(result.timing.warnings)
     return entry
 
 
@@ -192,12 +216,12 @@ def run_suite(
             entry = _judge(cfg, problem, candidate, overrides) if candidate else SuiteEntry(problem)
         if store is not None:
             pid = store.problem(problem.path, problem.level)
-            if entry.candidate is not None and entry.timing is not None:
+            if entry.candidate is not None and entry.verdict is not None:
                 cid = store.candidate(pid, entry.candidate.read_text(), str(entry.candidate))
-                for verdict in [entry.timing, *entry.also]:
+                for verdict in [entry.verdict, *entry.also]:
                     store.verdict(run_id, pid, cid, verdict)
-            elif entry.verdict == "measured" and entry.timing is not None:
-                store.baseline(run_id, pid, cfg.device, entry.timing)
+            elif entry.measured is not None:
+                store.baseline(run_id, pid, entry.measured)
         with lock:
             done += 1
             progress(entry, done, len(problems))
@@ -230,7 +254,7 @@ def summarise(entries: list[SuiteEntry]) -> list[LevelSummary]:
     out = []
     for name, group in groups:
         n = len(group)
-        correct = [e for e in group if e.verdict == "accepted"]
+        correct = [e for e in group if e.outcome == Outcome.ACCEPTED]
 
         def fast(
             attr: str,
@@ -256,7 +280,7 @@ def summarise(entries: list[SuiteEntry]) -> list[LevelSummary]:
                     sum(
                         1
                         for e in kb
-                        if e.kernelbench_verdict == "accepted" and e.verdict != "accepted"
+                        if e.kernelbench_verdict == "accepted" and e.outcome != "accepted"
                     )
                     if kb
                     else None

@@ -7,7 +7,7 @@ strings and plain tensors, and it checks every length against the bytes actually
 
 Frame: b"KSW1" | header length (8 bytes, big endian) | body length (8 bytes) | header | body.
 
-This module runs inside the sandboxed worker, so it imports only the standard library and torch.
+Shared by both sides: standard library and torch only.
 """
 
 from __future__ import annotations
@@ -145,6 +145,17 @@ def decode(header_bytes: bytes, body: bytearray) -> Any:
         return value
 
     return walk(header["payload"])
+
+
+def decode_frame(frame: bytes | bytearray) -> Any:
+    """Rebuild the object of one whole frame (as ``encode`` made it)."""
+    if len(frame) < _PREFIX.size:
+        raise WireError("frame shorter than its prefix")
+    magic, header_len, body_len = _PREFIX.unpack(frame[: _PREFIX.size])
+    if magic != MAGIC or _PREFIX.size + header_len + body_len != len(frame):
+        raise WireError("frame prefix does not match the frame")
+    start = _PREFIX.size + header_len
+    return decode(bytes(frame[_PREFIX.size : start]), bytearray(frame[start:]))
 
 
 def widen_pipe(fd: int) -> None:

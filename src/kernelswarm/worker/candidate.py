@@ -22,14 +22,30 @@ Standard library and torch only.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
 
-from kernelswarm import poison, precision, problem, timing, variants
-from kernelswarm.worker.common import (
-    Phases,
-    Trusted,
+from kernelswarm import precision, problem, variants
+from kernelswarm.protocol import (
+    Call,
+    Called,
+    CandidateLoaded,
+    Finish,
+    Finished,
+    InputMode,
+    LateChange,
+    LoadCandidate,
+    Mutation,
+    OutputFact,
+    Phase,
+    Stored,
+    StoreTimingSets,
+    WeightsReport,
+)
+from kernelswarm.tensors import (
     changed_elements,
     flatten,
     same_bits,
@@ -37,13 +53,13 @@ from kernelswarm.worker.common import (
     storage_ptr,
     to_device,
 )
+from kernelswarm.worker import poison, timing
+from kernelswarm.worker.guard import Phases, Trusted
 
 LATE_WAIT_S = 0.05
 
 
-def _share_weights(
-    reference: dict[str, torch.Tensor], candidate: torch.nn.Module
-) -> dict[str, Any]:
+def _share_weights(reference: dict[str, torch.Tensor], candidate: torch.nn.Module) -> WeightsReport:
     """Copy reference tensors into the candidate where name and shape match."""
     own = candidate.state_dict()
     shared, mismatched = [], []
@@ -57,10 +73,13 @@ def _share_weights(
                 shared.append(name)
             else:
                 mismatched.append(name)
-    only_ref = sorted(set(reference) - set(own))
-    only_cand = sorted(set(own) - set(reference))
-    return {"shared": shared, "shape_mismatch": mismatched, "reference_only": only_ref,
-            "candidate_only": only_cand}  # fmt: skip
+    return WeightsReport(
+        mode="share",
+        shared=shared,
+        shape_mismatch=mismatched,
+        reference_only=sorted(set(reference) - set(own)),
+        candidate_only=sorted(set(own) - set(reference)),
+    )
 
 
 class CandidateRole:
@@ -70,41 +89,42 @@ class CandidateRole:
         self.trusted = trusted
         self.model: torch.nn.Module | None = None
         self.inputs: dict[str, list[Any]] = {}
-        self.retained: list[
-            tuple[int, torch.Tensor, torch.Tensor]
-        ] = []  # (call, output, first copy)
+        #: (call, output, first copy) of every returned output
+        self.retained: list[tuple[int, torch.Tensor, torch.Tensor]] = []
         self.threads_before: set[threading.Thread] = set()
         self.calls = 0
         self.timing = timing.TimingOps(timing.TimingSession(device, trusted), self._implementation)
+        self.handlers: dict[type, Callable[[Any], Any]] = {
+            LoadCandidate: self.load,
+            Call: self.call,
+            Finish: self.finish,
+            StoreTimingSets: self.store_timing_sets,
+        }
 
-    def handle(self, req: dict[str, Any]) -> dict[str, Any]:
-        op = req["op"]
-        if op == "load":
-            return self.load(req)
-        if op == "call":
-            return self.call(req)
-        if op == "finish":
-            return self.finish()
-        if op == "timing_sets":
-            self.timing.session.store(req["sets"], req["warmup"])
-            return {"kind": "stored"}
-        self.phases.enter(f"{op} of the candidate", "candidate")
-        answer = self.timing.handle(req)
-        if answer is None:
-            raise ValueError(f"unknown request {op!r}")
-        return answer
+    def handle(self, request: Any) -> Any:
+        handler = self.handlers.get(type(request))
+        if handler is not None:
+            return handler(request)
+        timed = self.timing.handlers.get(type(request))
+        if timed is None:
+            raise ValueError(f"the candidate worker does not answer {type(request).__name__}")
+        self.phases.enter(Phase.TIME_CANDIDATE, getattr(request, "impl", ""))
+        return timed(request)
 
     def _implementation(self, name: str) -> Any:
         if name != "candidate" or self.model is None:
             raise ValueError(f"no implementation called {name!r} here")
         return self.model
 
-    def load(self, req: dict[str, Any]) -> dict[str, Any]:
-        overrides = [problem.Override(n, v) for n, v in req["overrides"]]
-        self.phases.enter("load problem", "problem")
-        prob = problem.load_problem(req["problem"], overrides)
-        self.phases.enter("construct reference model", "problem")
-        variants.seed_everything(req["init_seed"])
+    def store_timing_sets(self, req: StoreTimingSets) -> Stored:
+        self.timing.session.store(req.sets, req.warmup)
+        return Stored()
+
+    def load(self, req: LoadCandidate) -> CandidateLoaded:
+        self.phases.enter(Phase.LOAD_PROBLEM)
+        prob = problem.load_problem(req.problem, req.overrides)
+        self.phases.enter(Phase.CONSTRUCT_REFERENCE)
+        variants.seed_everything(req.init_seed)
         init_args = list(prob.get_init_inputs())
         reference = prob.model_class(*init_args)
         fingerprint = state_fingerprint(reference)
@@ -113,66 +133,68 @@ class CandidateRole:
         if self.device.type == "cuda":
             precision.set_strict_matmul_flags()
 
-        self.phases.enter("import candidate", "candidate")
-        cls = problem.load_candidate_class(req["candidate"], overrides)
-        self.phases.enter("construct candidate", "candidate")
-        variants.seed_everything(req["init_seed"])
+        self.phases.enter(Phase.IMPORT_CANDIDATE)
+        cls = problem.load_candidate_class(req.candidate, req.overrides)
+        self.phases.enter(Phase.CONSTRUCT_CANDIDATE)
+        variants.seed_everything(req.init_seed)
         model = cls(*init_args)
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"ModelNew(...) built a {type(model).__qualname__}, not an nn.Module")
-        weights: dict[str, Any] = {"mode": req["weights"]}
-        if req["weights"] == "share":
-            self.phases.enter("share reference weights", "candidate")
-            weights.update(_share_weights(ref_state, model))
+        weights = WeightsReport(mode=req.weights)
+        if req.weights == "share":
+            self.phases.enter(Phase.SHARE_WEIGHTS)
+            weights = _share_weights(ref_state, model)
         del ref_state
-        self.phases.enter("move candidate to device", "candidate")
+        self.phases.enter(Phase.MOVE_CANDIDATE)
         self.model = model.to(self.device)
         self.threads_before = set(threading.enumerate())
-        return {"kind": "loaded", "fingerprint": fingerprint, "weights": weights,
-                "tampered": self.trusted.tampered()}  # fmt: skip
+        return CandidateLoaded(fingerprint, weights, self.trusted.tampered())
 
-    def _place_inputs(self, req: dict[str, Any]) -> list[Any]:
-        mode, key = req["mode"], req["key"]
-        if mode == "fresh":
-            self.inputs[key] = [to_device(x, self.device) for x in req["inputs"]]
-        elif mode == "reuse":
-            self.inputs[key] = self.inputs[req["source"]]
-        elif mode == "clone":
-            self.inputs[key] = [to_device(x, self.device) for x in self.inputs[req["source"]]]
-        elif mode == "overwrite":
-            old = self.inputs[req["source"]]
-            for slot, new in zip(old, req["inputs"], strict=True):
+    def _place_inputs(self, req: Call) -> list[Any]:
+        mode, key = req.mode, req.key
+        if mode in (InputMode.FRESH, InputMode.OVERWRITE) and req.inputs is None:
+            raise ValueError(f"a {mode.value} call carries no inputs")
+        if mode is InputMode.FRESH:
+            assert req.inputs is not None
+            self.inputs[key] = [to_device(x, self.device) for x in req.inputs]
+        elif mode is InputMode.REUSE:
+            self.inputs[key] = self.inputs[str(req.source)]
+        elif mode is InputMode.CLONE:
+            self.inputs[key] = [to_device(x, self.device) for x in self.inputs[str(req.source)]]
+        else:
+            assert req.inputs is not None
+            old = self.inputs[str(req.source)]
+            for slot, new in zip(old, req.inputs, strict=True):
                 if isinstance(slot, torch.Tensor):
                     slot.copy_(new)
             self.inputs[key] = [
                 slot if isinstance(slot, torch.Tensor) else new
-                for slot, new in zip(old, req["inputs"], strict=True)
+                for slot, new in zip(old, req.inputs, strict=True)
             ]
-        else:
-            raise ValueError(f"unknown input mode {mode!r}")
         return self.inputs[key]
 
-    def call(self, req: dict[str, Any]) -> dict[str, Any]:
-        assert self.model is not None, "load first"
+    def call(self, req: Call) -> Called:
+        if self.model is None:
+            raise RuntimeError("the candidate worker was asked for a call before LoadCandidate")
         self.calls += 1
         call = self.calls
-        self.phases.enter(f"prepare call {call}", "harness")
+        self.phases.enter(Phase.PREPARE_CALL, str(call))
         inputs = self._place_inputs(req)
         pristine = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
         input_ptrs = {
             storage_ptr(x): i for i, x in enumerate(inputs) if isinstance(x, torch.Tensor)
         }
-        report = poison.poison_free_memory(self.device, req["output_nbytes"])
+        report = poison.poison_free_memory(self.device, req.output_nbytes)
 
-        self.phases.enter(f"forward call {call}", "candidate")
+        self.phases.enter(Phase.FORWARD, str(call))
         start = self.trusted.perf_counter()
         with torch.no_grad():
             out = self.model(*inputs)
         host_seconds = self.trusted.perf_counter() - start
 
-        self.phases.enter(f"inspect output of call {call}", "candidate")
+        self.phases.enter(Phase.INSPECT_OUTPUT, str(call))
         structure, leaves = flatten(out)
-        facts: list[dict[str, Any]] = []
+        facts: list[OutputFact] = []
         firsts: list[torch.Tensor | None] = []
         for leaf in leaves:
             fact, first = self._inspect_leaf(leaf, input_ptrs)
@@ -182,14 +204,13 @@ class CandidateRole:
         if self.device.type == "cuda":
             self.trusted.synchronize()
         self.trusted.sleep(LATE_WAIT_S)
-        for leaf, fact, first in zip(leaves, facts, firsts, strict=True):
+        for k, (leaf, fact, first) in enumerate(zip(leaves, facts, firsts, strict=True)):
             if first is None:
                 continue
             late = leaf.detach().to("cpu", copy=True)
             if not same_bits(first, late):
-                n, worst = changed_elements(first, late)
-                fact["changed_after_return"] = {"elements": n, "max_abs_change": worst}
-            if fact.get("aliases_input") is None:
+                facts[k] = replace(fact, changed_after_return=changed_elements(first, late))
+            if fact.aliases_input is None:
                 # An output that is an input's memory changes whenever that input is rewritten
                 # for a later call; it is judged by the aliasing rule, not re-checked here.
                 self.retained.append((call, leaf, first))
@@ -197,51 +218,51 @@ class CandidateRole:
         mutated = []
         for i, (x, p) in enumerate(zip(inputs, pristine, strict=True)):
             if isinstance(x, torch.Tensor) and not same_bits(x, p):
-                n, worst = changed_elements(p, x)
-                mutated.append({"input": i, "elements": n, "max_abs_change": worst})
+                mutated.append(Mutation(i, changed_elements(p, x)))
                 x.copy_(p)  # restore, so that a later call on these tensors means what it says
-        return {
-            "kind": "called",
-            "call": call,
-            "structure": structure,
-            "outputs": firsts,
-            "facts": facts,
-            "mutated_inputs": mutated,
-            "host_seconds": host_seconds,
-            "poison": {"free_bytes": report.free_bytes, "poisoned_bytes": report.poisoned_bytes},
-            "threads_alive": self._new_threads(),
-            "tampered": self.trusted.tampered(),
-        }
+        return Called(
+            call=call,
+            structure=structure,
+            outputs=firsts,
+            facts=facts,
+            mutated_inputs=mutated,
+            host_seconds=host_seconds,
+            free_bytes=report.free_bytes,
+            poisoned_bytes=report.poisoned_bytes,
+            threads_alive=self._new_threads(),
+            tampered=self.trusted.tampered(),
+        )
 
     def _inspect_leaf(
         self, leaf: Any, input_ptrs: dict[int, int]
-    ) -> tuple[dict[str, Any], torch.Tensor | None]:
+    ) -> tuple[OutputFact, torch.Tensor | None]:
         kind = type(leaf)
-        fact: dict[str, Any] = {"type": f"{kind.__module__}.{kind.__qualname__}"}
+        name = f"{kind.__module__}.{kind.__qualname__}"
         if kind in (bool, int, float):
-            fact["scalar"] = True
-            return fact, torch.tensor(leaf)
+            return OutputFact(type=name, scalar=True), torch.tensor(leaf)
         if kind is not torch.Tensor:
             # A subclass (a lazy or lying tensor) is not touched further: any attribute read
             # could run its code. It is rejected on its type alone.
-            fact["exact_tensor"] = False
-            return fact, None
-        fact.update(
-            exact_tensor=True,
-            dtype=str(leaf.dtype).removeprefix("torch."),
-            shape=list(leaf.shape),
-            device=leaf.device.type,
-            layout=str(leaf.layout),
-        )
+            return OutputFact(type=name), None
+        described = {
+            "type": name,
+            "exact_tensor": True,
+            "dtype": str(leaf.dtype).removeprefix("torch."),
+            "shape": list(leaf.shape),
+            "device": leaf.device.type,
+            "layout": str(leaf.layout),
+        }
         if leaf.layout != torch.strided or leaf.device.type == "meta":
-            return fact, None
+            return OutputFact(**described), None
         if leaf.numel() and leaf.data_ptr() == 0:
-            fact["null_data"] = True
-            return fact, None
+            return OutputFact(**described, null_data=True), None
         ptr = storage_ptr(leaf)
-        fact["aliases_input"] = input_ptrs.get(ptr) if ptr else None
         earlier = [c for c, kept, _ in self.retained if ptr and storage_ptr(kept) == ptr]
-        fact["reuses_output_of_call"] = earlier[0] if earlier else None
+        fact = OutputFact(
+            **described,
+            aliases_input=input_ptrs.get(ptr) if ptr else None,
+            reuses_output_of_call=earlier[0] if earlier else None,
+        )
         return fact, leaf.detach().to("cpu", copy=True)
 
     def _new_threads(self) -> list[str]:
@@ -249,8 +270,8 @@ class CandidateRole:
             t.name for t in threading.enumerate() if t not in self.threads_before and t.is_alive()
         )
 
-    def finish(self) -> dict[str, Any]:
-        self.phases.enter("final re-check of returned outputs", "candidate")
+    def finish(self, req: Finish) -> Finished:
+        self.phases.enter(Phase.FINAL_RECHECK)
         if self.device.type == "cuda":
             self.trusted.synchronize()
         self.trusted.sleep(4 * LATE_WAIT_S)
@@ -258,11 +279,5 @@ class CandidateRole:
         for call, leaf, first in self.retained:
             now = leaf.detach().to("cpu", copy=True)
             if not same_bits(first, now):
-                n, worst = changed_elements(first, now)
-                changed.append({"call": call, "elements": n, "max_abs_change": worst})
-        return {
-            "kind": "finished",
-            "outputs_changed_later": changed,
-            "threads_alive": self._new_threads(),
-            "tampered": self.trusted.tampered(),
-        }
+                changed.append(LateChange(call, changed_elements(first, now)))
+        return Finished(changed, self._new_threads(), self.trusted.tampered())

@@ -1,10 +1,10 @@
-"""Entry point of the worker process (``python -m kernelswarm.worker``).
+"""Entry point of the worker process (``python -m kernelswarm.worker``): limits and dispatch.
 
 The judge starts it in a new session and process group, with an allow-listed environment, a
 private scratch directory as working directory, and two pipes whose numbers it passes here.
-Standard output and error go to a log file the judge only ever shows as text; the verdict's
-facts travel on the pipe. The process ends through ``os._exit``, so exit hooks a candidate
-registers never run.
+Standard output and error go to a log file the judge only ever shows as text; requests and
+replies (``protocol``) travel on the pipes. The process ends through ``os._exit``, so exit hooks
+a candidate registers never run.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
-from kernelswarm import wire
-from kernelswarm.worker.common import Phases, Trusted, failure_message, versions
+from kernelswarm import protocol, wire
+from kernelswarm.protocol import Exit, Hello, Role
+from kernelswarm.worker.guard import Phases, Trusted, failed, versions
 
 
 def _limit_resources(file_bytes: int) -> None:
@@ -26,9 +27,26 @@ def _limit_resources(file_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
 
 
+def make_role(role: Role, phases: Phases, device: torch.device, trusted: Trusted) -> Any:
+    """The object that answers this worker's requests (``handle(request) -> reply``)."""
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    if role is Role.REFERENCE:
+        from kernelswarm.worker.reference import ReferenceRole
+
+        answerer: Any = ReferenceRole(phases, device, trusted)
+    else:
+        from kernelswarm.worker.candidate import CandidateRole
+
+        answerer = CandidateRole(phases, device, trusted)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return answerer
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="kernelswarm.worker")
-    parser.add_argument("--role", choices=["reference", "candidate"], required=True)
+    parser.add_argument("--role", choices=[r.value for r in Role], required=True)
     parser.add_argument("--in-fd", type=int, required=True)
     parser.add_argument("--out-fd", type=int, required=True)
     parser.add_argument("--device", required=True)
@@ -38,39 +56,27 @@ def main(argv: list[str]) -> int:
     _limit_resources(args.file_limit)
     trusted = Trusted()  # before any problem or candidate code is imported
     channel = wire.Channel(args.in_fd, args.out_fd)
-    phases = Phases(channel)
-    device = torch.device(args.device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    role: Any
-    if args.role == "reference":
-        from kernelswarm.worker.reference import ReferenceRole
-
-        role = ReferenceRole(phases, device, trusted)
-    else:
-        from kernelswarm.worker.candidate import CandidateRole
-
-        role = CandidateRole(phases, device, trusted)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    channel.send({"kind": "hello", "pid": os.getpid(), "versions": versions()})
+    phases = Phases(lambda entered: channel.send(protocol.encode(entered, None)))
+    role = Role(args.role)
+    answerer = make_role(role, phases, torch.device(args.device), trusted)
+    hello = Hello(os.getpid(), protocol.PROTOCOL_VERSION, role, versions())
+    channel.send(protocol.encode(hello, None))
 
     while True:
         try:
-            request = channel.recv()
-        except wire.WireError:
-            os._exit(3)  # the judge went away
-        if request.get("op") == "exit":
+            seq, request = protocol.decode(channel.recv())
+        except (wire.WireError, protocol.ProtocolError):
+            os._exit(3)  # the judge went away, or something other than the judge wrote to us
+        if isinstance(request, Exit):
             break
         try:
-            response = role.handle(request)
+            reply = answerer.handle(request)
         except BaseException as exc:  # everything, SystemExit included, is reported as a failure
-            response = failure_message(exc, phases)
-        response["seq"] = request.get("seq")
+            reply = failed(exc, phases)
         try:
-            channel.send(response)
+            channel.send(protocol.encode(reply, seq))
         except wire.WireError as exc:  # e.g. a result that cannot travel
-            channel.send({**failure_message(exc, phases), "seq": request.get("seq")})
+            channel.send(protocol.encode(failed(exc, phases), seq))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

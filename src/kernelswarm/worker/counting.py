@@ -1,23 +1,19 @@
-"""Speed of light: what the problem must compute and move, over what the device can do.
+"""Counting what a problem must compute and move, and measuring what the device can do.
 
 Flops come from ``torch.utils.flop_counter`` (matrix products, convolutions, attention), plus
 one flop per element produced by every other operation it does not count (elementwise maths,
 reductions), reported separately. Bytes are the fewest that must move: every input, parameter
-and buffer read once, every output written once. Peaks are measured on the device once (a large
-device copy for bandwidth; large matrix products for fp32, TF32, bf16 and fp16) and cached per
-device. The floor is the larger of flops over the policy's matrix rate and bytes over bandwidth.
+and buffer read once, every output written once. Peaks are measured on the device (a large
+device copy for bandwidth; large matrix products for fp32, TF32, bf16, fp16 and fp64). The
+judge turns both into the speed-of-light floor (``judge/floor.py``).
 
-Counting and measuring run in the reference worker (standard library and torch only); the
-floor arithmetic and the cache are used by the judge.
+Runs in the reference worker: standard library and torch only.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,12 +21,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
-#: Winograd F(2x2, 3x3) does 2.25x fewer multiplications than a direct convolution: a
-#: convolution kernel may legitimately beat a flop floor computed the direct way by that much.
-WINOGRAD_FACTOR = 2.25
-#: a measured time under this fraction of the floor is impossible (measured peaks sit a little
-#: under the hardware's true ones)
-IMPOSSIBLE_MARGIN = 0.8
+from kernelswarm.protocol import Counts, Peaks
 
 
 class _OtherFlops(TorchDispatchMode):
@@ -84,7 +75,7 @@ class _Attention(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def count(model: torch.nn.Module, inputs: list[Any]) -> dict[str, Any]:
+def count(model: torch.nn.Module, inputs: list[Any]) -> Counts:
     """Flops and must-move bytes of one forward on ``inputs``."""
     other = _OtherFlops()
     attention = _Attention()
@@ -99,15 +90,15 @@ def count(model: torch.nn.Module, inputs: list[Any]) -> dict[str, Any]:
     first = next(
         (t for t in [out, *inputs] if isinstance(t, torch.Tensor) and t.is_floating_point()), None
     )
-    return {
-        "dtype": str(first.dtype).removeprefix("torch.") if first is not None else "float32",
-        "flops": int(counter.get_total_flops()) - counted_attention + attention.flops,
-        "other_flops": int(other.flops),
-        "convolution": other.convolution,
-        "input_bytes": _tensor_bytes(inputs),
-        "parameter_bytes": _tensor_bytes(state),
-        "output_bytes": _tensor_bytes(out),
-    }
+    return Counts(
+        dtype=str(first.dtype).removeprefix("torch.") if first is not None else "float32",
+        flops=int(counter.get_total_flops()) - counted_attention + attention.flops,
+        other_flops=int(other.flops),
+        convolution=other.convolution,
+        input_bytes=_tensor_bytes(inputs),
+        parameter_bytes=_tensor_bytes(state),
+        output_bytes=_tensor_bytes(out),
+    )
 
 
 def _time_cuda(fn: Any, reps: int) -> float:
@@ -134,7 +125,7 @@ def _time_cpu(fn: Any, reps: int) -> float:
     return min(times)
 
 
-def measure_peaks(device: torch.device) -> dict[str, Any]:
+def measure_peaks(device: torch.device) -> Peaks:
     """Bandwidth (bytes read + written per second), matrix rates, and per-call overhead."""
     cuda = device.type == "cuda"
     timer = _time_cuda if cuda else _time_cpu
@@ -173,109 +164,11 @@ def measure_peaks(device: torch.device) -> dict[str, Any]:
         torch.cuda.synchronize()
     overhead = (time.perf_counter() - t0) / calls
     name = torch.cuda.get_device_name(device) if cuda else f"cpu ({os.cpu_count()} cores)"
-    return {
-        "device": name,
-        "bandwidth": 2 * size / copy_seconds,
-        "matmul": rates,
-        "launch_overhead_seconds": overhead,
-        "torch": torch.__version__,
-        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-
-
-def cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kernelswarm" / "peaks.json"
-
-
-def cached_peaks(key: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(cache_path().read_text())
-    except (OSError, ValueError):
-        return None
-    value = data.get(key)
-    return value if isinstance(value, dict) else None
-
-
-def store_peaks(key: str, peaks: dict[str, Any]) -> None:
-    path = cache_path()
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
-    data[key] = peaks
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
-
-
-@dataclass(frozen=True)
-class Floor:
-    """The speed-of-light floor of one problem on one device, with its arithmetic."""
-
-    flops: int
-    other_flops: int
-    bytes: int
-    rate_name: str
-    rate: float
-    bandwidth: float
-    compute_seconds: float
-    memory_seconds: float
-    seconds: float
-    bound: str  # "compute" or "memory"
-    impossible_below: float
-
-    def explain(self) -> str:
-        return (
-            f"{self.flops / 1e9:.3g} GFLOP at the measured {self.rate_name} rate of "
-            f"{self.rate / 1e12:.3g} TFLOP/s take {self.compute_seconds * 1e6:.3g} µs; "
-            f"{self.bytes / 2**20:.4g} MiB moved at the measured {self.bandwidth / 1e9:.4g} GB/s take "
-            f"{self.memory_seconds * 1e6:.3g} µs; the floor is {self.seconds * 1e6:.3g} µs ({self.bound}-bound)"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def rate_for(policy_name: str, dtype: torch.dtype) -> str:
-    """Which measured matrix rate bounds a problem of this dtype under this policy.
-
-    ``fp32-accurate`` is the fastest route to fp32 accuracy, whichever is faster on the device:
-    fp32 itself, fp64, or three TF32 products per product (3xTF32, as CUTLASS does it).
-    """
-    if dtype == torch.bfloat16 or policy_name == "bf16":
-        return "bf16"
-    if dtype == torch.float16 or policy_name == "fp16":
-        return "fp16"
-    if dtype == torch.float64:
-        return "fp64"
-    return "tf32" if policy_name == "tf32" else "fp32-accurate"
-
-
-def _rate(peaks: dict[str, Any], name: str) -> float:
-    rates = peaks["matmul"]
-    if name == "fp32-accurate":
-        return max(rates["fp32"], rates.get("fp64", 0.0), rates.get("tf32", 0.0) / 3)
-    return float(rates.get(name) or rates["fp32"])
-
-
-def floor_for(counts: dict[str, Any], peaks: dict[str, Any], rate_name: str) -> Floor:
-    rate = _rate(peaks, rate_name)
-    moved = int(counts["input_bytes"] + counts["parameter_bytes"] + counts["output_bytes"])
-    compute = (counts["flops"] + counts["other_flops"]) / rate
-    memory = moved / float(peaks["bandwidth"])
-    seconds = max(compute, memory)
-    algorithmic = WINOGRAD_FACTOR if counts.get("convolution") else 1.0
-    impossible = IMPOSSIBLE_MARGIN * max(memory, compute / algorithmic)
-    return Floor(
-        flops=int(counts["flops"]),
-        other_flops=int(counts["other_flops"]),
-        bytes=moved,
-        rate_name=rate_name,
-        rate=rate,
-        bandwidth=float(peaks["bandwidth"]),
-        compute_seconds=compute,
-        memory_seconds=memory,
-        seconds=seconds,
-        bound="compute" if compute >= memory else "memory",
-        impossible_below=impossible,
+    return Peaks(
+        device=name,
+        bandwidth=2 * size / copy_seconds,
+        matmul=rates,
+        launch_overhead_seconds=overhead,
+        torch=torch.__version__,
+        measured_at=time.strftime("%Y-%m-%d %H:%M:%S"),
     )

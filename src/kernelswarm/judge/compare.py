@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from kernelswarm.judge.reasons import Check
 from kernelswarm.precision import UNIT_ROUNDOFF, Policy
 
 
@@ -28,7 +29,7 @@ class Comparison:
 
     passed: bool
     detail: str
-    check: str = "values"  # or "nonfinite" when NaN/Inf sit in the wrong places
+    check: Check = Check.VALUES  # or NONFINITE when NaN/Inf sit in the wrong places
     normwise_error: float | None = None
     allowed_normwise: float | None = None
     worst_ratio: float | None = None  # max over elements of error / allowed (<= 1 passes)
@@ -121,7 +122,7 @@ class Tolerance:
         if not (self.all_finite and all_finite(c)):
             bad_nonfinite = self._nonfinite_mismatch(c)
             if bad_nonfinite:
-                return Comparison(False, bad_nonfinite, "nonfinite")
+                return Comparison(False, bad_nonfinite, Check.NONFINITE)
         e = self.e.flatten() if self.all_finite else self.e[self.finite]
         cf = c.flatten() if self.all_finite else c[self.finite]
         diff = (cf - e).abs()
@@ -131,19 +132,21 @@ class Tolerance:
             else (0.0 if not diff.any() else math.inf)
         )
         if quick and normwise > self.allowed_normwise:
-            return Comparison(False, "", "values", normwise, self.allowed_normwise)
+            return Comparison(False, "", Check.VALUES, normwise, self.allowed_normwise)
         ratio = (diff / self.allowed).masked_fill_(diff == 0, 0.0)  # 0/0 where both are zero
         worst = int(ratio.argmax()) if ratio.numel() else 0
         worst_ratio = float(ratio[worst]) if ratio.numel() else 0.0
         passed = normwise <= self.allowed_normwise and worst_ratio <= 1.0
         if quick:
-            return Comparison(passed, "", "values", normwise, self.allowed_normwise, worst_ratio)
+            return Comparison(
+                passed, "", Check.VALUES, normwise, self.allowed_normwise, worst_ratio
+            )
         worst_index = self._position(worst) if ratio.numel() else None
         detail = ""
         if not passed:
             detail = self._explain(cf, e, diff, normwise, worst, worst_index, worst_ratio)
         return Comparison(
-            passed, detail, "values", normwise, self.allowed_normwise, worst_ratio, worst_index
+            passed, detail, Check.VALUES, normwise, self.allowed_normwise, worst_ratio, worst_index
         )
 
     def _position(self, k: int) -> tuple[int, ...]:
@@ -203,7 +206,7 @@ class Tolerance:
         ok = (c == self.e) | (c == self.w)
         wrong = int((~ok).sum())
         if not wrong:
-            return Comparison(True, "", "values", 0.0, 0.0, 0.0)
+            return Comparison(True, "", Check.VALUES, 0.0, 0.0, 0.0)
         first = _index(int((~ok).flatten().nonzero()[0]), self.shape)
         return Comparison(
             False,

@@ -17,9 +17,9 @@ import os
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from kernelswarm.extract import extract_candidate
-from kernelswarm.generators.base import GenerationRequest, GeneratorConfig, Proposal, register
-from kernelswarm.prompts import SYSTEM, user_prompt
+from kernelswarm.search.extract import extract_candidate
+from kernelswarm.search.prompts import SYSTEM, user_prompt
+from kernelswarm.search.types import GenerationRequest, GeneratorConfig, Proposal
 
 
 class GeneratorError(Exception):
@@ -130,7 +130,6 @@ class _ChatGenerator:
         return proposals
 
 
-@register("openai")
 class OpenAIGenerator(_ChatGenerator):
     """Any OpenAI-compatible chat endpoint: hosted APIs, OpenRouter, vLLM, SGLang, Ollama."""
 
@@ -159,7 +158,6 @@ class OpenAIGenerator(_ChatGenerator):
         )
 
 
-@register("anthropic")
 class AnthropicGenerator(_ChatGenerator):
     """Anthropic's Messages API."""
 

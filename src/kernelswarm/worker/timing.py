@@ -24,7 +24,21 @@ from typing import Any
 
 import torch
 
-from kernelswarm.worker.common import Trusted, flatten
+from kernelswarm.protocol import (
+    BlockTimed,
+    Escape,
+    Escaped,
+    FinalOutputs,
+    FinalOutputsCopied,
+    Ping,
+    Pong,
+    Rewarm,
+    TimeBlock,
+    Warmed,
+    Warmup,
+)
+from kernelswarm.tensors import flatten
+from kernelswarm.worker.guard import Trusted
 
 CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06
 
@@ -146,9 +160,7 @@ class TimingSession:
         runner = GraphRunner(fn, self.sets[0])
         return Implementation(run=runner.run, prepare=runner.prepare, static=True)
 
-    def warmup(
-        self, impl: Implementation, max_seconds: float, min_calls: int = 5
-    ) -> dict[str, Any]:
+    def warmup(self, impl: Implementation, max_seconds: float, min_calls: int = 5) -> Warmed:
         """Call until the last five times agree within 10%, or the time runs out."""
         clock = self.trusted.perf_counter
         times: list[float] = []
@@ -168,11 +180,9 @@ class TimingSession:
             )
             if stable or clock() - start > max_seconds:
                 break
-        return {"calls": len(times), "times": times, "stable": stable}
+        return Warmed(calls=len(times), times=times, stable=stable)
 
-    def block(
-        self, name: str, impl: Implementation, order: list[int], flush: bool
-    ) -> dict[str, Any]:
+    def block(self, name: str, impl: Implementation, order: list[int], flush: bool) -> BlockTimed:
         """Time one pass plan; see the module docstring."""
         clock = self.trusted.perf_counter
         cuda = self.device.type == "cuda"
@@ -217,20 +227,18 @@ class TimingSession:
         # outputs are fresh tensors already (copying them would double the memory held).
         self.finals[name] = {j: _copy(out) for j, out in finals.items()} if impl.static else finals
         final_sums = {j: checksum(out) for j, out in self.finals[name].items()}
-        return {
-            "samples": samples,
-            "host_seconds": host_seconds,
-            "checksums": torch.stack(sums).cpu().tolist(),
-            "final_checksums": {str(j): s.cpu().tolist() for j, s in final_sums.items()},
-            "persisting_l2_limit": {
-                "before": limit_before,
-                "after": persisting_l2_limit() if cuda else None,
-            },
-            "l2_note": self.l2_note,
-            "tampered": self.trusted.tampered(),
-        }
+        return BlockTimed(
+            samples=samples,
+            host_seconds=host_seconds,
+            checksums=torch.stack(sums).cpu().tolist(),
+            final_checksums={str(j): s.cpu().tolist() for j, s in final_sums.items()},
+            persisting_l2_before=limit_before,
+            persisting_l2_after=persisting_l2_limit() if cuda else None,
+            l2_note=self.l2_note,
+            tampered=self.trusted.tampered(),
+        )
 
-    def escape(self, impl: Implementation, calls: int) -> dict[str, Any]:
+    def escape(self, impl: Implementation, calls: int) -> Escaped:
         """Back-to-back calls: the events' span against a host clock with a final synchronise."""
         clock = self.trusted.perf_counter
         cuda = self.device.type == "cuda"
@@ -247,8 +255,7 @@ class TimingSession:
         self._sync()
         host_seconds = clock() - host_start
         span = first.elapsed_time(last) * 1e-3 if cuda else None
-        return {"calls": calls, "host_seconds": host_seconds, "event_seconds": span,
-                "tampered": self.trusted.tampered()}  # fmt: skip
+        return Escaped(calls, host_seconds, span, self.trusted.tampered())
 
     def final_outputs(self, name: str, indices: list[int]) -> list[list[torch.Tensor]]:
         result = []
@@ -275,34 +282,23 @@ class TimingOps:
         self.session = session
         self.make_impl = make_impl
         self.impls: dict[str, Implementation] = {}
+        self.handlers: dict[type, Callable[[Any], Any]] = {
+            Ping: lambda _: Pong(),
+            Warmup: self.warmup,
+            Rewarm: lambda r: self.session.warmup(self.impls[r.impl], r.max_seconds, min_calls=3),
+            TimeBlock: lambda r: self.session.block(r.impl, self.impls[r.impl], r.order, r.flush),
+            Escape: lambda r: self.session.escape(self.impls[r.impl], r.calls),
+            FinalOutputs: lambda r: FinalOutputsCopied(
+                self.session.final_outputs(r.impl, r.indices)
+            ),
+        }
 
-    def handle(self, req: dict[str, Any]) -> dict[str, Any] | None:
-        """Answer a timing request, or None if ``req`` is not one."""
-        op = req["op"]
+    def warmup(self, request: Warmup) -> Warmed:
+        fn = self.make_impl(request.impl)
         s = self.session
-        if op == "ping":
-            return {"kind": "pong"}
-        if op == "warmup":
-            fn = self.make_impl(req["impl"])
-            clock = s.trusted.perf_counter
-            start = clock()
-            impl = s.graph(fn) if req.get("graph") else Implementation(run=lambda args: fn(*args))
-            self.impls[req["impl"]] = impl
-            setup = clock() - start
-            result = s.warmup(impl, float(req["max_seconds"]))
-            return {"kind": "warmed", "setup_seconds": setup, **result}
-        if op == "rewarm":
-            return {
-                "kind": "warmed",
-                **s.warmup(self.impls[req["impl"]], float(req["max_seconds"]), min_calls=3),
-            }
-        if op == "time":
-            return {
-                "kind": "timed",
-                **s.block(req["impl"], self.impls[req["impl"]], req["order"], req["flush"]),
-            }
-        if op == "escape":
-            return {"kind": "escaped", **s.escape(self.impls[req["impl"]], int(req["calls"]))}
-        if op == "final_outputs":
-            return {"kind": "outputs", "outputs": s.final_outputs(req["impl"], req["indices"])}
-        return None
+        start = s.trusted.perf_counter()
+        impl = s.graph(fn) if request.graph else Implementation(run=lambda args: fn(*args))
+        self.impls[request.impl] = impl
+        setup = s.trusted.perf_counter() - start
+        result = s.warmup(impl, request.max_seconds)
+        return Warmed(result.calls, result.times, result.stable, setup_seconds=setup)

@@ -1,16 +1,17 @@
-"""The generator interface, its typed messages, and the registry of kinds.
+"""The generator interface and the records it exchanges with the supervisor.
 
 A generator receives a ``GenerationRequest`` (the problem, the target backend, the device and
 its peaks, the baselines and the floor, and its own history of earlier proposals with what the
 judge said about them) and returns ``Proposal``s: candidate sources with what it cost to make
-them. Kinds register themselves with ``@register("kind")``; the swarm file's ``kind`` picks one.
+them. ``registry`` maps the swarm file's ``kind`` to the class that implements it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from kernelswarm.protocol import Peaks
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class GenerationRequest:
     backend: str
     precision: str
     round: int
-    peaks: dict[str, Any] = field(default_factory=dict)
+    peaks: Peaks | None = None
     baselines: dict[str, float] = field(default_factory=dict)  # eager, compile: seconds
     floor_seconds: float | None = None
     floor_explained: str = ""
@@ -81,44 +82,3 @@ class Generator(Protocol):
     config: GeneratorConfig
 
     def propose(self, request: GenerationRequest) -> list[Proposal]: ...
-
-
-_REGISTRY: dict[str, Callable[[GeneratorConfig, Any], Generator]] = {}
-
-
-def register(
-    kind: str,
-) -> Callable[
-    [Callable[[GeneratorConfig, Any], Generator]], Callable[[GeneratorConfig, Any], Generator]
-]:
-    """Class decorator: make a generator kind available to swarm files."""
-
-    def wrap(
-        factory: Callable[[GeneratorConfig, Any], Generator],
-    ) -> Callable[[GeneratorConfig, Any], Generator]:
-        _REGISTRY[kind] = factory
-        return factory
-
-    return wrap
-
-
-def _load_kinds() -> None:
-    # Imported here, not at module level: the kinds' modules import the prompts, which import
-    # this module's types.
-    from kernelswarm.generators import builtin, llm  # noqa: F401
-
-
-def registered_kinds() -> list[str]:
-    _load_kinds()
-    return sorted(_REGISTRY)
-
-
-def build_generator(config: GeneratorConfig, context: Any = None) -> Generator:
-    _load_kinds()
-    try:
-        factory = _REGISTRY[config.kind]
-    except KeyError:
-        raise ValueError(
-            f"generator {config.name!r}: unknown kind {config.kind!r}; known kinds: {', '.join(registered_kinds())}"
-        ) from None
-    return factory(config, context)

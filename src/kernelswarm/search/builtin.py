@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kernelswarm.generators.base import GenerationRequest, GeneratorConfig, Proposal, register
+from kernelswarm.search.types import GenerationRequest, GeneratorConfig, Proposal
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,6 @@ def candidate_source(problem_source: str, config: CompileConfig) -> str:
     )  # fmt: skip
 
 
-@register("builtin")
 class CompileSearch:
     """Proposes the torch.compile configurations not tried yet, a few per round."""
 

@@ -5,7 +5,12 @@ allow-listed environment (no variable that looks like a key or token survives), 
 scratch directory as working directory and as the home of every compiler cache (torch
 extensions, Triton, Inductor), a wall-clock limit after which the whole group is killed, and a
 memory limit watched from here. Its standard output and error go to a log file; the facts it
-reports travel on a pipe in a format that cannot execute code when read (see ``wire``).
+reports travel on a pipe in a format that cannot execute code when read (see ``wire``), as the
+typed messages of ``protocol``.
+
+Whose fault a failure is follows from the phase the worker last reported, until candidate code
+has run in a worker: from then on every failure of that worker is the candidate's, whatever the
+worker (or a candidate writing to its channel) claims.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from kernelswarm import wire
+from kernelswarm import protocol, wire
+from kernelswarm.protocol import Failed, FailureKind, Hello, Owner, Phase, PhaseEntered, Role
+
+R = TypeVar("R")
 
 #: environment variables a worker may inherit (anything naming a secret is dropped regardless)
 ALLOWED_ENV = frozenset(
@@ -38,7 +46,7 @@ ALLOWED_ENV = frozenset(
     }
 )  # fmt: skip
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding kernelswarm/
 
 
 def physical_memory_bytes() -> int:
@@ -66,9 +74,9 @@ class Limits:
 class Failure:
     """Why a worker did not answer as asked, in a form a person can act on."""
 
-    kind: str  # syntax, import, compile, exception, out_of_memory, cuda_error, exit, crash, timeout, memory_limit, early_exit, protocol
-    phase: str
-    owner: str  # whose code was running: problem, candidate or harness
+    kind: FailureKind
+    phase: Phase
+    owner: Owner  # whose code was running, as the judge attributes it
     detail: str
     traceback: str = ""
     log_tail: str = ""
@@ -123,20 +131,125 @@ def _session_rss_bytes(sid: int) -> int:
     return total
 
 
-class Worker:
-    """One worker process and the channel to it."""
+class Endpoint:
+    """The judge's end of one worker: typed requests out, typed replies in, failures attributed.
 
-    def __init__(self, role: str, device: str, limits: Limits, keep_scratch: bool = False) -> None:
+    ``Worker`` is a real, sandboxed process; ``judge.twin.InProcessWorker`` runs the same worker
+    code in this process (for debugging and fast tests, never for untrusted code).
+    """
+
+    def __init__(self, role: Role) -> None:
         self.role = role
+        self.phase = Phase.START
+        self.phase_detail = ""
+        self.candidate_ran = False  # latched: once candidate code ran here, failures are its own
+        self.hello: Hello | None = None
+
+    @property
+    def owner(self) -> Owner:
+        return Owner.CANDIDATE if self.candidate_ran else self.phase.owner
+
+    @property
+    def doing(self) -> str:
+        """The phase, in words, with its detail (``forward call 3``)."""
+        return f"{self.phase.value} {self.phase_detail}".strip()
+
+    def send(self, request: Any) -> int:
+        """Send a request without waiting for its answer; returns its sequence number."""
+        raise NotImplementedError
+
+    def wait(self, seq: int, expect: type[R]) -> R:
+        """The answer to request ``seq``, which must be an ``expect``."""
+        raise NotImplementedError
+
+    def request(self, request: Any, expect: type[R]) -> R:
+        return self.wait(self.send(request), expect)
+
+    def extend(self, seconds: float) -> None:
+        """Push the wall-clock deadline back (a phase with its own budget, such as timing)."""
+
+    def start(self) -> Hello:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Endpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _accept(
+        self, seq: int | None, message: Any, expect_seq: int | None, expect: type[R]
+    ) -> R | None:
+        """The reply, or None for a phase report (recorded); failures raised as WorkerError."""
+        if isinstance(message, PhaseEntered):
+            self._enter(message.phase, message.detail)
+            return None
+        if seq != expect_seq:
+            raise self._fail_protocol(
+                f"a {type(message).__name__} message answered no request (sequence "
+                f"{seq!r}, expected {expect_seq!r})"
+            )
+        if isinstance(message, Failed):
+            self._enter(message.phase, message.detail)
+            raise WorkerError(self._failure_from(message))
+        if not isinstance(message, expect):
+            raise self._fail_protocol(
+                f"a {type(message).__name__} message came where a {expect.__name__} was due"
+            )
+        return message
+
+    def _check_hello(self, hello: Hello) -> Hello:
+        if hello.protocol != protocol.PROTOCOL_VERSION or hello.role is not self.role:
+            raise self._fail_protocol(
+                f"the worker speaks protocol {hello.protocol} as {hello.role.value}; this judge "
+                f"speaks {protocol.PROTOCOL_VERSION} and started a {self.role.value} worker"
+            )
+        self.hello = hello
+        return hello
+
+    def _enter(self, phase: Phase, detail: str) -> None:
+        self.phase, self.phase_detail = phase, detail
+        if phase.owner is Owner.CANDIDATE:
+            self.candidate_ran = True
+
+    def log_tail(self, limit: int = 4000) -> str:
+        return ""
+
+    def _failure(self, kind: FailureKind, detail: str) -> WorkerError:
+        return WorkerError(Failure(kind, self.phase, self.owner, detail, log_tail=self.log_tail()))
+
+    def _failure_from(self, message: Failed) -> Failure:
+        exc = f"{message.exception}: {message.message}"
+        return Failure(
+            message.failure,
+            self.phase,
+            self.owner,
+            f"{FAILURE_WORDS[message.failure]} during {self.doing}: {exc}",
+            traceback=message.traceback,
+            log_tail=self.log_tail(),
+        )
+
+    def _fail_protocol(self, why: str) -> WorkerError:
+        return self._failure(
+            FailureKind.PROTOCOL,
+            f"{why} during {self.doing}: something other than the harness wrote to it",
+        )
+
+
+class Worker(Endpoint):
+    """One sandboxed worker process and the channel to it."""
+
+    def __init__(self, role: Role, device: str, limits: Limits, keep_scratch: bool = False) -> None:
+        super().__init__(role)
         self.device = device
         self.limits = limits
         self.keep_scratch = keep_scratch
-        self.phase = "start"
-        self.owner = "harness"
-        self.hello: dict[str, Any] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.channel: wire.Channel | None = None
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"kernelswarm-{role}-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"kernelswarm-{role.value}-"))
         self.log_path = self.scratch / "worker.log"
         self.deadline = 0.0
         self._seq = 0
@@ -151,12 +264,12 @@ class Worker:
         for fd in (to_child_w, from_child_w):
             wire.widen_pipe(fd)
         cmd = [
-            sys.executable, "-m", "kernelswarm.worker", "--role", self.role,
+            sys.executable, "-m", "kernelswarm.worker", "--role", self.role.value,
             "--in-fd", str(to_child_r), "--out-fd", str(from_child_w),
             "--device", self.device, "--file-limit", str(self.limits.file_bytes),
         ]  # fmt: skip
         env = worker_env(self.scratch)
-        if self.role == "reference":
+        if self.role is Role.REFERENCE:
             # Only the problem's own code and ours run there: its Inductor cache can be shared
             # between runs (torch.compile baselines then compile once per problem, not per check).
             shared = (
@@ -184,19 +297,16 @@ class Worker:
         self.deadline = time.monotonic() + self.limits.wall_seconds
         if sys.platform.startswith("linux"):
             threading.Thread(
-                target=self._watch_memory, daemon=True, name=f"rss-{self.role}"
+                target=self._watch_memory, daemon=True, name=f"rss-{self.role.value}"
             ).start()
 
-    def handshake(self) -> dict[str, Any]:
-        self.phase, self.owner = "start-up (importing torch)", "harness"
-        self.hello = self._receive(expect_seq=None)
-        return self.hello
+    def handshake(self) -> Hello:
+        return self._check_hello(self._receive(expect_seq=None, expect=Hello))
 
     def extend(self, seconds: float) -> None:
-        """Push the wall-clock deadline back (a phase with its own budget, such as timing)."""
         self.deadline = max(self.deadline, time.monotonic() + seconds)
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> Hello:
         self.spawn()
         return self.handshake()
 
@@ -206,7 +316,9 @@ class Worker:
         if self.proc is not None:
             if self.proc.poll() is None and self.channel is not None:
                 with contextlib.suppress(wire.WireError, OSError):
-                    self.channel.send({"op": "exit"}, deadline=time.monotonic() + 2)
+                    self.channel.send(
+                        protocol.encode(protocol.Exit(), None), deadline=time.monotonic() + 2
+                    )
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.proc.wait(timeout=3)
             self._kill_group()
@@ -219,56 +331,36 @@ class Worker:
         if not self.keep_scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
-    def __enter__(self) -> Worker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- requests -----------------------------------------------------------------------------
-    def send(self, message: dict[str, Any]) -> int:
-        """Send a request without waiting for its answer; returns its sequence number."""
-        assert self.channel is not None
+    def send(self, request: Any) -> int:
+        assert self.channel is not None, "spawn first"
         self._seq += 1
         try:
-            self.channel.send({**message, "seq": self._seq}, deadline=self.deadline)
+            self.channel.send(protocol.encode(request, self._seq), deadline=self.deadline)
         except wire.ChannelTimeout:
             raise self._fail_timeout() from None
         except wire.ChannelClosed:
             raise self._fail_died() from None
         return self._seq
 
-    def wait(self, seq: int) -> dict[str, Any]:
+    def wait(self, seq: int, expect: type[R]) -> R:
         """The answer to request ``seq``; phase reports on the way are recorded."""
-        return self._receive(expect_seq=seq)
+        return self._receive(expect_seq=seq, expect=expect)
 
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        return self.wait(self.send(message))
-
-    def _receive(self, expect_seq: int | None) -> dict[str, Any]:
-        assert self.channel is not None
+    def _receive(self, expect_seq: int | None, expect: type[R]) -> R:
+        assert self.channel is not None, "spawn first"
         while True:
             try:
-                message = self.channel.recv(deadline=self.deadline)
+                seq, message = protocol.decode(self.channel.recv(deadline=self.deadline))
             except wire.ChannelTimeout:
                 raise self._fail_timeout() from None
             except wire.ChannelClosed:
                 raise self._fail_died() from None
-            except wire.WireError as exc:
+            except (wire.WireError, protocol.ProtocolError) as exc:
                 raise self._fail_protocol(f"the channel carried malformed data ({exc})") from None
-            if not isinstance(message, dict) or not isinstance(message.get("kind"), str):
-                raise self._fail_protocol("a message without a kind arrived on the channel")
-            if message["kind"] == "phase":
-                self.phase, self.owner = str(message.get("phase")), str(message.get("owner"))
-                continue
-            if message.get("seq") != expect_seq:
-                raise self._fail_protocol(
-                    f"a {message['kind']!r} message answered no request (sequence "
-                    f"{message.get('seq')!r}, expected {expect_seq!r})"
-                )
-            if message["kind"] == "failed":
-                raise WorkerError(self._failure_from(message))
-            return message
+            reply = self._accept(seq, message, expect_seq, expect)
+            if reply is not None:
+                return reply
 
     # -- failures -----------------------------------------------------------------------------
     def log_tail(self, limit: int = 4000) -> str:
@@ -281,40 +373,15 @@ class Worker:
         except OSError:
             return ""
 
-    def _failure(self, kind: str, detail: str, **extra: str) -> WorkerError:
+    def _failure(self, kind: FailureKind, detail: str) -> WorkerError:
         self._kill_group()
-        return WorkerError(
-            Failure(kind, self.phase, self.owner, detail, log_tail=self.log_tail(), **extra)
-        )
-
-    def _failure_from(self, message: dict[str, Any]) -> Failure:
-        kind = str(message.get("failure", "exception"))
-        exc = f"{message.get('exception')}: {message.get('message')}"
-        words = {
-            "syntax": "syntax error", "import": "import failed", "compile": "compilation failed",
-            "out_of_memory": "ran out of memory", "cuda_error": "CUDA error",
-            "exit": "called exit", "interrupted": "was interrupted", "exception": "raised",
-        }  # fmt: skip
-        self.phase, self.owner = str(message.get("phase")), str(message.get("owner"))
-        return Failure(
-            kind,
-            self.phase,
-            self.owner,
-            f"{words.get(kind, kind)} during {self.phase}: {exc}",
-            traceback=str(message.get("traceback", "")),
-            log_tail=self.log_tail(),
-        )
+        return super()._failure(kind, detail)
 
     def _fail_timeout(self) -> WorkerError:
         return self._failure(
-            "timeout",
+            FailureKind.TIMEOUT,
             f"no answer within the {self.limits.wall_seconds:g} s wall-clock limit during "
-            f"{self.phase}; the whole process group was killed",
-        )
-
-    def _fail_protocol(self, why: str) -> WorkerError:
-        return self._failure(
-            "protocol", f"{why} during {self.phase}: something other than the harness wrote to it"
+            f"{self.doing}; the whole process group was killed",
         )
 
     def _fail_died(self) -> WorkerError:
@@ -323,21 +390,22 @@ class Worker:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return self._failure(
-                "protocol", f"the worker closed its channel during {self.phase} but kept running"
+                FailureKind.PROTOCOL,
+                f"the worker closed its channel during {self.doing} but kept running",
             )
         if self._memory_exceeded is not None:
             return self._failure(
-                "memory_limit",
-                f"used {self._memory_exceeded / 2**30:.1f} GiB during {self.phase}, over the "
+                FailureKind.MEMORY_LIMIT,
+                f"used {self._memory_exceeded / 2**30:.1f} GiB during {self.doing}, over the "
                 f"{self.limits.memory_bytes / 2**30:.1f} GiB limit; killed",
             )
         if code < 0:
             name = signal.Signals(-code).name
             hint = " (the system's out-of-memory killer sends this)" if name == "SIGKILL" else ""
-            return self._failure("crash", f"killed by {name}{hint} during {self.phase}")
+            return self._failure(FailureKind.CRASH, f"killed by {name}{hint} during {self.doing}")
         return self._failure(
-            "early_exit",
-            f"the process exited with status {code} during {self.phase} without reporting "
+            FailureKind.EARLY_EXIT,
+            f"the process exited with status {code} during {self.doing} without reporting "
             "(os._exit or an exit at import time)",
         )
 
@@ -358,3 +426,16 @@ class Worker:
                 self._memory_exceeded = rss
                 self._kill_group()
                 return
+
+
+#: a worker-reported failure kind, in words
+FAILURE_WORDS = {
+    FailureKind.SYNTAX: "syntax error", FailureKind.IMPORT: "import failed",
+    FailureKind.INTERFACE: "the file does not define what it must",
+    FailureKind.COMPILE: "compilation failed", FailureKind.OUT_OF_MEMORY: "ran out of memory",
+    FailureKind.CUDA_ERROR: "CUDA error", FailureKind.EXIT: "called exit",
+    FailureKind.INTERRUPTED: "was interrupted", FailureKind.EXCEPTION: "raised",
+    FailureKind.CRASH: "crashed", FailureKind.TIMEOUT: "timed out",
+    FailureKind.MEMORY_LIMIT: "exceeded its memory limit",
+    FailureKind.EARLY_EXIT: "exited early", FailureKind.PROTOCOL: "broke the protocol",
+}  # fmt: skip

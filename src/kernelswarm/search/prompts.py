@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import jinja2
 
-from kernelswarm.generators.base import GenerationRequest
+from kernelswarm.search.types import GenerationRequest
 
 SYSTEM = (
     "You are an expert GPU and CPU kernel engineer. You replace PyTorch modules with faster "

@@ -1,0 +1,31 @@
+"""The command line: one Typer app, one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from kernelswarm.cli.bench import bench_command
+from kernelswarm.cli.check import check_command
+from kernelswarm.cli.info import checks_command, version_command
+from kernelswarm.cli.lint import lint_command
+from kernelswarm.cli.optimize import optimize_command
+from kernelswarm.cli.selftest import selftest_command
+from kernelswarm.cli.suite import suite_command
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Make PyTorch modules faster with generated kernels, judged so the numbers hold up.",
+)
+app.command("check")(check_command)
+app.command("bench")(bench_command)
+app.command("suite")(suite_command)
+app.command("lint")(lint_command)
+app.command("optimize")(optimize_command)
+app.command("selftest")(selftest_command)
+app.command("checks")(checks_command)
+app.command("version")(version_command)
+
+
+def main() -> None:
+    app(prog_name="kernelswarm")

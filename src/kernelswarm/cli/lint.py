@@ -1,0 +1,55 @@
+"""``kernelswarm lint DIR``: the problems that cannot be judged well, and why (exit 1 if any)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from kernelswarm.cli.options import Device, JsonOption, OnlyOption, err, fail, out, resolve_device
+from kernelswarm.judge.verdict import write_json
+from kernelswarm.lint import Linter
+from kernelswarm.report.tables import render_lint
+from kernelswarm.suite import discover
+
+
+def lint_command(
+    root: Annotated[Path, typer.Argument(help="A problem file, or a folder of them")],
+    device: Annotated[Device, typer.Option(help="Where to run the checks")] = Device.cpu,
+    sizes: Annotated[
+        str,
+        typer.Option(
+            help="auto: declared CPU sizes on the CPU, else the default halved to fit; full"
+        ),
+    ] = "auto",
+    jobs: Annotated[int, typer.Option(help="Problems checked at once")] = 1,
+    only: OnlyOption = "",
+    json_path: JsonOption = None,
+) -> None:
+    """Report the problems that cannot be judged well: near-constant or insensitive outputs,
+    inputs or weights without effect, overhead-bound or too-large sizes. Exit 1 if any."""
+    resolved, why = resolve_device(device)
+    if why:
+        raise fail("cannot lint", why)
+    paths = [root.resolve()] if root.is_file() else [p.path for p in discover(root, only)]
+    if not paths:
+        raise fail("cannot lint", f"no problem files under {root}")
+    linter = Linter(resolved, sizes)
+    results = []
+    with err.status("linting…") as status, ThreadPoolExecutor(max(1, jobs)) as pool:
+        for i, result in enumerate(pool.map(linter.lint, paths), start=1):
+            status.update(f"linting: {i}/{len(paths)} done")
+            results.append(result)
+            if result.findings:
+                err.print(
+                    Text(
+                        f"{Path(result.problem).name}: {', '.join(f.kind for f in result.findings)}"
+                    )
+                )
+    render_lint(results, out)
+    if json_path is not None:
+        write_json(results, json_path)
+    raise typer.Exit(1 if any(r.findings for r in results) else 0)

@@ -1,0 +1,111 @@
+"""What the commands share: options declared once, the consoles, device and --set handling."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from kernelswarm.judge.results import TimingOptions
+from kernelswarm.problem import Override
+
+err = Console(stderr=True)
+# Logs and CI have no terminal: give tables room instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 180)
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Precision(StrEnum):
+    strict = "strict"
+    tf32 = "tf32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    kernelbench = "kernelbench"
+
+
+class Weights(StrEnum):
+    share = "share"
+    seed = "seed"
+
+
+DeviceOption = Annotated[Device, typer.Option(help="Where to run: auto picks cuda when present")]
+PrecisionOption = Annotated[
+    Precision,
+    typer.Option(help="Precision policy; strict is the problem's own precision, TF32 off"),
+]
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a size global: NAME=VALUE (repeatable)")
+]
+JsonOption = Annotated[
+    Path | None, typer.Option("--json", help="Write the result as JSON to this file")
+]
+SeedOption = Annotated[
+    int | None, typer.Option(help="Master seed, to reproduce a run (fresh by default)")
+]
+TimeoutOption = Annotated[float, typer.Option(help="Wall-clock limit per worker process, seconds")]
+TimeBudgetOption = Annotated[
+    float, typer.Option(help="Seconds of timing before stopping short of the target interval")
+]
+WarmCacheOption = Annotated[
+    bool, typer.Option(help="Do not flush the L2 cache between timed calls")
+]
+CudaGraphOption = Annotated[
+    bool, typer.Option(help="Time CUDA-graph replays (no launch overhead) for every implementation")
+]
+DbOption = Annotated[Path, typer.Option(help="Results database (SQLite)")]
+OnlyOption = Annotated[str, typer.Option(help="Only problems whose path contains this text")]
+
+
+def resolve_device(device: Device) -> tuple[str, str | None]:
+    """The device to use, or an explanation of why the asked-for one is not there."""
+    import torch
+
+    if device is Device.auto:
+        return ("cuda" if torch.cuda.is_available() else "cpu"), None
+    if device is Device.cuda and not torch.cuda.is_available():
+        why = (
+            "--device cuda, but no CUDA device is usable here (torch.cuda.is_available() is "
+            f"False; torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'})"
+        )
+        return "cuda", why
+    return device.value, None
+
+
+def parse_overrides(values: list[str] | None) -> tuple[tuple[Override, ...], str | None]:
+    """The --set overrides, or why they cannot be used."""
+    try:
+        return tuple(Override.parse(v) for v in values or []), None
+    except ValueError as exc:
+        return (), f"--set: {exc}"
+
+
+def timing_options(
+    warm_cache: bool = False,
+    cuda_graph: bool = False,
+    budget: float = 30.0,
+    compile_baseline: bool = True,
+    remeasure_peaks: bool = False,
+) -> TimingOptions:
+    return TimingOptions(
+        flush_l2=not warm_cache,
+        cuda_graph=cuda_graph,
+        budget_seconds=budget,
+        compile_baseline=compile_baseline,
+        remeasure_peaks=remeasure_peaks,
+    )
+
+
+def fail(what: str, why: str) -> typer.Exit:
+    """Say why a command cannot run (exit status 2)."""
+    err.print(f"[red]{what}:[/red] ", end="")
+    err.print(why, markup=False)
+    return typer.Exit(2)

@@ -1,0 +1,297 @@
+"""The judge: runs the reference and the candidate in separate workers and decides.
+
+The reference worker draws every test's inputs under fresh seeds and computes the float64
+answer; the candidate worker, a different process that never holds an answer, runs the
+candidate on those inputs one call at a time in an order meant to expose caching (``calls``).
+This process compares, applies the hygiene rules to the facts the candidate worker reports, and
+writes the verdict; an accepted candidate is then timed against both baselines (``measure``).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from kernelswarm.judge.calls import CallJudge, plan_calls
+from kernelswarm.judge.client import CandidateClient, ReferenceClient, open_endpoint
+from kernelswarm.judge.lock import device_lock
+from kernelswarm.judge.measure import Measurement
+from kernelswarm.judge.reasons import Check, Reason, Reasons
+from kernelswarm.judge.results import TimingOptions, TimingResult
+from kernelswarm.judge.sandbox import Failure, Limits, WorkerError
+from kernelswarm.judge.tests import TestDrawer, TestPlan
+from kernelswarm.judge.verdict import Outcome, Seeds, Verdict, Weights
+from kernelswarm.precision import POLICIES, Policy
+from kernelswarm.problem import Override
+from kernelswarm.protocol import (
+    CandidateLoaded,
+    FailureKind,
+    Owner,
+    Phase,
+    ReferenceLoaded,
+    Role,
+    Versions,
+)
+
+Progress = Callable[[str], None]
+
+#: checks a verdict has passed once the candidate's calls were judged (unless they failed)
+_CALL_CHECKS = frozenset({
+    Check.FORWARD, Check.SYNTAX, Check.IMPORT, Check.CONSTRUCTOR, Check.INTERFACE,
+    Check.STRUCTURE, Check.TYPE, Check.DTYPE, Check.SHAPE, Check.DEVICE, Check.VALUES,
+    Check.NONFINITE, Check.STATE, Check.MUTATION, Check.ALIASING, Check.COMPLETION,
+    Check.INTEGRITY, Check.PROTOCOL,
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    problem: Path
+    candidate: Path
+    device: str = "cpu"
+    policy: Policy = POLICIES["strict"]
+    overrides: tuple[Override, ...] = ()
+    seed: int | None = None
+    #: "share": reference weights where names and shapes match; "seed": own init
+    weights: str = "share"
+    limits: Limits = field(default_factory=Limits)
+    base_tests: int = 3
+    min_strong: int = 3
+    keep_scratch: bool = False
+    timing: TimingOptions | None = None  # None: correctness only
+    #: host memory the judge may fill with tests (inputs, answers, tolerances); None: a share
+    #: of this machine's memory. Large problems get fewer tests, never fewer than MIN_TESTS.
+    test_memory_bytes: int | None = None
+    #: debugging only: both workers run in this process, without a sandbox (``judge.twin``)
+    in_process: bool = False
+
+
+#: the check a failure of the candidate's worker fails, by failure kind
+_FAILURE_CHECKS = {
+    FailureKind.SYNTAX: Check.SYNTAX, FailureKind.IMPORT: Check.IMPORT,
+    FailureKind.INTERFACE: Check.INTERFACE, FailureKind.COMPILE: Check.COMPILE,
+    FailureKind.OUT_OF_MEMORY: Check.MEMORY, FailureKind.MEMORY_LIMIT: Check.MEMORY,
+    FailureKind.CUDA_ERROR: Check.CUDA_ERROR, FailureKind.EXIT: Check.EARLY_EXIT,
+    FailureKind.EARLY_EXIT: Check.EARLY_EXIT, FailureKind.CRASH: Check.CRASH,
+    FailureKind.TIMEOUT: Check.TIMEOUT, FailureKind.PROTOCOL: Check.PROTOCOL,
+    FailureKind.INTERRUPTED: Check.HARNESS,
+}  # fmt: skip
+#: where an exception of the candidate's code was raised decides the check it fails
+_EXCEPTION_CHECKS = {
+    Phase.IMPORT_CANDIDATE: Check.IMPORT, Phase.CONSTRUCT_CANDIDATE: Check.CONSTRUCTOR,
+    Phase.SHARE_WEIGHTS: Check.CONSTRUCTOR, Phase.MOVE_CANDIDATE: Check.CONSTRUCTOR,
+}  # fmt: skip
+
+
+def attribute(failure: Failure) -> Reason:
+    """The failed check a worker's failure stands for: the problem's, the harness's, or one of
+    the candidate's (by failure kind, and for an exception by where it was raised)."""
+    detail = failure.detail + ("\n" + failure.traceback.rstrip() if failure.traceback else "")
+    if failure.owner is Owner.PROBLEM:
+        return Reason(Check.PROBLEM, f"the problem's own code failed: {detail}")
+    if failure.owner is Owner.HARNESS:
+        return Reason(Check.HARNESS, f"the worker failed before any candidate code ran: {detail}")
+    check = _FAILURE_CHECKS.get(failure.kind)
+    if check is None:
+        check = _EXCEPTION_CHECKS.get(failure.phase, Check.FORWARD)
+    return Reason(check, detail)
+
+
+def describe_weights(loaded: CandidateLoaded) -> Weights:
+    w = loaded.weights
+    weights = Weights(w.mode, "", w.shared, w.shape_mismatch, w.reference_only, w.candidate_only)
+    if w.mode != "share":
+        weights.summary = (
+            "weights not shared (--weights seed): own initialisation under the same seed"
+        )
+        return weights
+    total = len(w.shared) + len(w.candidate_only) + len(w.shape_mismatch)
+    if w.shared and not w.candidate_only and not w.shape_mismatch:
+        weights.summary = (
+            f"the candidate got the reference's weights ({len(w.shared)} tensors shared by name)"
+        )
+    elif w.shared:
+        weights.summary = (
+            f"{len(w.shared)} of {total} candidate tensors got the reference's weights; "
+            "the rest keep their own initialisation under the same seed"
+        )
+    elif total:
+        weights.summary = (
+            "no weights shared (no names and shapes in common): the candidate keeps its "
+            "own initialisation under the same seed as the reference"
+        )
+    else:
+        weights.summary = "neither model has weights"
+    return weights
+
+
+class Judge:
+    def __init__(self, config: CheckConfig, progress: Progress | None = None) -> None:
+        self.config = config
+        self.progress = progress or (lambda message: None)
+        self.reasons = Reasons()
+        self.notes: list[str] = []
+        self.passed: set[Check] = set()
+        self.failure_log = ""
+        self.timing: TimingResult | None = None
+        self.weights: Weights | None = None
+        master = config.seed if config.seed is not None else secrets.randbits(40)
+        self.rng = random.Random(master)
+        self.init_seed = self.rng.getrandbits(48)
+        self.seeds = Seeds(master=master, reproduce_with=f"--seed {master}", init=self.init_seed)
+        plan = TestPlan(
+            config.policy, config.base_tests, config.min_strong, config.test_memory_bytes
+        )
+        self.tests = TestDrawer(plan, self.rng, self.reasons, self.notes, self.progress)
+        self.calls = CallJudge(config.device, self.reasons, self.notes)
+        if config.in_process:
+            self.notes.append(
+                "judged in-process (debugging): the candidate ran in the judge's own process, "
+                "without a sandbox, limits or isolation"
+            )
+
+    def run(self) -> Verdict:
+        started = time.monotonic()
+        cfg = self.config
+        # The reference runs only the problem's own code: it gets at least the default limit, so
+        # that a short --timeout meant for the candidate cannot make a slow problem unjudgeable.
+        ref_limits = replace(
+            cfg.limits, wall_seconds=max(cfg.limits.wall_seconds, Limits().wall_seconds)
+        )
+        ref = ReferenceClient(
+            open_endpoint(Role.REFERENCE, cfg.device, ref_limits, cfg.keep_scratch, cfg.in_process)
+        )
+        cand = CandidateClient(
+            open_endpoint(Role.CANDIDATE, cfg.device, cfg.limits, cfg.keep_scratch, cfg.in_process)
+        )
+        versions: Versions | None = None
+        try:
+            self.progress("starting worker processes")
+            versions = ref.start().versions
+            cand.start()
+            # Everything up to timing uses the device, but never while another process times.
+            with device_lock(cfg.device, self.progress, shared=True):
+                self._correctness(ref, cand)
+            if cfg.timing is not None and not self.reasons:
+                self._measure(ref, cand, cfg.timing)
+        except WorkerError as exc:
+            self.failure_log = exc.failure.log_tail
+            self.reasons.add(attribute(exc.failure))
+        except Exception:  # a bug of the judge's own: reported as such (exit 2), never hidden
+            self.reasons.reject(
+                Check.HARNESS, "the judge itself failed:\n" + traceback.format_exc()
+            )
+        finally:
+            ref.close()
+            cand.close()
+        return self._verdict(versions, time.monotonic() - started)
+
+    def _correctness(self, ref: ReferenceClient, cand: CandidateClient) -> None:
+        """Load both workers, draw and judge the tests, run every candidate call."""
+        cfg = self.config
+        ref_loading = ref.begin_load(str(cfg.problem), cfg.overrides, self.init_seed, cfg.policy)
+        # the candidate compiles while the reference computes
+        cand_loading = cand.begin_load(
+            str(cfg.problem), str(cfg.candidate), cfg.overrides, self.init_seed, cfg.weights
+        )
+        self.progress("loading the problem")
+        loaded = ref_loading.result()
+        self.passed.add(Check.PROBLEM)
+        self.tests.draw(ref, loaded.variants)
+        if not self.tests.strong_count() < cfg.min_strong:
+            self.passed.add(Check.STRENGTH)
+        self._note_constant_parameters(loaded)
+        self.progress("loading and compiling the candidate")
+        cand_loaded = cand_loading.result()
+        self.weights = describe_weights(cand_loaded)
+        if cand_loaded.fingerprint != loaded.fingerprint:
+            self.reasons.reject(
+                Check.DETERMINISM,
+                "Model(*get_init_inputs()) built different weights in two processes under the same "
+                "seed: the problem's initialisation draws from an unseeded source",
+            )
+        if cand_loaded.tampered:
+            self.reasons.reject(
+                Check.INTEGRITY,
+                f"the candidate replaced {', '.join(cand_loaded.tampered)} while loading",
+            )
+        if self.reasons.judge_faults():
+            return
+        for number, planned in enumerate(plan_calls(self.tests.tests), start=1):
+            self.progress(f"candidate: call {number} ({planned.case.name}, {planned.mode.words})")
+            reply = cand.call(
+                planned.mode, planned.key, planned.source, planned.case.output_nbytes,
+                planned.case.inputs if planned.sends_inputs else None,
+            )  # fmt: skip
+            self.calls.judge(planned, reply)
+        self.progress("candidate: final re-check of every returned output")
+        self.calls.finish(cand.finish())
+
+    def _note_constant_parameters(self, loaded: ReferenceLoaded) -> None:
+        constant = loaded.constant_parameters
+        if constant:
+            self.notes.append(
+                f"{len(constant)} parameters hold one value throughout as initialised "
+                f"({', '.join(constant[:6])}{', ...' if len(constant) > 6 else ''}): the tests use "
+                "them as they are, so a kernel that ignores them (takes a weight of 1, a bias of 0) "
+                "cannot be told apart here"
+            )
+
+    def _measure(self, ref: ReferenceClient, cand: CandidateClient, options: TimingOptions) -> None:
+        """Time the accepted candidate against eager and torch.compile (see ``measure``)."""
+        for client in (ref, cand):
+            client.extend(options.budget_seconds + 300)
+        measurement = Measurement(
+            options, self.config.device, self.config.policy, self.config.problem, self.rng,
+            ref, cand, self.progress,
+        )  # fmt: skip
+        self.timing = result = measurement.run()
+        for reason in result.rejections:
+            self.reasons.add(reason)
+        self.notes.extend(f"timing: {w}" for w in result.warnings)
+        if not result.rejections:
+            self.passed |= {Check.TIMING, Check.MEMOISATION, Check.IMPOSSIBLE}
+
+    def _verdict(self, versions: Versions | None, elapsed: float) -> Verdict:
+        reasons = self.reasons.as_list()
+        if any(not r.check.judge_fault for r in reasons):
+            outcome = Outcome.REJECTED
+        elif reasons:
+            outcome = Outcome.ERROR
+        else:
+            outcome = Outcome.ACCEPTED
+        if not self.calls.records and outcome is Outcome.ACCEPTED:
+            outcome = Outcome.ERROR
+            reasons.append(Reason(Check.HARNESS, "no call of the candidate was judged"))
+        if self.calls.records:
+            self.passed |= _CALL_CHECKS
+        self.passed -= {r.check for r in reasons}
+        self.seeds.tests = {t.name: t.record.seed for t in self.tests.tests}
+        return Verdict(
+            verdict=outcome,
+            reasons=reasons,
+            problem=str(self.config.problem),
+            candidate=str(self.config.candidate),
+            device=self.config.device,
+            precision=self.config.policy.name,
+            seeds=self.seeds,
+            weights=self.weights,
+            tests=[t.record for t in self.tests.tests],
+            calls=self.calls.records,
+            checks_passed=sorted(c.value for c in self.passed),
+            notes=self.notes,
+            versions=versions,
+            elapsed_seconds=round(elapsed, 2),
+            failure_log=self.failure_log,
+            timing=self.timing,
+        )
+
+
+def check(config: CheckConfig, progress: Progress | None = None) -> Verdict:
+    """Judge one candidate against one problem."""
+    return Judge(config, progress).run()

@@ -1,0 +1,369 @@
+"""The measurement, judge side: baselines and candidate timed interleaved, checked, compared.
+
+Baselines (eager, torch.compile) run in the reference worker, the candidate in its own worker:
+no baseline output ever exists in the candidate's process. Blocks alternate between them, in a
+rotating order, round after round, until every median's 95% interval is within the target or
+the time budget is spent. Each block is checked before its numbers count (``timing_checks``):
+
+* every call's output checksum at return equals that of the same input set's final output
+  (work left running after forward returned shows as a difference);
+* the worker's clocks, events and copies are untouched, and no persisting-L2 limit was set;
+* back-to-back calls: the span of the CUDA events must match a host clock over the same calls
+  with a device-wide synchronise, and the worker's host clock must match this process's clock;
+* calls on input sets seen for the first time must not be much slower than repeats
+  (memoisation gains nothing when every timed result is recomputed);
+* a few final outputs, picked after the fact, are compared with the float64 answer;
+* the candidate may not beat the speed-of-light floor.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from kernelswarm.judge import timing_checks
+from kernelswarm.judge.client import CandidateClient, ReferenceClient, TimingClient
+from kernelswarm.judge.compare import Tolerance
+from kernelswarm.judge.floor import (
+    Floor,
+    cached_peaks,
+    counts_dtype,
+    floor_for,
+    rate_for,
+    store_peaks,
+)
+from kernelswarm.judge.lock import device_lock
+from kernelswarm.judge.reasons import Check, Reason
+from kernelswarm.judge.results import ImplTiming, Speedup, TimingOptions, TimingResult
+from kernelswarm.judge.sandbox import WorkerError
+from kernelswarm.judge.stats import (
+    describe_speedup,
+    median_interval,
+    ratio_interval,
+    relative_halfwidth,
+)
+from kernelswarm.precision import Policy
+from kernelswarm.problem import size_globals
+from kernelswarm.protocol import Counts, Peaks
+
+Progress = Callable[[str], None]
+
+#: never-seen input sets inserted at random positions into each timed block
+FRESH_PER_BLOCK = 4
+
+
+class Measurement:
+    """One measurement run: eager and torch.compile, and a candidate when there is one."""
+
+    def __init__(
+        self,
+        options: TimingOptions,
+        device: str,
+        policy: Policy,
+        problem: Path,
+        rng: random.Random,
+        reference: ReferenceClient,
+        candidate: CandidateClient | None,
+        progress: Progress,
+    ) -> None:
+        self.options = options
+        self.device = device
+        self.policy = policy
+        self.problem = problem
+        self.rng = rng
+        self.ref = reference
+        self.cand = candidate
+        self.progress = progress
+        self.warnings: list[str] = []
+        self.rejections: list[Reason] = []
+        self._reported: set[tuple[str, Check]] = set()
+        self.impls: dict[str, ImplTiming] = {}
+        self.workers: dict[str, TimingClient] = {}
+        self.fresh: list[int] = []
+        self.passes = options.passes
+        self.fresh_used: dict[str, int] = {}
+        self.visits: dict[str, tuple[list[float], list[float]]] = {}
+
+    def reject(self, name: str, reason: Reason) -> None:
+        """Record a failed rule, once per implementation and check."""
+        if (name, reason.check) not in self._reported:
+            self._reported.add((name, reason.check))
+            self.rejections.append(reason)
+
+    def warn(self, warning: str) -> None:
+        if warning not in self.warnings:
+            self.warnings.append(warning)
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self) -> TimingResult:
+        """Measure. Drawing inputs and warming up (compiling) may overlap other measurements;
+        everything timed holds this device's lock, since two measurements at once disturb both."""
+        started = time.monotonic()
+        with device_lock(self.device, self.progress, shared=True):
+            counts, n_sets = self._prepare_sets()
+            self._warm_all()
+        with device_lock(self.device, self.progress):
+            peaks = self._peaks()
+            return self._timed(started, n_sets, counts, peaks)
+
+    def _warm_all(self) -> None:
+        self.workers = {"eager": self.ref}
+        if self.cand is not None:
+            self.workers = {"candidate": self.cand, "eager": self.ref}
+        if self.options.compile_baseline:
+            self.workers["compile"] = self.ref
+        for name in list(self.workers):
+            self._warm(name)
+
+    def _timed(self, started: float, n_sets: int, counts: Counts, peaks: Peaks) -> TimingResult:
+        opts = self.options
+        names = list(self.workers)
+        for name in names:  # a short warm-up again: the one above may have shared the device
+            self.workers[name].rewarm(name, 1.0)
+
+        # Blocks are sized for the slowest implementation: about a quarter of a second each.
+        per_call = max(max(self.impls[n].first_call_seconds or 1e-6 for n in names), 1e-7)
+        calls_per_block = int(min(2000, max(opts.passes * 2, 0.25 / per_call)))
+        # Half the sets are visited again and again; the other half are kept back and each is
+        # visited once, at a random position of some block: the first visits (what memoisation
+        # cannot speed up) are spread over the whole measurement, like the repeats.
+        pool = max(1, n_sets // 2)
+        used = max(1, min(pool, calls_per_block // opts.passes))
+        # When few sets fit in memory (large inputs), each is visited more often per block,
+        # so that a block still holds about calls_per_block samples.
+        self.passes = max(opts.passes, calls_per_block // used)
+        self.fresh = list(range(pool, n_sets))
+        deadline = started + opts.budget_seconds
+        for round_index in range(opts.max_rounds):
+            order_names = names[round_index % len(names) :] + names[: round_index % len(names)]
+            for name in order_names:
+                self.progress(f"timing round {round_index + 1}: {name}")
+                self._block(name, used)
+            done = round_index + 1 >= opts.min_rounds and all(
+                relative_halfwidth(self.impls[n].all_samples) <= opts.target_rel_ci for n in names
+            )
+            if done or time.monotonic() > deadline:
+                break
+        for name in names:
+            self._summarise(name)
+            self._escape(name)
+        if self.cand is not None:
+            self._recheck(used)
+            memo = timing_checks.memoisation_reason(self.impls["candidate"])
+            if memo is not None:
+                self.reject("candidate", memo)
+        floor, peaks = self._floor(counts, peaks)
+        eager = self.impls.get("eager")
+        if eager is not None:
+            names_ = list(size_globals(self.problem))
+            warning = timing_checks.overhead_warning(self.device, eager, peaks, names_)
+            if warning:
+                self.warn(warning)
+        return TimingResult(
+            device=self.device,
+            options=opts,
+            peaks=peaks,
+            counts=counts,
+            floor=floor,
+            implementations=self.impls,
+            speedups=self._speedups(),
+            warnings=self.warnings,
+            rejections=self.rejections,
+            sets=used,
+            elapsed_seconds=round(time.monotonic() - started, 2),
+        )
+
+    # -- steps --------------------------------------------------------------------------------
+    def _peaks(self, fresh: bool = False) -> Peaks:
+        hello = self.ref.hello
+        gpu = hello.versions.gpu if hello else None
+        key = f"{gpu if self.device == 'cuda' else 'cpu'}|torch {hello.versions.torch if hello else '?'}"
+        if self.device == "cpu":
+            key += f"|{os.cpu_count()} cores"
+        peaks = None if (fresh or self.options.remeasure_peaks) else cached_peaks(key)
+        if peaks is None:
+            self.progress("measuring the device's peaks (once per device)")
+            peaks = self.ref.measure_peaks()
+            store_peaks(key, peaks)
+        return peaks
+
+    def _prepare_sets(self) -> tuple[Counts, int]:
+        """Draw the timing input sets: as many as fit the memory budget, counting each set's
+        output too (every set's last output is kept until the re-check)."""
+        self.progress("drawing timing input sets")
+        self.ref.draw_timing_sets([self.rng.getrandbits(48)], [], return_sets=False)
+        counts = self.ref.count_work()
+        per_set = counts.input_bytes + counts.output_bytes
+        n_sets = int(
+            max(2, min(self.options.max_sets, self.options.set_memory_bytes // max(per_set, 1)))
+        )
+        seeds = [self.rng.getrandbits(48) for _ in range(n_sets)]
+        warmup = [self.rng.getrandbits(48) for _ in range(2)]
+        drawn = self.ref.draw_timing_sets(seeds, warmup, return_sets=self.cand is not None)
+        if self.cand is not None:
+            self.cand.store_timing_sets(drawn.sets, drawn.warmup)
+        return counts, n_sets
+
+    def _warm(self, name: str) -> None:
+        self.progress(f"warming up {name}")
+        timing = ImplTiming(name)
+        self.impls[name] = timing
+        max_seconds = 20.0 if name == "compile" else 5.0
+        try:
+            answer = self.workers[name].warmup(name, max_seconds, self.options.cuda_graph)
+        except WorkerError as exc:
+            if name == "candidate":
+                raise
+            self.warn(f"the {name} baseline could not run: {exc.failure.detail.splitlines()[0]}")
+            del self.workers[name]
+            del self.impls[name]
+            return
+        times = answer.times
+        timing.warmup_calls = answer.calls
+        timing.first_call_seconds = sorted(times[-3:])[len(times[-3:]) // 2]
+        if name == "compile":
+            # The first call compiles; later calls are what running costs.
+            settled = min(times[1:]) if len(times) > 1 else 0.0
+            timing.compile_seconds = answer.setup_seconds + times[0] - settled
+        if not answer.stable:
+            self.warn(
+                f"{name}: warm-up did not settle within {max_seconds:g} s ({answer.calls} calls)"
+            )
+
+    def _order(self, name: str, used: int) -> tuple[list[int], set[int]]:
+        """Passes over the repeat pool, with a few never-seen sets at random positions."""
+        order = list(range(used))
+        for _ in range(self.passes - 1):
+            again = list(range(used))
+            self.rng.shuffle(again)
+            order += again
+        seen = self.fresh_used.setdefault(name, 0)
+        fresh = self.fresh[seen : seen + FRESH_PER_BLOCK]
+        self.fresh_used[name] = seen + len(fresh)
+        positions: set[int] = set()
+        for j in fresh:
+            position = self.rng.randrange(len(order) + 1)
+            order.insert(position, j)
+            positions = {p + (p >= position) for p in positions} | {position}
+        return order, positions
+
+    def _block(self, name: str, used: int) -> None:
+        order, fresh_positions = self._order(name, used)
+        answer = self.workers[name].time_block(name, order, self.options.flush_l2)
+        self.impls[name].rounds.append(answer.samples)
+        first, repeats = self.visits.setdefault(name, ([], []))
+        for i, sample in enumerate(answer.samples):
+            (first if i in fresh_positions else repeats).append(sample)
+        reasons, warnings = timing_checks.block_reasons(name, order, answer)
+        for reason in reasons:
+            self.reject(name, reason)
+        for warning in warnings:
+            self.warn(warning)
+
+    def _summarise(self, name: str) -> None:
+        timing = self.impls[name]
+        samples = timing.all_samples
+        timing.samples = len(samples)
+        timing.median, timing.low, timing.high = median_interval(samples)
+        timing.rel_halfwidth = relative_halfwidth(samples)
+        first, repeats = self.visits.get(name, ([], []))
+        if first:
+            timing.first_visit_median = float(torch.tensor(first).median())
+        if repeats:
+            timing.repeat_median = float(torch.tensor(repeats).median())
+
+    def _escape(self, name: str) -> None:
+        timing = self.impls[name]
+        worker = self.workers[name]
+        calls = int(min(5000, max(10, 0.1 / max(timing.median, 1e-7))))
+        start = time.perf_counter()
+        worker.ping()
+        rtt = time.perf_counter() - start
+        start = time.perf_counter()
+        answer = worker.escape(name, calls)
+        judge_seconds = time.perf_counter() - start - rtt
+        timing.escape, reasons = timing_checks.escape_reasons(name, answer, judge_seconds)
+        for reason in reasons:
+            self.reject(name, reason)
+
+    def _recheck(self, used: int) -> None:
+        assert self.cand is not None
+        indices = self.rng.sample(range(used), k=min(3, used))
+        self.progress("re-checking timed outputs against float64")
+        outputs = self.cand.final_outputs("candidate", indices)
+        for j, leaves in zip(indices, outputs, strict=True):
+            answers = self.ref.answer_timing_set(j)
+            policy_outs: list[torch.Tensor | None] = (
+                list(answers.policy) if answers.policy else [None] * len(answers.expected)
+            )
+            for k, (e, w, p) in enumerate(
+                zip(answers.expected, answers.working, policy_outs, strict=True)
+            ):
+                if k >= len(leaves) or leaves[k].shape != w.shape:
+                    self.reject(
+                        "candidate",
+                        Reason(
+                            Check.VALUES,
+                            f"a timed call on timing set {j} returned output {k} of the wrong shape",
+                        ),
+                    )
+                    return
+                result = Tolerance(e, w, p, self.policy).check(leaves[k])
+                if not result.passed:
+                    self.reject(
+                        "candidate",
+                        Reason(
+                            Check.VALUES,
+                            f"the output of a timed call (timing set {j}) is wrong: {result.detail}",
+                        ),
+                    )
+                    return
+
+    def _floor(self, counts: Counts, peaks: Peaks) -> tuple[Floor, Peaks]:
+        """The floor, and the peaks it stands on (measured again if anything beat them)."""
+        rate = rate_for(self.policy.name, counts_dtype(counts))
+        floor = floor_for(counts, peaks, rate)
+        fastest = min(self.impls.values(), key=lambda t: t.median)
+        if fastest.median < floor.impossible_below:
+            # Before anything is called impossible, make sure the peaks are not stale or were
+            # measured on a busy machine: measure them again, now.
+            self.progress("re-measuring the device's peaks")
+            peaks = self._peaks(fresh=True)
+            floor = floor_for(counts, peaks, rate)
+            self.warn("the device's peaks were measured again: an implementation beat the floor")
+        for timing in self.impls.values():
+            if timing.median > 0:
+                timing.sol_fraction = floor.seconds / timing.median
+        baselines = [t for n, t in self.impls.items() if n != "candidate"]
+        if any(t.median < floor.impossible_below for t in baselines):
+            self.warn(
+                "a baseline ran faster than the speed-of-light floor (its peak rates do not bound this "
+                "problem on this device), so no time is judged impossible here"
+            )
+            return floor, peaks
+        cand = self.impls.get("candidate")
+        if cand is not None:
+            reason = timing_checks.impossible_reason(cand, floor)
+            if reason is not None:
+                self.reject("candidate", reason)
+        return floor, peaks
+
+    def _speedups(self) -> dict[str, Speedup]:
+        cand = self.impls.get("candidate")
+        if cand is None:
+            return {}
+        out = {}
+        for name in ("eager", "compile"):
+            base = self.impls.get(name)
+            if base is None:
+                continue
+            median, low, high = ratio_interval(
+                base.rounds, cand.rounds, seed=self.rng.getrandbits(32)
+            )
+            out[name] = Speedup(name, median, low, high, describe_speedup(median, low, high))
+        return out

@@ -1,0 +1,350 @@
+"""The judge's tests: drawn under fresh seeds, held within a memory budget, kept only if strong.
+
+A test is one set of inputs with its answers (float64, working precision, policy precision) and
+the tolerance of each output. Tests are drawn from the reference worker: base tests under fresh
+seeds, then the adversarial variants. A variant the float64 reference turns into NaN/Inf is
+outside the problem's domain and skipped; the first test is also run twice, since a reference
+that differs from itself (dropout in training mode) cannot be judged by comparison.
+
+A test is *strong* when zeros, a constant, another test's answer and the input itself would all
+fail it; weak tests are reported and more are drawn, and with fewer than ``min_strong`` strong
+tests the answer is "could not judge". ``lint`` draws tests the same way, with no candidate.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from kernelswarm import variants
+from kernelswarm.judge.compare import Tolerance, all_finite
+from kernelswarm.judge.reasons import Check, Reasons
+from kernelswarm.judge.sandbox import physical_memory_bytes
+from kernelswarm.judge.verdict import TestRecord
+from kernelswarm.precision import UNIT_ROUNDOFF, Policy
+from kernelswarm.protocol import DrawnTest
+from kernelswarm.tensors import same_bits
+
+#: tests drawn beyond the default ones when too few are strong
+MAX_EXTRA_TESTS = 8
+#: tests kept however large a test is (two base tests for the call plan, one variant)
+MIN_TESTS = 3
+#: the share of physical memory one judge's tests may take by default
+TEST_MEMORY_SHARE = 0.35
+
+Progress = Callable[[str], None]
+
+
+class TestSource(Protocol):
+    """Where tests come from: the reference worker's client (or recorded replies)."""
+
+    __test__ = False  # not a pytest class
+
+    def draw_test(self, name: str, seed: int, variant: str) -> DrawnTest: ...
+
+
+@dataclass(frozen=True)
+class TestPlan:
+    """How many tests, of which strength, within how much memory."""
+
+    __test__ = False  # not a pytest class
+
+    policy: Policy
+    base_tests: int = 3
+    min_strong: int = 3
+    #: host memory the tests may fill; None: a share of this machine's memory
+    memory_bytes: int | None = None
+
+
+@dataclass
+class TestCase:
+    """One test as the judge holds it: inputs, answers and tolerances (never sent to a candidate)."""
+
+    __test__ = False  # not a pytest class
+
+    record: TestRecord
+    inputs: list[Any]
+    expected: list[torch.Tensor]
+    working: list[torch.Tensor]
+    structure: str
+    mutated_inputs: list[int]
+    aliased_inputs: list[int]
+    tolerances: list[Tolerance] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def usable(self) -> bool:
+        return self.record.skipped is None
+
+    @property
+    def output_nbytes(self) -> list[int]:
+        return [w.numel() * w.element_size() for w in self.working]
+
+    @property
+    def host_bytes(self) -> int:
+        """What the judge holds for this test."""
+        tensors = [x for x in self.inputs if isinstance(x, torch.Tensor)]
+        tensors += self.expected + self.working
+        tensors += [
+            t.allowed
+            for t in self.tolerances
+            if isinstance(getattr(t, "allowed", None), torch.Tensor)
+        ]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+
+class TestDrawer:
+    """Draws the tests of one verdict and judges their strength."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(
+        self,
+        plan: TestPlan,
+        rng: random.Random,
+        reasons: Reasons,
+        notes: list[str],
+        progress: Progress | None = None,
+    ) -> None:
+        self.plan = plan
+        self.rng = rng
+        self.reasons = reasons
+        self.notes = notes
+        self.progress = progress or (lambda message: None)
+        self.tests: list[TestCase] = []
+        self._probe_cache: dict[tuple[str, int, str], bool] = {}
+        self._budget_words = ""
+
+    @property
+    def usable(self) -> list[TestCase]:
+        return [t for t in self.tests if t.usable]
+
+    def strong_count(self) -> int:
+        return sum(1 for t in self.usable if t.record.strong)
+
+    # -- drawing ------------------------------------------------------------------------------
+    def draw(self, source: TestSource, problem_variants: list[str] | None) -> None:
+        """Draw the default tests, then more until enough are strong (or the budget is spent)."""
+        specs = self._specs(problem_variants)
+        most = len(specs)
+        while len(self.tests) < min(len(specs), most):
+            name, variant = specs[len(self.tests)]
+            self.tests.append(self.draw_one(source, name, variant))
+            if Check.DETERMINISM in self.reasons:
+                return
+            if len(self.tests) == 1:
+                per_test = self.tests[0].host_bytes
+                if MIN_TESTS * per_test > 0.8 * physical_memory_bytes():
+                    self.reasons.reject(
+                        Check.PROBLEM,
+                        f"too large to judge on this machine: one test holds {per_test / 2**30:.1f} GiB "
+                        f"on the host (inputs, float64 answers, tolerances) and the judge needs "
+                        f"{MIN_TESTS}, over 80% of its {physical_memory_bytes() / 2**30:.0f} GiB; "
+                        "shrink the problem with --set NAME=VALUE",
+                    )
+                    return
+                most = self._max_tests(per_test)
+                if most < len(specs):
+                    self.notes.append(f"{self._budget_words}: {most} tests instead of {len(specs)}")
+                    # two base tests for the call plan, then the adversarial variants, then
+                    # the remaining base tests
+                    rest = specs[2:]
+                    specs = specs[:2] + [x for x in rest if x[1] != "base"]
+                    specs += [x for x in rest if x[1] == "base"]
+        self.strength()
+        self._strengthen(source, problem_variants, most)
+
+    def _specs(self, problem_variants: list[str] | None) -> list[tuple[str, str]]:
+        chosen = problem_variants or list(variants.DEFAULT_VARIANTS)
+        specs = [(f"base-{i}", "base") for i in range(self.plan.base_tests)]
+        specs += [(v, v) for v in chosen if v != "base"]
+        return specs
+
+    def _max_tests(self, per_test: int) -> int:
+        """How many tests of ``per_test`` host bytes the judge may hold (at least MIN_TESTS)."""
+        budget = self.plan.memory_bytes
+        if budget is None:
+            budget = int(physical_memory_bytes() * TEST_MEMORY_SHARE)
+        self._budget_words = (
+            f"each test holds {per_test / 2**30:.2f} GiB on the host (inputs, float64 answers, "
+            f"tolerances) and the judge's tests may take {budget / 2**30:.1f} GiB"
+        )
+        return max(MIN_TESTS, budget // max(per_test, 1))
+
+    def _strengthen(
+        self, source: TestSource, problem_variants: list[str] | None, most: int
+    ) -> None:
+        extra = [
+            v for v in variants.EXTRA_VARIANTS if problem_variants is None or v in problem_variants
+        ]
+        drawn = 0
+        while self.strong_count() < self.plan.min_strong and drawn < MAX_EXTRA_TESTS:
+            if len(self.tests) >= most:
+                self.notes.append(
+                    f"{self._budget_words}: no more tests drawn to strengthen the check"
+                )
+                break
+            if not extra:  # more seeds of the variants that gave strong tests
+                extra = list(dict.fromkeys(t.record.variant for t in self.tests if t.record.strong))
+                if not extra:
+                    break
+            variant = extra.pop(0)
+            drawn += 1
+            name = f"{variant}-{sum(t.record.variant == variant for t in self.tests) + 1}"
+            self.notes.append(f"weak tests found: added test {name} to strengthen the check")
+            self.tests.append(self.draw_one(source, name, variant))
+            self.strength()
+        strong = self.strong_count()
+        if strong < self.plan.min_strong:
+            weak = [t.record for t in self.usable if not t.record.strong]
+            why = "; ".join(f"{r.name}: {', '.join(r.weak_because)}" for r in weak[:4])
+            self.reasons.reject(
+                Check.STRENGTH,
+                f"only {strong} strong tests (need {self.plan.min_strong}): on the others a "
+                f"trivial output would pass ({why}). The problem's output is too close to constant, "
+                "or insensitive to its inputs, to tell a right kernel from a wrong one.",
+            )
+
+    def draw_one(self, source: TestSource, name: str, variant: str) -> TestCase:
+        """Draw one test under a fresh seed and hold it, with its tolerances."""
+        seed = self.rng.getrandbits(48)
+        self.progress(f"reference: test {name}")
+        return self.hold(
+            TestRecord(name=name, variant=variant, seed=seed), source.draw_test(name, seed, variant)
+        )
+
+    def hold(self, record: TestRecord, drawn: DrawnTest) -> TestCase:
+        """A drawn test as the judge keeps it: domain checked, tolerances calibrated."""
+        answers = drawn.answers
+        case = TestCase(
+            record, drawn.inputs, answers.expected, answers.working, answers.structure,
+            answers.mutated_inputs, answers.aliased_inputs,
+        )  # fmt: skip
+        self._domain(case)
+        if case.usable:
+            policy_outputs: list[torch.Tensor | None] = (
+                list(answers.policy) if answers.policy else [None] * len(case.expected)
+            )
+            case.tolerances = [
+                Tolerance(e, w, p, self.plan.policy)
+                for e, w, p in zip(case.expected, case.working, policy_outputs, strict=True)
+            ]
+            record.reference_normwise_error = [
+                getattr(t, "reference_normwise", None) for t in case.tolerances
+            ]
+        if drawn.again is not None:
+            self._determinism(case, drawn.again)
+        return case
+
+    def _domain(self, case: TestCase) -> None:
+        for e, w in zip(case.expected, case.working, strict=True):
+            if not e.is_floating_point() or (all_finite(e) and all_finite(w)):
+                continue
+            bad_e = int((~torch.isfinite(e)).sum())
+            if bad_e and case.record.variant != "base":
+                case.record.skipped = f"outside the problem's domain: the float64 reference gives NaN/Inf at {bad_e} positions"
+                return
+            bad_w = int((torch.isfinite(e) & ~torch.isfinite(w)).sum())
+            if bad_w:
+                case.record.skipped = (
+                    f"outside the working precision's range: the {w.dtype} reference overflows at "
+                    f"{bad_w} positions where the float64 answer is finite"
+                )
+                return
+
+    def _determinism(self, case: TestCase, again: list[torch.Tensor]) -> None:
+        """The reference run twice on the same inputs must agree up to rounding.
+
+        Differences above the square root of the unit roundoff cannot come from a different
+        summation order; they mean randomness (dropout in training mode), and no tolerance
+        calibrated on such a reference would mean anything.
+        """
+        for k, (first, second) in enumerate(zip(case.working, again, strict=True)):
+            if same_bits(first, second):
+                continue
+            if first.is_floating_point():
+                a, b = first.double(), second.double()
+                scale = float(a.norm()) or 1.0
+                spread = float((a - b).nan_to_num(nan=math.inf).norm()) / scale
+                limit = math.sqrt(UNIT_ROUNDOFF.get(first.dtype, 2.0**-24))
+            else:
+                spread = float((first != second).double().mean())
+                limit = 1e-3
+            if spread > limit:
+                self.reasons.reject(
+                    Check.DETERMINISM,
+                    f"the reference gives different answers on the same inputs (relative difference "
+                    f"{spread:.3g} in output {k}, far above rounding): dropout in training mode or "
+                    "another random operation; such a problem cannot be judged by comparison",
+                )
+                return
+            self.notes.append(
+                f"the reference's output {k} differs between two runs on the same inputs by "
+                f"{spread:.2g} (relative): non-deterministic summation order, within rounding"
+            )
+
+    # -- strength -----------------------------------------------------------------------------
+    def strength(self) -> None:
+        """Mark each test weak if zeros, a constant, another answer or the input would pass it.
+
+        Probe outcomes are cached: drawing one more test adds probes, it changes none. The
+        input-returned-unchanged probe counts only if it fails somewhere: where it passes on
+        every test, the function *is* the identity (a copy, a reshape), returning an equal tensor
+        is right, and returning the input's own memory is the aliasing check's business.
+        """
+        usable = self.usable
+        outcomes: dict[tuple[str, int, str], bool] = {}
+        for case in usable:
+            for k, (tol, w) in enumerate(zip(case.tolerances, case.working, strict=True)):
+                for name, probe in _probes(case, k, w, usable).items():
+                    key = (case.name, k, name)
+                    if key not in self._probe_cache:  # built one at a time: tests can be GiB
+                        self._probe_cache[key] = tol.check(probe(), quick=True).passed
+                    outcomes[key] = self._probe_cache[key]
+        identity = [
+            passed for (_, _, name), passed in outcomes.items() if name.startswith("input ")
+        ]
+        identity_is_the_function = bool(identity) and all(identity)
+        for case in usable:
+            weak = []
+            for (test, k, name), passed in outcomes.items():
+                if test != case.name or not passed:
+                    continue
+                if identity_is_the_function and name.startswith("input "):
+                    continue
+                weak.append((f"output {k}: " if len(case.working) > 1 else "") + name)
+            case.record.weak_because = weak
+            case.record.strong = not weak
+        note = "the output equals an input on every test: returning an equal tensor is right, its own memory is not"
+        if identity_is_the_function and note not in self.notes:
+            self.notes.append(note)
+
+
+def _probes(
+    case: TestCase, k: int, w: torch.Tensor, usable: list[TestCase]
+) -> dict[str, Callable[[], torch.Tensor]]:
+    """The trivial outputs a strong test must reject, each built only when tried."""
+    probes: dict[str, Callable[[], torch.Tensor]] = {"zeros": lambda: torch.zeros_like(w)}
+    others = [t for t in usable if t is not case and t.working[k].shape == w.shape]
+    same_dist = [t for t in others if t.record.variant == "base"]
+    if w.is_floating_point() and same_dist:
+        mean = float(torch.stack([t.expected[k].double().mean() for t in same_dist]).mean())
+        probes["a constant (the mean answer of other tests)"] = lambda: torch.full_like(w, mean)
+    for t in others[:3]:
+        probes[f"the answer of test {t.name}"] = _given(t.working[k])
+    for i, x in enumerate(case.inputs):
+        if isinstance(x, torch.Tensor) and x.shape == w.shape and x.dtype == w.dtype:
+            probes[f"input {i} returned unchanged"] = _given(x)
+    return probes
+
+
+def _given(tensor: torch.Tensor) -> Callable[[], torch.Tensor]:
+    return lambda: tensor

@@ -1,0 +1,160 @@
+"""What a timed block, a back-to-back run, or a whole measurement must show before it counts.
+
+Pure functions over the workers' typed replies and the measured times, so that each rule can be
+tested on a recorded reply in milliseconds. ``measure`` calls them; each returns the failed
+checks as ``Reason``s (the candidate's fault) or, for a baseline, ``harness`` reasons (ours).
+"""
+
+from __future__ import annotations
+
+from kernelswarm.judge.floor import Floor
+from kernelswarm.judge.reasons import Check, Reason
+from kernelswarm.judge.results import EscapeRecord, ImplTiming
+from kernelswarm.protocol import BlockTimed, Escaped, Peaks
+
+#: repeats this much faster than first visits are memoisation, not cache warmth (which on a
+#: CPU, with no cache flush, honestly gives up to about 1.5x)
+MEMO_RATIO = 0.5
+#: events may miss this share of the host-clock time of back-to-back calls before work "escaped"
+ESCAPE_RATIO = 1.5
+#: an implementation whose eager time is under this is measuring launch overhead
+OVERHEAD_SECONDS = {"cuda": 20e-6, "cpu": 50e-6}
+#: a checksum at return may differ from the final one by this share of the output's magnitude
+CHECKSUM_TOLERANCE = 1e-3
+
+
+def block_reasons(
+    name: str, order: list[int], answer: BlockTimed
+) -> tuple[list[Reason], list[str]]:
+    """(failed checks, warnings) of one timed block of ``name``."""
+    reasons: list[Reason] = []
+    warnings: list[str] = []
+    if answer.tampered and name == "candidate":
+        reasons.append(
+            Reason(
+                Check.INTEGRITY,
+                f"the candidate replaced {', '.join(answer.tampered)} while being timed",
+            )
+        )
+    if answer.l2_note:
+        warnings.append(f"the persisting-L2 limit could not be reset to 0 ({answer.l2_note})")
+    elif answer.persisting_l2_after and answer.persisting_l2_after != answer.persisting_l2_before:
+        reasons.append(
+            Reason(
+                Check.INTEGRITY if name == "candidate" else Check.HARNESS,
+                f"{name} set a persisting-L2 limit of {answer.persisting_l2_after} bytes while being "
+                "timed: data pinned in L2 survives the flush and makes every call look warm",
+            )
+        )
+    if len(answer.checksums) != len(order):
+        reasons.append(
+            Reason(
+                Check.PROTOCOL if name == "candidate" else Check.HARNESS,
+                f"{name}: {len(answer.checksums)} checksums for a block of {len(order)} calls",
+            )
+        )
+        return reasons, warnings
+    for i, j in enumerate(order):
+        at_return = answer.checksums[i]
+        final = answer.final_checksums.get(str(j))
+        if final is None or len(final) != 2 or len(at_return) != 2:
+            reasons.append(
+                Reason(
+                    Check.PROTOCOL if name == "candidate" else Check.HARNESS,
+                    f"{name}: no well-formed final checksum for input set {j}",
+                )
+            )
+            break
+        scale = abs(final[1]) + 1e-30
+        if (
+            abs(at_return[0] - final[0]) > CHECKSUM_TOLERANCE * scale
+            or abs(at_return[1] - final[1]) > CHECKSUM_TOLERANCE * scale
+        ):
+            reasons.append(
+                Reason(
+                    Check.COMPLETION if name == "candidate" else Check.HARNESS,
+                    f"{name}: a timed call's output at return (checksum {at_return[0]:.6g}) differs "
+                    f"from the same input's final output ({final[0]:.6g}): work was still running "
+                    "when forward returned (a side stream or a thread), so events timed only part of it",
+                )
+            )
+            break
+    return reasons, warnings
+
+
+def escape_reasons(
+    name: str, answer: Escaped, judge_seconds: float
+) -> tuple[EscapeRecord, list[Reason]]:
+    """Back-to-back calls: the judge's clock against the worker's, the worker's against events."""
+    record = EscapeRecord(answer.calls, judge_seconds, answer.host_seconds, answer.event_seconds)
+    check = Check.TIMING if name == "candidate" else Check.HARNESS
+    reasons = []
+    if answer.tampered and name == "candidate":
+        reasons.append(
+            Reason(
+                Check.INTEGRITY,
+                f"the candidate replaced {', '.join(answer.tampered)} while being timed",
+            )
+        )
+    calls, worker_seconds = answer.calls, answer.host_seconds
+    if judge_seconds > ESCAPE_RATIO * worker_seconds + 0.01:
+        reasons.append(
+            Reason(
+                check,
+                f"{name}: the worker reported {worker_seconds * 1e3:.3g} ms for {calls} calls, but the "
+                f"judge's own clock saw {judge_seconds * 1e3:.3g} ms: the worker's clock was tampered with",
+            )
+        )
+    events = answer.event_seconds
+    if events is not None and worker_seconds > ESCAPE_RATIO * events + 1e-3:
+        reasons.append(
+            Reason(
+                check,
+                f"{name}: asynchronous work escaped the timer: CUDA events saw {events / calls * 1e6:.3g} µs "
+                f"per call, a host clock with a device-wide synchronise {worker_seconds / calls * 1e6:.3g} µs "
+                f"({calls} back-to-back calls)",
+            )
+        )
+    return record, reasons
+
+
+def memoisation_reason(timing: ImplTiming) -> Reason | None:
+    """First visits of input sets much slower than repeats: earlier results were reused."""
+    first, repeat = timing.first_visit_median, timing.repeat_median
+    if first is None or repeat is None:
+        return None
+    if repeat < MEMO_RATIO * first and first - repeat > 2e-6:
+        return Reason(
+            Check.MEMOISATION,
+            f"calls on inputs it had seen before took {repeat * 1e6:.3g} µs, calls on inputs seen for the "
+            f"first time {first * 1e6:.3g} µs: it reuses earlier results instead of computing them",
+        )
+    return None
+
+
+def impossible_reason(candidate: ImplTiming, floor: Floor) -> Reason | None:
+    """A candidate faster than the bytes that must move allow (or than the flops, with room for
+    fast convolution algorithms) measured something other than its work."""
+    if candidate.median >= floor.impossible_below:
+        return None
+    return Reason(
+        Check.IMPOSSIBLE,
+        f"measured {candidate.median * 1e6:.3g} µs per call, under the speed-of-light floor: {floor.explain()} "
+        f"(rejected below {floor.impossible_below * 1e6:.3g} µs, allowing for peaks measured a little "
+        "under the hardware's and for fast convolution algorithms)",
+    )
+
+
+def overhead_warning(
+    device: str, eager: ImplTiming, peaks: Peaks, size_names: list[str]
+) -> str | None:
+    """A warning when eager's time is near the per-call overhead: launches are timed, not work."""
+    limit = max(OVERHEAD_SECONDS.get(device, 20e-6), 10 * peaks.launch_overhead_seconds)
+    if eager.median >= limit:
+        return None
+    hint = f" e.g. --set {size_names[0]}=<larger>" if size_names else ""
+    return (
+        f"eager takes {eager.median * 1e6:.3g} µs per call, near the per-call overhead of this device "
+        f"({peaks.launch_overhead_seconds * 1e6:.2g} µs): this measures launches, not "
+        f"kernels. Scale the problem up{hint} (size globals: {', '.join(size_names) or 'none found'})."
+    )

@@ -1,0 +1,75 @@
+"""Tensor helpers both sides use: flattening results, exact comparison, storage identity.
+
+Shared by the judge and the worker: standard library and torch only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import torch
+
+from kernelswarm.protocol import Change
+
+
+def flatten(out: Any) -> tuple[str, list[Any]]:
+    """A structure string and the leaves of a forward's result (tensors, scalars, other)."""
+    if isinstance(out, tuple | list):
+        parts = [flatten(o) for o in out]
+        kind = "tuple" if isinstance(out, tuple) else "list"
+        return f"{kind}({', '.join(p[0] for p in parts)})", [leaf for p in parts for leaf in p[1]]
+    if isinstance(out, torch.Tensor):
+        return "Tensor", [out]
+    if isinstance(out, bool | int | float):
+        return type(out).__name__, [out]
+    return type(out).__qualname__, [out]
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """A fresh copy of a tensor on the device (new storage); other values unchanged."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device, copy=True)
+    return value
+
+
+def host(value: Any) -> Any:
+    """A tensor on the host (detached); other values unchanged."""
+    return value.detach().cpu() if isinstance(value, torch.Tensor) else value
+
+
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bitwise equality (NaN equals NaN), for inputs and outputs alike."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8)))
+
+
+def changed_elements(before: torch.Tensor, after: torch.Tensor) -> Change:
+    """How many elements differ between two same-shape tensors, and the largest change."""
+    if before.is_floating_point():
+        differ = (before != after) & ~(before.isnan() & after.isnan())
+        delta = (after.double() - before.double()).abs()
+        delta = torch.where(differ, delta, torch.zeros_like(delta))
+        worst = float(delta.nan_to_num(nan=float("inf")).max()) if differ.any() else 0.0
+    else:
+        differ = before != after
+        worst = float((after.double() - before.double()).abs().max()) if differ.any() else 0.0
+    return Change(int(differ.sum()), worst)
+
+
+def storage_ptr(t: torch.Tensor) -> int:
+    return int(t.untyped_storage().data_ptr())
+
+
+def state_fingerprint(module: torch.nn.Module) -> str:
+    """A hash of every parameter and buffer, to prove two processes built the same model."""
+    digest = hashlib.sha256()
+    for name, value in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            digest.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
+            if t.numel():
+                digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,304 @@
+"""The judge's rules on recorded replies, with no worker at all: each rule shown passing an
+honest reply and failing the reply of a cheat that differs from it in one fact.
+
+Strength of tests, the domain and determinism of the reference, the tolerance of each output,
+the call plan and what each call's reply must show, and the timing rules.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import torch
+
+from kernelswarm.judge import timing_checks
+from kernelswarm.judge.calls import CallJudge, plan_calls
+from kernelswarm.judge.reasons import Check, Reasons
+from kernelswarm.judge.results import ImplTiming
+from kernelswarm.judge.tests import TestDrawer, TestPlan
+from kernelswarm.judge.verdict import TestRecord
+from kernelswarm.precision import POLICIES
+from kernelswarm.protocol import (
+    Answers,
+    BlockTimed,
+    Called,
+    Change,
+    DrawnTest,
+    Escaped,
+    Finished,
+    InputMode,
+    LateChange,
+    Mutation,
+    OutputFact,
+)
+
+STRICT = TestPlan(POLICIES["strict"])
+
+
+def drawn(x: torch.Tensor, f, again=None, structure="Tensor") -> DrawnTest:
+    """A reply of the reference worker for input ``x`` and the function ``f``."""
+    outs = f(x.double())
+    outs = list(outs) if isinstance(outs, tuple) else [outs]
+    working = [o.to(x.dtype) for o in outs]
+    return DrawnTest([x], again, Answers([o.clone() for o in outs], working, None, structure, [], []))
+
+
+class Source:
+    """Draws tests from a function of one input, as the reference worker would."""
+
+    def __init__(self, f, shape=(64, 32), make=torch.randn, structure="Tensor") -> None:
+        self.f, self.shape, self.make, self.structure = f, shape, make, structure
+        self.gen = torch.Generator().manual_seed(0)
+
+    def draw_test(self, name: str, seed: int, variant: str) -> DrawnTest:
+        x = self.make(*self.shape, generator=self.gen)
+        if variant.startswith("shifted"):
+            x = x - x.quantile(0.25)
+        elif variant.startswith("scaled"):
+            x = x * 4
+        elif variant.startswith("heavy"):
+            x = x * torch.randn(self.shape, generator=self.gen).exp()
+        return drawn(x, self.f, structure=self.structure)
+
+
+def drawer() -> TestDrawer:
+    return TestDrawer(STRICT, random.Random(1), Reasons(), [])
+
+
+# -- tests and their strength -------------------------------------------------------------
+
+
+def test_an_informative_output_gives_strong_tests():
+    d = drawer()
+    d.draw(Source(lambda x: torch.tanh(x) * 3), None)
+    assert not d.reasons and d.strong_count() == len(d.tests) >= 6
+
+
+def test_a_near_constant_output_cannot_judge():
+    # the mean of many draws is ~0: zeros (and a constant) would pass every test
+    d = drawer()
+    d.draw(Source(lambda x: x.mean(dim=0) * 1e-9 + 5.0, shape=(4096, 4)), None)
+    assert Check.STRENGTH in d.reasons
+    assert "a constant" in d.reasons[Check.STRENGTH].detail or "zeros" in d.reasons[Check.STRENGTH].detail
+
+
+def test_the_identity_is_recognised_as_the_function():
+    d = drawer()
+    d.draw(Source(lambda x: x), None)
+    assert not d.reasons and d.strong_count() >= 3
+    assert any("equals an input on every test" in n for n in d.notes)
+
+
+def test_a_variant_outside_the_domain_is_skipped():
+    d = drawer()
+    case = d.hold(TestRecord("shifted", "shifted", 1), drawn(torch.rand(8, 8) - 0.5, torch.log))
+    assert case.record.skipped and "outside the problem's domain" in case.record.skipped
+    base = d.hold(TestRecord("base-0", "base", 2), drawn(torch.rand(8, 8) + 0.5, torch.log))
+    assert base.usable
+
+
+def test_overflow_in_the_working_precision_is_skipped():
+    x = torch.full((4, 4), 100.0, dtype=torch.float16)
+    case = drawer().hold(TestRecord("scaled", "scaled", 1), drawn(x, lambda v: v * v * v))
+    assert case.record.skipped and "overflows" in case.record.skipped
+
+
+def test_a_reference_that_differs_from_itself_cannot_judge():
+    d = drawer()
+    x = torch.randn(16, 16)
+    d.hold(TestRecord("base-0", "base", 1), drawn(x, torch.tanh, again=[torch.tanh(x) * 1.1]))
+    assert Check.DETERMINISM in d.reasons
+    calm = drawer()
+    calm.hold(TestRecord("base-0", "base", 1), drawn(x, torch.tanh, again=[torch.tanh(x)]))
+    assert not calm.reasons
+
+
+# -- the call plan --------------------------------------------------------------------------
+
+
+def _tests(n, shapes=None):
+    d = drawer()
+    for i in range(n):
+        shape = shapes[i] if shapes else (8, 8)
+        d.tests.append(d.hold(TestRecord(f"t{i}", "base", i), drawn(torch.randn(*shape), torch.tanh)))
+    return d.tests
+
+
+def test_the_call_plan_reuses_clones_and_overwrites():
+    plan = plan_calls(_tests(4))
+    assert [(p.case.name, p.mode, p.key, p.source) for p in plan] == [
+        ("t0", InputMode.FRESH, "A", None), ("t1", InputMode.FRESH, "B", None),
+        ("t0", InputMode.REUSE, "A", "A"), ("t0", InputMode.CLONE, "A-clone", "A"),
+        ("t2", InputMode.FRESH, "t2", None), ("t3", InputMode.FRESH, "t3", None),
+        ("t2", InputMode.OVERWRITE, "A-overwritten", "A"),
+    ]  # fmt: skip
+    assert [p.sends_inputs for p in plan] == [True, True, False, False, True, True, True]
+
+
+def test_no_overwrite_where_the_layouts_differ_and_one_call_for_one_test():
+    plan = plan_calls(_tests(3, shapes=[(8, 8), (8, 8), (4, 8)]))
+    assert InputMode.OVERWRITE not in [p.mode for p in plan]
+    assert [p.mode for p in plan_calls(_tests(1))] == [InputMode.FRESH]
+
+
+# -- what each call's reply must show ---------------------------------------------------------
+
+
+def honest(case, call=1) -> Called:
+    """The reply of an honest candidate: the reference's own working-precision output."""
+    w = case.working[0]
+    fact = OutputFact("torch.Tensor", exact_tensor=True, dtype=str(w.dtype).removeprefix("torch."),
+                      shape=list(w.shape), device="cpu", layout="torch.strided")  # fmt: skip
+    return Called(call, case.structure, [w.clone()], [fact], [], 1e-3, 0, 0, [], [])
+
+
+def judged(replies):
+    """Judge replies for the plan of four tests; returns the failed checks."""
+    plan = plan_calls(_tests(4))
+    reasons = Reasons()
+    calls = CallJudge("cpu", reasons, [])
+    for i, planned in enumerate(plan):
+        reply = replies(i, planned, honest(planned.case, i + 1))
+        calls.judge(planned, reply)
+    return reasons
+
+
+def test_honest_replies_pass_every_rule():
+    assert not judged(lambda i, p, r: r)
+
+
+def test_wrong_only_on_other_memory_is_state():
+    def cache_by_address(i, planned, reply):
+        if planned.mode is InputMode.OVERWRITE:  # the answer for A's old values, at A's address
+            return replace(reply, outputs=[plan_calls(_tests(4))[0].case.working[0].clone()])
+        return reply
+
+    reasons = judged(cache_by_address)
+    assert reasons.checks() == {Check.STATE}
+    assert "with new values written into earlier inputs' memory" in reasons[Check.STATE].detail
+
+
+def test_wrong_on_fresh_inputs_is_values_and_nan_in_the_wrong_place_is_nonfinite():
+    zeros = judged(lambda i, p, r: replace(r, outputs=[torch.zeros_like(r.outputs[0])]))
+    assert Check.VALUES in zeros and "all zeros" in zeros[Check.VALUES].detail
+
+    def nan_at(i, p, r):
+        out = r.outputs[0].clone()
+        out[0, 0] = float("nan")
+        return replace(r, outputs=[out])
+
+    assert Check.NONFINITE in judged(nan_at)
+
+
+def _fact(r, **changes):
+    return replace(r, facts=[replace(r.facts[0], **changes)])
+
+
+def test_each_fact_of_a_cheat_fails_its_check():
+    cases = {
+        Check.TYPE: lambda i, p, r: _fact(r, exact_tensor=False, type="cheat.LazyTensor"),
+        Check.DTYPE: lambda i, p, r: _fact(r, dtype="bfloat16"),
+        Check.SHAPE: lambda i, p, r: _fact(r, shape=[1]),
+        Check.DEVICE: lambda i, p, r: _fact(r, device="meta"),
+        Check.ALIASING: lambda i, p, r: _fact(r, aliases_input=0),
+        Check.COMPLETION: lambda i, p, r: _fact(r, changed_after_return=Change(64, 1.0)),
+        Check.MUTATION: lambda i, p, r: replace(r, mutated_inputs=[Mutation(0, Change(3, 0.5))]),
+        Check.INTEGRITY: lambda i, p, r: replace(r, tampered=["time.perf_counter"]),
+        Check.STRUCTURE: lambda i, p, r: replace(r, structure="tuple(Tensor)"),
+    }
+    for check, cheat in cases.items():
+        assert check in judged(cheat), check
+    reused = judged(lambda i, p, r: _fact(r, reuses_output_of_call=1) if i == 1 else r)
+    assert reused.checks() == {Check.ALIASING} and "call 1" in reused[Check.ALIASING].detail
+
+
+def test_what_the_reference_itself_does_is_allowed():
+    d = drawer()
+    x = torch.randn(8, 8)
+    reply = drawn(x, torch.tanh)
+    answers = replace(reply.answers, mutated_inputs=[0], aliased_inputs=[0])
+    case = d.hold(TestRecord("t0", "base", 1), replace(reply, answers=answers))
+    plan = plan_calls([case])
+    reasons = Reasons()
+    r = honest(case)
+    r = replace(r, facts=[replace(r.facts[0], aliases_input=0)], mutated_inputs=[Mutation(0, Change(64, 1.0))])
+    CallJudge("cpu", reasons, []).judge(plan[0], r)
+    assert not reasons
+
+
+def test_each_output_has_its_own_tolerance():
+    d = drawer()
+    x = torch.randn(16, 8)
+    case = d.hold(TestRecord("t0", "base", 1), drawn(x, lambda v: (v.sin(), v.cos() * 1e3), structure="tuple(Tensor, Tensor)"))
+    r = honest(case)
+    second = case.working[1].clone()
+    second[3, 3] += 1e-2  # within the first output's scale, far outside the second's rounding
+    fact2 = replace(r.facts[0])
+    reply = replace(r, structure=case.structure, outputs=[case.working[0].clone(), second], facts=[r.facts[0], fact2])
+    reasons = Reasons()
+    record = CallJudge("cpu", reasons, []).judge(plan_calls([case])[0], reply)
+    assert Check.VALUES in reasons and reasons[Check.VALUES].detail.startswith("output 1:")
+    assert [o.passed for o in record.outputs] == [True, False]
+
+
+def test_outputs_changed_after_the_last_call_fail_completion():
+    reasons = Reasons()
+    CallJudge("cpu", reasons, []).finish(Finished([LateChange(2, Change(10, 3.0))], ["worker"], []))
+    assert Check.COMPLETION in reasons and "call 2" in reasons[Check.COMPLETION].detail
+
+
+# -- timing -----------------------------------------------------------------------------------
+
+
+def block(checksums, finals, **extra) -> BlockTimed:
+    fields = dict(samples=[1e-3] * len(checksums), host_seconds=0.01, checksums=checksums,
+                  final_checksums=finals, persisting_l2_before=0, persisting_l2_after=0,
+                  l2_note=None, tampered=[])  # fmt: skip
+    fields.update(extra)
+    return BlockTimed(**fields)
+
+
+def test_a_timed_output_unfinished_at_return_fails_completion_and_blames_no_baseline():
+    late = block([[0.0, 0.0], [5.0, 9.0]], {"0": [5.0, 9.0]})
+    reasons, _ = timing_checks.block_reasons("candidate", [0, 0], late)
+    assert [r.check for r in reasons] == [Check.COMPLETION]
+    reasons, _ = timing_checks.block_reasons("eager", [0, 0], late)
+    assert [r.check for r in reasons] == [Check.HARNESS]
+    ok, _ = timing_checks.block_reasons("candidate", [0, 0], block([[5.0, 9.0]] * 2, {"0": [5.0, 9.0]}))
+    assert ok == []
+
+
+def test_pinned_l2_tampering_and_short_replies_are_caught():
+    pinned = block([[1.0, 1.0]], {"0": [1.0, 1.0]}, persisting_l2_after=1 << 20)
+    assert [r.check for r in timing_checks.block_reasons("candidate", [0], pinned)[0]] == [Check.INTEGRITY]
+    short = block([[1.0, 1.0]], {"0": [1.0, 1.0]})
+    assert [r.check for r in timing_checks.block_reasons("candidate", [0, 0], short)[0]] == [Check.PROTOCOL]
+    tampered = block([[1.0, 1.0]], {"0": [1.0, 1.0]}, tampered=["torch.cuda.Event.elapsed_time"])
+    assert [r.check for r in timing_checks.block_reasons("candidate", [0], tampered)[0]] == [Check.INTEGRITY]
+
+
+def test_escaped_work_and_slowed_clocks_fail_timing():
+    record, reasons = timing_checks.escape_reasons("candidate", Escaped(100, 0.2, 0.01, []), 0.2)
+    assert record.calls == 100 and [r.check for r in reasons] == [Check.TIMING]
+    assert "escaped the timer" in reasons[0].detail
+    _, reasons = timing_checks.escape_reasons("candidate", Escaped(100, 0.05, None, []), 0.5)
+    assert [r.check for r in reasons] == [Check.TIMING] and "clock was tampered" in reasons[0].detail
+    assert timing_checks.escape_reasons("candidate", Escaped(100, 0.1, 0.099, []), 0.1)[1] == []
+
+
+def test_memoisation_impossible_times_and_overhead():
+    memo = ImplTiming("candidate", median=1e-4, first_visit_median=1e-3, repeat_median=1e-5)
+    assert timing_checks.memoisation_reason(memo).check is Check.MEMOISATION
+    assert timing_checks.memoisation_reason(replace(memo, repeat_median=0.9e-3)) is None
+    from records import COUNTS, PEAKS
+
+    from kernelswarm.judge.floor import floor_for
+
+    floor = floor_for(COUNTS, PEAKS, "fp32")
+    fast = ImplTiming("candidate", median=floor.impossible_below / 2)
+    assert timing_checks.impossible_reason(fast, floor).check is Check.IMPOSSIBLE
+    assert timing_checks.impossible_reason(replace(fast, median=floor.seconds), floor) is None
+    tiny = ImplTiming("eager", median=3e-6)
+    assert "--set n=<larger>" in timing_checks.overhead_warning("cpu", tiny, PEAKS, ["n"])
+    assert timing_checks.overhead_warning("cpu", replace(tiny, median=1e-2), PEAKS, ["n"]) is None
