@@ -27,10 +27,13 @@ from typing import Any
 
 import torch
 
-from kernelswarm.bench import Measurement, TimingOptions
+from kernelswarm.judge.client import ReferenceClient
+from kernelswarm.judge.measure import Measurement
+from kernelswarm.judge.results import TimingOptions
+from kernelswarm.judge.sandbox import Limits, Worker
 from kernelswarm.precision import POLICIES, set_strict_matmul_flags
 from kernelswarm.problem import Override, load_problem
-from kernelswarm.sandbox import Limits, Worker
+from kernelswarm.protocol import Role
 from kernelswarm.variants import make_inputs, seed_everything
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,11 +72,11 @@ def engine(
     problem: Path, overrides: dict[str, Any], options: TimingOptions, repeats: int = 1
 ) -> list[dict]:
     """kernelswarm's measurement (reference worker only), repeated on one worker."""
-    ref = Worker("reference", "cuda", Limits(wall_seconds=3000))
+    ref = ReferenceClient(Worker(Role.REFERENCE, "cuda", Limits(wall_seconds=3000)))
     try:
         ref.start()
-        ref.request({"op": "load", "problem": str(problem), "candidate": "", "overrides": list(overrides.items()),
-                     "init_seed": 1, "weights": "share", "policy_dtype": None, "policy_tf32": False})  # fmt: skip
+        overridden = tuple(Override(k, v) for k, v in overrides.items())
+        ref.begin_load(str(problem), overridden, 1, None).result()
         out = []
         for i in range(repeats):
             m = Measurement(

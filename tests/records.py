@@ -13,19 +13,34 @@ COUNTS = Counts("float32", 2 * 10**9, 0, False, 8 << 20, 0, 4 << 20)
 VERSIONS = Versions("3.11", "2.x", "Linux", False)
 
 
-def timing(candidate: float | None = 1e-3, eager: float = 2e-3, compile_: float = 1.5e-3) -> TimingResult:
+def timing(
+    candidate: float | None = 1e-3, eager: float = 2e-3, compile_: float = 1.5e-3
+) -> TimingResult:
     impls = {
-        "eager": ImplTiming("eager", eager, eager * 0.99, eager * 1.01, 0.01, 6, rounds=[[eager] * 3, [eager] * 3]),
-        "compile": ImplTiming("compile", compile_, compile_ * 0.99, compile_ * 1.01, 0.01, 3, rounds=[[compile_] * 3]),
+        "eager": ImplTiming(
+            "eager", eager, eager * 0.99, eager * 1.01, 0.01, 6, rounds=[[eager] * 3, [eager] * 3]
+        ),
+        "compile": ImplTiming(
+            "compile", compile_, compile_ * 0.99, compile_ * 1.01, 0.01, 3, rounds=[[compile_] * 3]
+        ),
     }
     speedups = {}
     if candidate is not None:
         impls["candidate"] = ImplTiming(
-            "candidate", candidate, candidate * 0.99, candidate * 1.01, 0.01, 3, rounds=[[candidate] * 3], sol_fraction=0.5
+            "candidate",
+            candidate,
+            candidate * 0.99,
+            candidate * 1.01,
+            0.01,
+            3,
+            rounds=[[candidate] * 3],
+            sol_fraction=0.5,
         )
         for name, base in (("eager", eager), ("compile", compile_)):
             ratio = base / candidate
-            speedups[name] = Speedup(name, ratio, ratio * 0.98, ratio * 1.02, f"{ratio:.3g}x faster")
+            speedups[name] = Speedup(
+                name, ratio, ratio * 0.98, ratio * 1.02, f"{ratio:.3g}x faster"
+            )
     return TimingResult(
         device="cpu", options=TimingOptions(), peaks=PEAKS, counts=COUNTS,
         floor=floor_for(COUNTS, PEAKS, "fp32"), implementations=impls, speedups=speedups,

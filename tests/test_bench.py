@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import EXAMPLES, PROBLEMS
 
 
+@pytest.mark.slow
 def test_bench_reports_baselines_floor_and_warning(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
@@ -29,6 +31,7 @@ def test_bench_reports_baselines_floor_and_warning(tmp_path):
     assert len(data["samples_seconds"]["eager"]) == eager["samples"]
 
 
+@pytest.mark.slow
 def test_check_reports_speedups_with_intervals(tmp_path):
     out = tmp_path / "v.json"
     proc = subprocess.run(

@@ -12,7 +12,10 @@ RUNS = [r for r in discover(EXAMPLES) if r.device in (None, "cpu")]
 
 
 def _param(run: ExampleRun) -> object:
-    marks = [pytest.mark.slow] if run.slow else []
+    # Every example runs through the real command line, in real workers: the slow tier. The fast
+    # tier judges the harmless ones in-process (test_twin.py) and every rule on recorded replies
+    # (test_judge_rules.py).
+    marks = [pytest.mark.slow]
     if run.missing:
         marks.append(pytest.mark.skip(reason=f"needs {', '.join(run.missing)}"))
     return pytest.param(run, id=run.label, marks=marks)

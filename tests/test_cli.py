@@ -20,6 +20,7 @@ def run_check(*args, tmp_path):
     return proc, (json.loads(out.read_text()) if out.exists() else None)
 
 
+@pytest.mark.slow
 def test_accepted_exit_zero_with_evidence(tmp_path):
     proc, v = run_check(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--device", "cpu",
                         "--seed", "1234", tmp_path=tmp_path)  # fmt: skip
@@ -33,6 +34,7 @@ def test_accepted_exit_zero_with_evidence(tmp_path):
     assert "ACCEPTED" in proc.stdout
 
 
+@pytest.mark.slow
 def test_same_seed_reproduces_the_same_tests(tmp_path):
     a = run_check(PROBLEMS / "sum_rows.py", EXAMPLES / "good" / "sum_rows_tree.py", "--seed", "7", "--device",
                   "cpu", tmp_path=tmp_path)[1]  # fmt: skip
@@ -95,6 +97,7 @@ def test_unknown_precision_is_a_usage_error(tmp_path):
     assert proc.returncode == 2
 
 
+@pytest.mark.slow
 def test_set_scales_the_problem(tmp_path):
     proc, _v = run_check(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--set", "N=64",
                         "--device", "cpu", tmp_path=tmp_path)  # fmt: skip

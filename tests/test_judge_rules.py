@@ -41,7 +41,9 @@ def drawn(x: torch.Tensor, f, again=None, structure="Tensor") -> DrawnTest:
     outs = f(x.double())
     outs = list(outs) if isinstance(outs, tuple) else [outs]
     working = [o.to(x.dtype) for o in outs]
-    return DrawnTest([x], again, Answers([o.clone() for o in outs], working, None, structure, [], []))
+    return DrawnTest(
+        [x], again, Answers([o.clone() for o in outs], working, None, structure, [], [])
+    )
 
 
 class Source:
@@ -80,7 +82,10 @@ def test_a_near_constant_output_cannot_judge():
     d = drawer()
     d.draw(Source(lambda x: x.mean(dim=0) * 1e-9 + 5.0, shape=(4096, 4)), None)
     assert Check.STRENGTH in d.reasons
-    assert "a constant" in d.reasons[Check.STRENGTH].detail or "zeros" in d.reasons[Check.STRENGTH].detail
+    assert (
+        "a constant" in d.reasons[Check.STRENGTH].detail
+        or "zeros" in d.reasons[Check.STRENGTH].detail
+    )
 
 
 def test_the_identity_is_recognised_as_the_function():
@@ -121,7 +126,9 @@ def _tests(n, shapes=None):
     d = drawer()
     for i in range(n):
         shape = shapes[i] if shapes else (8, 8)
-        d.tests.append(d.hold(TestRecord(f"t{i}", "base", i), drawn(torch.randn(*shape), torch.tanh)))
+        d.tests.append(
+            d.hold(TestRecord(f"t{i}", "base", i), drawn(torch.randn(*shape), torch.tanh))
+        )
     return d.tests
 
 
@@ -222,7 +229,11 @@ def test_what_the_reference_itself_does_is_allowed():
     plan = plan_calls([case])
     reasons = Reasons()
     r = honest(case)
-    r = replace(r, facts=[replace(r.facts[0], aliases_input=0)], mutated_inputs=[Mutation(0, Change(64, 1.0))])
+    r = replace(
+        r,
+        facts=[replace(r.facts[0], aliases_input=0)],
+        mutated_inputs=[Mutation(0, Change(64, 1.0))],
+    )
     CallJudge("cpu", reasons, []).judge(plan[0], r)
     assert not reasons
 
@@ -230,12 +241,20 @@ def test_what_the_reference_itself_does_is_allowed():
 def test_each_output_has_its_own_tolerance():
     d = drawer()
     x = torch.randn(16, 8)
-    case = d.hold(TestRecord("t0", "base", 1), drawn(x, lambda v: (v.sin(), v.cos() * 1e3), structure="tuple(Tensor, Tensor)"))
+    case = d.hold(
+        TestRecord("t0", "base", 1),
+        drawn(x, lambda v: (v.sin(), v.cos() * 1e3), structure="tuple(Tensor, Tensor)"),
+    )
     r = honest(case)
     second = case.working[1].clone()
     second[3, 3] += 1e-2  # within the first output's scale, far outside the second's rounding
     fact2 = replace(r.facts[0])
-    reply = replace(r, structure=case.structure, outputs=[case.working[0].clone(), second], facts=[r.facts[0], fact2])
+    reply = replace(
+        r,
+        structure=case.structure,
+        outputs=[case.working[0].clone(), second],
+        facts=[r.facts[0], fact2],
+    )
     reasons = Reasons()
     record = CallJudge("cpu", reasons, []).judge(plan_calls([case])[0], reply)
     assert Check.VALUES in reasons and reasons[Check.VALUES].detail.startswith("output 1:")
@@ -265,17 +284,25 @@ def test_a_timed_output_unfinished_at_return_fails_completion_and_blames_no_base
     assert [r.check for r in reasons] == [Check.COMPLETION]
     reasons, _ = timing_checks.block_reasons("eager", [0, 0], late)
     assert [r.check for r in reasons] == [Check.HARNESS]
-    ok, _ = timing_checks.block_reasons("candidate", [0, 0], block([[5.0, 9.0]] * 2, {"0": [5.0, 9.0]}))
+    ok, _ = timing_checks.block_reasons(
+        "candidate", [0, 0], block([[5.0, 9.0]] * 2, {"0": [5.0, 9.0]})
+    )
     assert ok == []
 
 
 def test_pinned_l2_tampering_and_short_replies_are_caught():
     pinned = block([[1.0, 1.0]], {"0": [1.0, 1.0]}, persisting_l2_after=1 << 20)
-    assert [r.check for r in timing_checks.block_reasons("candidate", [0], pinned)[0]] == [Check.INTEGRITY]
+    assert [r.check for r in timing_checks.block_reasons("candidate", [0], pinned)[0]] == [
+        Check.INTEGRITY
+    ]
     short = block([[1.0, 1.0]], {"0": [1.0, 1.0]})
-    assert [r.check for r in timing_checks.block_reasons("candidate", [0, 0], short)[0]] == [Check.PROTOCOL]
+    assert [r.check for r in timing_checks.block_reasons("candidate", [0, 0], short)[0]] == [
+        Check.PROTOCOL
+    ]
     tampered = block([[1.0, 1.0]], {"0": [1.0, 1.0]}, tampered=["torch.cuda.Event.elapsed_time"])
-    assert [r.check for r in timing_checks.block_reasons("candidate", [0], tampered)[0]] == [Check.INTEGRITY]
+    assert [r.check for r in timing_checks.block_reasons("candidate", [0], tampered)[0]] == [
+        Check.INTEGRITY
+    ]
 
 
 def test_escaped_work_and_slowed_clocks_fail_timing():
@@ -283,7 +310,9 @@ def test_escaped_work_and_slowed_clocks_fail_timing():
     assert record.calls == 100 and [r.check for r in reasons] == [Check.TIMING]
     assert "escaped the timer" in reasons[0].detail
     _, reasons = timing_checks.escape_reasons("candidate", Escaped(100, 0.05, None, []), 0.5)
-    assert [r.check for r in reasons] == [Check.TIMING] and "clock was tampered" in reasons[0].detail
+    assert [r.check for r in reasons] == [Check.TIMING] and "clock was tampered" in reasons[
+        0
+    ].detail
     assert timing_checks.escape_reasons("candidate", Escaped(100, 0.1, 0.099, []), 0.1)[1] == []
 
 

@@ -59,10 +59,18 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("kernelswarm")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kernelswarm"):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("kernelswarm")
+        ):
             found.add(node.module)
             # "from kernelswarm.worker import counting" imports the module kernelswarm.worker.counting
-            found |= {f"{node.module}.{a.name}" for a in node.names if (SRC.parent / node.module.replace(".", "/") / f"{a.name}.py").exists()}
+            found |= {
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if (SRC.parent / node.module.replace(".", "/") / f"{a.name}.py").exists()
+            }
     return found
 
 
@@ -99,7 +107,7 @@ def test_no_module_imports_in_a_circle():
         state[m] = 1
         for t in sorted(edges(m)):
             if state.get(t) == 1:
-                cycle.extend(path[path.index(t) :] + [m, t] if t in path else [m, t])
+                cycle.extend([*path[path.index(t) :], m, t] if t in path else [m, t])
                 return True
             if state.get(t) is None and visit(t, [*path, m]):
                 return True
@@ -124,7 +132,9 @@ def test_the_worker_runs_on_the_standard_library_torch_and_numpy():
         "and not m.startswith('_sysconfigdata'))\n"
         "print(','.join(extra))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
     # (triton is torch's own compiler: torch.utils.flop_counter imports it where installed)
     assert out.stdout.strip() == "", f"the worker imported {out.stdout.strip()}"
 
@@ -134,7 +144,13 @@ def _constructed(path: Path, names: set[str]) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call):
             func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            name = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr
+                if isinstance(func, ast.Attribute)
+                else ""
+            )
             if name in names:
                 hits.append(f"{path.relative_to(SRC)}:{node.lineno} {name}")
     return hits
@@ -148,7 +164,7 @@ REQUESTS = {
 
 
 def test_requests_are_built_only_by_the_client():
-    assert REQUESTS <= {cls.__name__ for cls in protocol.kinds().values()}
+    assert {cls.__name__ for cls in protocol.kinds().values()} >= REQUESTS
     built = [hit for p in FILES if p.name != "client.py" for hit in _constructed(p, REQUESTS)]
     assert not built, "requests built outside judge/client.py:\n" + "\n".join(built)
     # Exit is the endpoint's own goodbye, sent when a worker is closed (typer.Exit is not it)

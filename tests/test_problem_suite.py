@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 from kernelswarm.suite import discover
@@ -33,6 +34,7 @@ def test_suite_has_the_problems_the_field_needs():
     assert sum(counts.values()) >= 45 and min(counts.values()) >= 10, counts
 
 
+@pytest.mark.slow
 def test_no_problem_is_near_constant_or_insensitive(tmp_path):
     """lint at the declared CPU sizes: no near-constant output, no input or weight without effect,
     no randomness, and none too small at its default (H100) size."""

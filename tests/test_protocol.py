@@ -42,7 +42,9 @@ def test_messages_cross_the_wire_typed():
     assert back.inputs[0].data_ptr() != x.data_ptr()  # a copy, never the sender's memory
     load = LoadReference("p.py", [Override("n", 64), Override("shape", (2, 3))], 5, None, True)
     _, back = through_the_wire(load)
-    assert back == LoadReference("p.py", [Override("n", 64), Override("shape", (2, 3))], 5, None, True)
+    assert back == LoadReference(
+        "p.py", [Override("n", 64), Override("shape", (2, 3))], 5, None, True
+    )
     fact = OutputFact("torch.Tensor", exact_tensor=True, dtype="float32", shape=[3], device="cpu",
                       layout="torch.strided", changed_after_return=protocol.Change(2, 0.5))  # fmt: skip
     called = Called(1, "Tensor", [x], [fact], [], 0.1, 0, 0, [], [])
@@ -54,7 +56,7 @@ def test_every_kind_is_a_frozen_record_with_a_unique_name():
     kinds = protocol.kinds()
     assert len(kinds) == len({cls.__name__ for cls in kinds.values()}) >= 39
     for kind, cls in kinds.items():
-        assert cls.KIND == kind and cls.__dataclass_params__.frozen, kind
+        assert kind == cls.KIND and cls.__dataclass_params__.frozen, kind
 
 
 @pytest.mark.parametrize(
@@ -62,9 +64,18 @@ def test_every_kind_is_a_frozen_record_with_a_unique_name():
     [
         ({"kind": "no_such", "seq": 1, "body": {}}, "unknown message kind"),
         ({"kind": "stored", "seq": 1, "body": {"extra": 1}}, "unknown fields extra"),
-        ({"kind": "draw_test", "seq": 1, "body": {"name": "a", "seed": 1}}, "missing field variant"),
-        ({"kind": "draw_test", "seq": 1, "body": {"name": "a", "seed": "1", "variant": "base"}}, "expected int"),
-        ({"kind": "draw_test", "seq": 1, "body": {"name": "a", "seed": True, "variant": "base"}}, "expected int"),
+        (
+            {"kind": "draw_test", "seq": 1, "body": {"name": "a", "seed": 1}},
+            "missing field variant",
+        ),
+        (
+            {"kind": "draw_test", "seq": 1, "body": {"name": "a", "seed": "1", "variant": "base"}},
+            "expected int",
+        ),
+        (
+            {"kind": "draw_test", "seq": 1, "body": {"name": "a", "seed": True, "variant": "base"}},
+            "expected int",
+        ),
         ({"kind": "phase", "seq": None, "body": {"phase": "in charge now"}}, "not one of"),
         ({"kind": "stored", "seq": "1", "body": {}}, "sequence number"),
         ({"kind": "stored", "body": {}}, "envelope"),
@@ -113,7 +124,9 @@ def _failed(phase, kind=FailureKind.EXCEPTION):
 
 
 def test_a_failure_is_the_problem_s_before_candidate_code_runs():
-    worker = Recorded(Role.CANDIDATE, [(None, PhaseEntered(Phase.LOAD_PROBLEM)), (1, _failed(Phase.LOAD_PROBLEM))])
+    worker = Recorded(
+        Role.CANDIDATE, [(None, PhaseEntered(Phase.LOAD_PROBLEM)), (1, _failed(Phase.LOAD_PROBLEM))]
+    )
     with pytest.raises(WorkerError) as caught:
         worker.request(Stored(), Stored)
     assert caught.value.failure.owner is Owner.PROBLEM
@@ -162,7 +175,9 @@ def test_a_reply_of_the_wrong_kind_or_sequence_is_a_protocol_failure():
     ],
 )
 def test_candidate_failures_name_their_check(kind, phase, check):
-    worker = Recorded(Role.CANDIDATE, [(None, PhaseEntered(Phase.IMPORT_CANDIDATE)), (1, _failed(phase, kind))])
+    worker = Recorded(
+        Role.CANDIDATE, [(None, PhaseEntered(Phase.IMPORT_CANDIDATE)), (1, _failed(phase, kind))]
+    )
     with pytest.raises(WorkerError) as caught:
         worker.request(Stored(), Stored)
     assert attribute(caught.value.failure).check is check

@@ -80,7 +80,9 @@ def test_rate_follows_policy_and_dtype(policy, dtype, rate):
 
 
 def test_fp32_accuracy_may_come_from_faster_units():
-    floor = floor_for(counts(10**12, 1, 1), peaks(1e12, fp32=5e13, fp64=6.4e13, tf32=4.1e14), "fp32-accurate")
+    floor = floor_for(
+        counts(10**12, 1, 1), peaks(1e12, fp32=5e13, fp64=6.4e13, tf32=4.1e14), "fp32-accurate"
+    )
     assert floor.rate == pytest.approx(4.1e14 / 3)  # 3xTF32 beats fp32 and fp64 here
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import PROBLEMS
 
 from kernelswarm.judge.sandbox import Limits, Worker, worker_env
@@ -44,6 +45,7 @@ class ModelNew(nn.Module):
 """
 
 
+@pytest.mark.slow
 def test_candidate_sees_no_key_and_runs_in_its_scratch(tmp_path):
     cand = tmp_path / "snoop.py"
     cand.write_text(CANDIDATE_THAT_LOOKS_FOR_SECRETS)

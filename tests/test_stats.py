@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernelswarm.judge.stats import describe_speedup, median_interval, ratio_interval, relative_halfwidth
+from kernelswarm.judge.stats import (
+    describe_speedup,
+    median_interval,
+    ratio_interval,
+    relative_halfwidth,
+)
 
 
 def test_median_interval_contains_the_median_and_narrows_with_samples():

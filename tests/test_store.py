@@ -24,7 +24,9 @@ def test_round_trip_and_wal(tmp_path):
     store.verdict(run, pid, cid, verdict("accepted"))
     store.baseline(run, pid, bench())
     store.finish_run(run)
-    rows = store.query("SELECT verdict, speedup_eager, speedup_compile, candidate_seconds, schema FROM verdicts")
+    rows = store.query(
+        "SELECT verdict, speedup_eager, speedup_compile, candidate_seconds, schema FROM verdicts"
+    )
     assert [tuple(r) for r in rows] == [("accepted", 2.0, 1.5, 1e-3, "kernelswarm.verdict/2")]
     assert store.query("SELECT status FROM runs")[0]["status"] == "finished"
     assert store.query("PRAGMA journal_mode")[0][0] == "wal"
@@ -106,7 +108,9 @@ def test_a_version_1_database_is_migrated_and_its_verdicts_still_read(tmp_path):
     db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     db.execute("INSERT INTO runs (kind, started, args) VALUES ('optimize', 0, '{}')")
     db.execute("INSERT INTO problems (sha256, path, name, source) VALUES ('p', 'p.py', 'p', '')")
-    db.execute("INSERT INTO candidates (problem_id, sha256, origin, source) VALUES (1, 'c', 'c.py', '')")
+    db.execute(
+        "INSERT INTO candidates (problem_id, sha256, origin, source) VALUES (1, 'c', 'c.py', '')"
+    )
     db.execute(
         "INSERT INTO verdicts (run_id, problem_id, candidate_id, device, precision, verdict, "
         "speedup_eager, created, json) VALUES (1, 1, 1, 'cpu', 'strict', 'accepted', 2.5, 0, ?)",
@@ -116,7 +120,9 @@ def test_a_version_1_database_is_migrated_and_its_verdicts_still_read(tmp_path):
     db.close()
     store = Store(path)
     assert store.migrated_from == 1
-    assert store.query("SELECT value FROM meta WHERE key='schema_version'")[0][0] == str(SCHEMA_VERSION)
+    assert store.query("SELECT value FROM meta WHERE key='schema_version'")[0][0] == str(
+        SCHEMA_VERSION
+    )
     row = store.query("SELECT candidate_seconds, sol_fraction, schema FROM verdicts")[0]
     assert tuple(row) == (2.5e-4, 0.4, "kernelswarm.verdict/1")  # backfilled from the JSON
     (old,) = store.judged(1).values()

@@ -61,6 +61,7 @@ def test_fast_p_counts_over_all_problems_of_a_level():
     assert s.kernelbench_wrongly_accepted == 1
 
 
+@pytest.mark.slow
 def test_suite_run_judges_and_stores(tmp_path):
     root = tmp_path / "problems" / "level1"
     root.mkdir(parents=True)

@@ -91,6 +91,7 @@ def test_a_winner_must_beat_both_baselines_with_confidence():
     assert tiny.beats_both_baselines() and not tiny.beats_both_baselines(Budget().min_gain)
 
 
+@pytest.mark.slow
 def test_llm_swarm_end_to_end(tmp_path):
     round_one = [
         fenced(TREE),
@@ -149,6 +150,7 @@ def test_llm_swarm_end_to_end(tmp_path):
     assert db.execute("SELECT count(*) FROM llm_cache").fetchone()[0] == 8
 
 
+@pytest.mark.slow
 def test_failures_are_reported_per_generator_and_retried(tmp_path):
     with FakeModelServer([{"status": 429}, {"status": 429}, fenced(TREE)]) as flaky, \
          FakeModelServer([{"status": 500}]) as broken, \
@@ -176,6 +178,7 @@ def test_failures_are_reported_per_generator_and_retried(tmp_path):
     assert by_name["flaky"]["verdict"] == "accepted"  # the others' failures did not stop it
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_without_repeating_work(tmp_path):
     holder: dict[str, subprocess.Popen] = {}
 

@@ -22,9 +22,21 @@ CASES = [
     ("matmul.py", "cheats/partial_rows.py", (), "rejected", {Check.VALUES}),
     ("matmul.py", "cheats/wrong_dtype.py", (), "rejected", {Check.DTYPE}),
     ("matmul.py", "cheats/bf16_matmul.py", (), "rejected", {Check.VALUES}),
-    ("matmul.py", "cheats/reused_output_buffer.py", (), "rejected", {Check.ALIASING, Check.COMPLETION}),
+    (
+        "matmul.py",
+        "cheats/reused_output_buffer.py",
+        (),
+        "rejected",
+        {Check.ALIASING, Check.COMPLETION},
+    ),
     ("relu.py", "cheats/identity_relu.py", (Override("dim", 1024),), "rejected", {Check.VALUES}),
-    ("relu.py", "cheats/inplace_relu.py", (Override("dim", 1024),), "rejected", {Check.MUTATION, Check.ALIASING}),
+    (
+        "relu.py",
+        "cheats/inplace_relu.py",
+        (Override("dim", 1024),),
+        "rejected",
+        {Check.MUTATION, Check.ALIASING},
+    ),
     ("sum_rows.py", "good/sum_rows_tree.py", (), "accepted", set()),
     ("layernorm_mean.py", "cheats/layernorm_zeros.py", (), "error", {Check.STRENGTH}),
     ("dropout_linear.py", "cheats/dropout_identity.py", (), "error", {Check.DETERMINISM}),
@@ -56,7 +68,9 @@ def test_in_process_verdicts(problem, candidate, overrides, outcome, checks):
 
 def test_the_twin_and_the_workers_agree_on_the_numbers():
     # Same seed, same tests, same errors: only the process boundary differs.
-    common = dict(problem=PROBLEMS / "sum_rows.py", candidate=EXAMPLES / "good" / "sum_rows_tree.py", seed=11)
+    common = dict(
+        problem=PROBLEMS / "sum_rows.py", candidate=EXAMPLES / "good" / "sum_rows_tree.py", seed=11
+    )
     twin = check(CheckConfig(**common, in_process=True))
     real = check(CheckConfig(**common))
     assert twin.seeds.tests == real.seeds.tests

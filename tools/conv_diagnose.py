@@ -47,7 +47,7 @@ if __name__ == "__main__":
     import tempfile
     from pathlib import Path
 
-    from kernelswarm.sandbox import worker_env
+    from kernelswarm.judge.sandbox import worker_env
 
     scrubbed = worker_env(Path(tempfile.mkdtemp()))
     run("default flags, worker environment", True, scrubbed)
