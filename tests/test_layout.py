@@ -59,18 +59,13 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("kernelswarm")}
-        elif (
-            isinstance(node, ast.ImportFrom)
-            and node.module
-            and node.module.startswith("kernelswarm")
-        ):
-            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kernelswarm"):
             # "from kernelswarm.worker import counting" imports the module kernelswarm.worker.counting
-            found |= {
-                f"{node.module}.{a.name}"
-                for a in node.names
-                if (SRC.parent / node.module.replace(".", "/") / f"{a.name}.py").exists()
-            }
+            folder = SRC.parent / node.module.replace(".", "/")
+            modules = {a.name for a in node.names if (folder / f"{a.name}.py").exists()}
+            found |= {f"{node.module}.{name}" for name in modules}
+            if len(modules) < len(node.names):  # names defined in the module itself
+                found.add(node.module)
     return found
 
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from kernelswarm.judge.results import BenchResult
 from kernelswarm.judge.verdict import Verdict, json_safe
@@ -128,29 +128,6 @@ def _to_2(db: sqlite3.Connection) -> None:
 
 #: version -> the migration that makes it from the version before
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_2}
-
-
-class ProposalRow(Protocol):
-    """What the store keeps of a generator's proposal (``search.types.Proposal``)."""
-
-    @property
-    def generator(self) -> str: ...
-    @property
-    def label(self) -> str: ...
-    @property
-    def note(self) -> str: ...
-    @property
-    def prompt(self) -> str: ...
-    @property
-    def reply(self) -> str: ...
-    @property
-    def input_tokens(self) -> int: ...
-    @property
-    def output_tokens(self) -> int: ...
-    @property
-    def cost(self) -> float: ...
-    @property
-    def cached(self) -> bool: ...
 
 
 def sha256_text(text: str) -> str:
@@ -291,15 +268,27 @@ class Store:
         return BenchResult.from_dict(json.loads(rows[0]["json"])) if rows else None
 
     def generation(
-        self, run_id: int, round_: int, proposal: ProposalRow, candidate_id: int | None
+        self,
+        run_id: int,
+        round_: int,
+        candidate_id: int | None,
+        *,
+        generator: str,
+        label: str,
+        note: str,
+        prompt: str,
+        reply: str,
+        tokens: tuple[int, int],
+        cost: float,
+        cached: bool,
     ) -> int:
+        """One generator's proposal (``search.types.Proposal``): what was asked, answered, paid."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO generations (run_id, round, generator, candidate_id, label, note, prompt, reply, "
                 "input_tokens, output_tokens, cost, cached, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, round_, proposal.generator, candidate_id, proposal.label, proposal.note, proposal.prompt,
-                 proposal.reply, proposal.input_tokens, proposal.output_tokens, proposal.cost, int(proposal.cached),
-                 time.time()),
+                (run_id, round_, generator, candidate_id, label, note, prompt, reply, tokens[0], tokens[1],
+                 cost, int(cached), time.time()),
             )  # fmt: skip
             return int(cur.lastrowid or 0)
 

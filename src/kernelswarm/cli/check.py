@@ -8,25 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kernelswarm.cli.options import (
-    CudaGraphOption,
-    Device,
-    DeviceOption,
-    JsonOption,
-    Precision,
-    PrecisionOption,
-    SeedOption,
-    SetOption,
-    TimeBudgetOption,
-    TimeoutOption,
-    WarmCacheOption,
-    Weights,
-    err,
-    out,
-    parse_overrides,
-    resolve_device,
-    timing_options,
-)
+from kernelswarm.cli import options as opt
 from kernelswarm.judge.check import CheckConfig, check
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.sandbox import Limits
@@ -43,18 +25,18 @@ def check_command(
         ),
     ],
     candidate: Annotated[Path, typer.Argument(help="Candidate file defining class ModelNew")],
-    device: DeviceOption = Device.auto,
-    precision: PrecisionOption = Precision.strict,
-    json_path: JsonOption = None,
-    seed: SeedOption = None,
-    set_: SetOption = None,
+    device: opt.DeviceOption = opt.Device.auto,
+    precision: opt.PrecisionOption = opt.Precision.strict,
+    json_path: opt.JsonOption = None,
+    seed: opt.SeedOption = None,
+    set_: opt.SetOption = None,
     weights: Annotated[
-        Weights,
+        opt.Weights,
         typer.Option(
             help="share: the candidate gets the reference's weights where names and shapes match"
         ),
-    ] = Weights.share,
-    timeout: TimeoutOption = 300.0,
+    ] = opt.Weights.share,
+    timeout: opt.TimeoutOption = 300.0,
     memory_gb: Annotated[
         float | None, typer.Option(help="Memory limit per worker process, GiB")
     ] = None,
@@ -70,9 +52,9 @@ def check_command(
             help="After a correct verdict, time the candidate against eager and torch.compile"
         ),
     ] = True,
-    warm_cache: WarmCacheOption = False,
-    cuda_graph: CudaGraphOption = False,
-    time_budget: TimeBudgetOption = 30.0,
+    warm_cache: opt.WarmCacheOption = False,
+    cuda_graph: opt.CudaGraphOption = False,
+    time_budget: opt.TimeBudgetOption = 30.0,
     compile_baseline: Annotated[
         bool,
         typer.Option(help="Measure torch.compile as a baseline (always, unless you know why not)"),
@@ -86,8 +68,8 @@ def check_command(
     ] = False,
 ) -> None:
     """Judge CANDIDATE against PROBLEM: accepted (0), rejected (1), or could not judge (2)."""
-    resolved, why = resolve_device(device)
-    overrides, bad_set = parse_overrides(set_)
+    resolved, why = opt.resolve_device(device)
+    overrides, bad_set = opt.parse_overrides(set_)
     why = why or bad_set
     for label, path in (("problem", problem), ("candidate", candidate)):
         if not path.is_file():
@@ -111,7 +93,7 @@ def check_command(
             weights=weights.value,
             limits=limits,
             keep_scratch=keep_scratch,
-            timing=timing_options(warm_cache, cuda_graph, time_budget, compile_baseline)
+            timing=opt.timing_options(warm_cache, cuda_graph, time_budget, compile_baseline)
             if timing
             else None,
             in_process=in_process,
@@ -119,12 +101,12 @@ def check_command(
         if quiet:
             verdict = check(config)
         else:
-            with err.status("judging…") as status:
+            with opt.err.status("judging…") as status:
                 verdict = check(config, progress=lambda m: status.update(f"judging: {m}"))
     if json_path is not None:
         verdict.write_json(json_path)
     if quiet:
-        out.print(verdict_line(verdict), soft_wrap=True, markup=False)
+        opt.out.print(verdict_line(verdict), soft_wrap=True, markup=False)
     else:
-        render_verdict(verdict, out)
+        render_verdict(verdict, opt.out)
     raise typer.Exit(verdict.exit_code)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from kernelswarm.cli.options import Device, JsonOption, OnlyOption, err, fail, out, resolve_device
+from kernelswarm.cli import options as opt
 from kernelswarm.judge.verdict import write_json
 from kernelswarm.lint import Linter
 from kernelswarm.report.tables import render_lint
@@ -18,7 +18,7 @@ from kernelswarm.suite import discover
 
 def lint_command(
     root: Annotated[Path, typer.Argument(help="A problem file, or a folder of them")],
-    device: Annotated[Device, typer.Option(help="Where to run the checks")] = Device.cpu,
+    device: Annotated[opt.Device, typer.Option(help="Where to run the checks")] = opt.Device.cpu,
     sizes: Annotated[
         str,
         typer.Option(
@@ -26,30 +26,30 @@ def lint_command(
         ),
     ] = "auto",
     jobs: Annotated[int, typer.Option(help="Problems checked at once")] = 1,
-    only: OnlyOption = "",
-    json_path: JsonOption = None,
+    only: opt.OnlyOption = "",
+    json_path: opt.JsonOption = None,
 ) -> None:
     """Report the problems that cannot be judged well: near-constant or insensitive outputs,
     inputs or weights without effect, overhead-bound or too-large sizes. Exit 1 if any."""
-    resolved, why = resolve_device(device)
+    resolved, why = opt.resolve_device(device)
     if why:
-        raise fail("cannot lint", why)
+        raise opt.fail("cannot lint", why)
     paths = [root.resolve()] if root.is_file() else [p.path for p in discover(root, only)]
     if not paths:
-        raise fail("cannot lint", f"no problem files under {root}")
+        raise opt.fail("cannot lint", f"no problem files under {root}")
     linter = Linter(resolved, sizes)
     results = []
-    with err.status("linting…") as status, ThreadPoolExecutor(max(1, jobs)) as pool:
+    with opt.err.status("linting…") as status, ThreadPoolExecutor(max(1, jobs)) as pool:
         for i, result in enumerate(pool.map(linter.lint, paths), start=1):
             status.update(f"linting: {i}/{len(paths)} done")
             results.append(result)
             if result.findings:
-                err.print(
+                opt.err.print(
                     Text(
                         f"{Path(result.problem).name}: {', '.join(f.kind for f in result.findings)}"
                     )
                 )
-    render_lint(results, out)
+    render_lint(results, opt.out)
     if json_path is not None:
         write_json(results, json_path)
     raise typer.Exit(1 if any(r.findings for r in results) else 0)

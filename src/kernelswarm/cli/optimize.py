@@ -9,21 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from kernelswarm.cli.options import (
-    DbOption,
-    Device,
-    DeviceOption,
-    JsonOption,
-    Precision,
-    SetOption,
-    TimeoutOption,
-    err,
-    fail,
-    out,
-    parse_overrides,
-    resolve_device,
-    timing_options,
-)
+from kernelswarm.cli import options as opt
 from kernelswarm.judge.sandbox import Limits
 from kernelswarm.judge.verdict import write_json
 from kernelswarm.precision import POLICIES
@@ -39,18 +25,18 @@ def optimize_command(
         Path | None,
         typer.Option(help="Swarm file (TOML); without it, the offline built-in generators"),
     ] = None,
-    device: DeviceOption = Device.auto,
+    device: opt.DeviceOption = opt.Device.auto,
     precision: Annotated[
-        Precision, typer.Option(help="Precision policy candidates are judged under")
-    ] = Precision.strict,
-    set_: SetOption = None,
+        opt.Precision, typer.Option(help="opt.Precision policy candidates are judged under")
+    ] = opt.Precision.strict,
+    set_: opt.SetOption = None,
     rounds: Annotated[
         int | None, typer.Option(help="Rounds (overrides the swarm file's budget)")
     ] = None,
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for the winner and every candidate")
-    ] = Path("kernelswarm-out"),
-    db: DbOption = Path("kernelswarm.db"),
+        Path, typer.Option("--opt.out", help="Folder for the winner and every candidate")
+    ] = Path("kernelswarm-opt.out"),
+    db: opt.DbOption = Path("kernelswarm.db"),
     resume: Annotated[
         bool, typer.Option(help="Continue the last interrupted run of this problem and swarm")
     ] = False,
@@ -59,43 +45,43 @@ def optimize_command(
         typer.Option(help="Candidates compiled and checked at once (timing stays one at a time)"),
     ] = 2,
     time_budget: Annotated[float, typer.Option(help="Seconds of timing per candidate")] = 10.0,
-    timeout: TimeoutOption = 600.0,
-    json_path: JsonOption = None,
+    timeout: opt.TimeoutOption = 600.0,
+    json_path: opt.JsonOption = None,
 ) -> None:
     """Generate candidates with a swarm, judge and time every one, keep the fastest correct one."""
-    resolved, why = resolve_device(device)
+    resolved, why = opt.resolve_device(device)
     if not problem.is_file():
         why = f"the problem file {problem} does not exist"
-    overrides, bad_set = parse_overrides(set_)
+    overrides, bad_set = opt.parse_overrides(set_)
     why = why or bad_set
     try:
         config = load_swarm(swarm) if swarm is not None else default_swarm()
     except SwarmFileError as exc:
         why = str(exc)
     if why:
-        raise fail("cannot optimize", why)
+        raise opt.fail("cannot optimize", why)
     if rounds is not None:
         config = replace(config, budget=replace(config.budget, rounds=rounds))
     store = Store(db)
     supervisor = Supervisor(
         problem.resolve(), config, resolved, POLICIES[precision.value], overrides, store, out_dir,
-        timing_options(budget=time_budget), Limits(wall_seconds=timeout), jobs, resume,
-        progress=lambda m: err.print(Text(m, style="dim")),
+        opt.timing_options(budget=time_budget), Limits(wall_seconds=timeout), jobs, resume,
+        progress=lambda m: opt.err.print(Text(m, style="dim")),
     )  # fmt: skip
     try:
         result = supervisor.run()
     except KeyboardInterrupt:
-        err.print(
+        opt.err.print(
             f"interrupted: finished work is in {db}; continue with --resume",
             style="yellow",
             markup=False,
         )
         raise typer.Exit(130) from None
     except RuntimeError as exc:
-        raise fail("cannot optimize", str(exc)) from None
+        raise opt.fail("cannot optimize", str(exc)) from None
     finally:
         store.close()
-    render_attempts(result, out)
+    render_attempts(result, opt.out)
     if json_path is not None:
         write_json(result, json_path)
     raise typer.Exit(0)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from kernelswarm.catalog import discover, run_example
-from kernelswarm.cli.options import Device, JsonOption, err, fail, out, resolve_device
+from kernelswarm.cli import options as opt
 from kernelswarm.judge.verdict import write_json
 from kernelswarm.report.tables import render_selftest
 
@@ -20,8 +20,8 @@ def selftest_command(
         typer.Argument(help="Folder of example candidates that declare their expected verdicts"),
     ] = Path("examples"),
     device: Annotated[
-        Device, typer.Option(help="Device for the examples that do not name one")
-    ] = Device.auto,
+        opt.Device, typer.Option(help="opt.Device for the examples that do not name one")
+    ] = opt.Device.auto,
     slow: Annotated[bool, typer.Option(help="Include examples that compile C++ or CUDA")] = True,
     only: Annotated[
         str | None, typer.Option(help="Only examples whose path contains this text")
@@ -29,12 +29,12 @@ def selftest_command(
     jobs: Annotated[
         int, typer.Option(help="Examples judged at once (each in its own processes)")
     ] = 1,
-    json_path: JsonOption = None,
+    json_path: opt.JsonOption = None,
 ) -> None:
     """Run the example catalogue and show that the judge says what each example expects."""
-    resolved, why = resolve_device(device)
+    resolved, why = opt.resolve_device(device)
     if why:
-        raise fail("cannot run the selftest", why)
+        raise opt.fail("cannot run the selftest", why)
     runs = [
         r
         for r in discover(examples)
@@ -42,21 +42,21 @@ def selftest_command(
     ]
     runs = [r for r in runs if r.device in (None, resolved)]
     for r in [r for r in runs if r.missing]:
-        err.print(f"skipping {r.label}: needs {', '.join(r.missing)}", markup=False)
+        opt.err.print(f"skipping {r.label}: needs {', '.join(r.missing)}", markup=False)
     runs = [r for r in runs if not r.missing]
     if not runs:
-        raise fail("cannot run the selftest", f"no runnable examples under {examples}")
+        raise opt.fail("cannot run the selftest", f"no runnable examples under {examples}")
     outcomes = []
-    with err.status("selftest…") as status, ThreadPoolExecutor(max(1, jobs)) as pool:
+    with opt.err.status("selftest…") as status, ThreadPoolExecutor(max(1, jobs)) as pool:
         for i, outcome in enumerate(pool.map(lambda r: run_example(r, resolved), runs), start=1):
             status.update(f"selftest {i}/{len(runs)} done")
             outcomes.append(outcome)
-    render_selftest(outcomes, resolved, out)
+    render_selftest(outcomes, resolved, opt.out)
     if json_path is not None:
         rows = [{"example": o.run.label, "expected": o.run.verdict, "expected_checks": list(o.run.checks),
                  "verdict": o.verdict, "checks": list(o.checks), "ok": o.ok, "seconds": o.seconds,
                  "detail": o.detail} for o in outcomes]  # fmt: skip
         write_json(rows, json_path)
     failures = sum(not o.ok for o in outcomes)
-    out.print(f"{len(runs) - failures} of {len(runs)} examples judged as expected")
+    opt.out.print(f"{len(runs) - failures} of {len(runs)} examples judged as expected")
     raise typer.Exit(1 if failures else 0)

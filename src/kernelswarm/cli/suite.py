@@ -7,23 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kernelswarm.cli.options import (
-    DbOption,
-    Device,
-    DeviceOption,
-    JsonOption,
-    OnlyOption,
-    Precision,
-    SetOption,
-    TimeoutOption,
-    WarmCacheOption,
-    err,
-    fail,
-    out,
-    parse_overrides,
-    resolve_device,
-    timing_options,
-)
+from kernelswarm.cli import options as opt
 from kernelswarm.judge.sandbox import Limits
 from kernelswarm.judge.verdict import write_json
 from kernelswarm.report.tables import render_suite, suite_line
@@ -38,44 +22,44 @@ def suite_command(
     solutions: Annotated[
         Path | None, typer.Option(help="Folder of candidates, matched to problems by name")
     ] = None,
-    device: DeviceOption = Device.auto,
+    device: opt.DeviceOption = opt.Device.auto,
     policy: Annotated[
-        Precision,
+        opt.Precision,
         typer.Option(
-            help="Precision policy; kernelbench also runs strict and counts wrong acceptances"
+            help="opt.Precision policy; kernelbench also runs strict and counts wrong acceptances"
         ),
-    ] = Precision.strict,
+    ] = opt.Precision.strict,
     sizes: Annotated[
         str, typer.Option(help="auto: the problems' declared CPU sizes on the CPU; full; cpu")
     ] = "auto",
-    set_: SetOption = None,
+    set_: opt.SetOption = None,
     timing: Annotated[
         bool, typer.Option(help="Measure times (baselines, or candidates' speedups)")
     ] = True,
     time_budget: Annotated[float, typer.Option(help="Seconds of timing per problem")] = 10.0,
-    warm_cache: WarmCacheOption = False,
+    warm_cache: opt.WarmCacheOption = False,
     jobs: Annotated[
         int,
         typer.Option(help="Problems handled at once (timing is still one at a time per device)"),
     ] = 1,
-    db: DbOption = Path("kernelswarm.db"),
-    json_path: JsonOption = None,
-    only: OnlyOption = "",
+    db: opt.DbOption = Path("kernelswarm.db"),
+    json_path: opt.JsonOption = None,
+    only: opt.OnlyOption = "",
     limit: Annotated[int, typer.Option(help="At most this many problems (0: all)")] = 0,
-    timeout: TimeoutOption = 900.0,
+    timeout: opt.TimeoutOption = 900.0,
 ) -> None:
     """Baselines of every problem in ROOT, or, with --solutions, a judged and timed scoreboard."""
-    resolved, why = resolve_device(device)
+    resolved, why = opt.resolve_device(device)
     if not root.is_dir():
         why = f"{root} is not a folder"
     if solutions is not None and not solutions.is_dir():
         why = f"--solutions {solutions} is not a folder"
     if sizes not in ("auto", "full", "cpu"):
         why = f"--sizes must be auto, full or cpu, not {sizes!r}"
-    overrides, bad_set = parse_overrides(set_)
+    overrides, bad_set = opt.parse_overrides(set_)
     why = why or bad_set
     if why:
-        raise fail("cannot run the suite", why)
+        raise opt.fail("cannot run the suite", why)
     config = SuiteConfig(
         root=root,
         device=resolved,
@@ -83,7 +67,7 @@ def suite_command(
         policy=policy.value,
         sizes=sizes,
         overrides=overrides,
-        timing=timing_options(warm_cache, False, time_budget) if timing else None,
+        timing=opt.timing_options(warm_cache, False, time_budget) if timing else None,
         jobs=jobs,
         limits=Limits(wall_seconds=timeout),
         only=only,
@@ -100,13 +84,13 @@ def suite_command(
     def progress(entry: SuiteEntry, done: int, total: int) -> None:
         finished.append(entry)
         save(finished)  # as results arrive: an interrupted suite keeps what it measured
-        err.print(suite_line(entry, done, total))
+        opt.err.print(suite_line(entry, done, total))
 
     try:
         entries = run_suite(config, store, progress)
     finally:
         store.close()
-    render_suite(entries, summarise(entries), out)
-    out.print(f"results stored in {db}", markup=False)
+    render_suite(entries, summarise(entries), opt.out)
+    opt.out.print(f"results stored in {db}", markup=False)
     save(entries)
     raise typer.Exit(0)

@@ -104,30 +104,26 @@ def attribute(failure: Failure) -> Reason:
 
 def describe_weights(loaded: CandidateLoaded) -> Weights:
     w = loaded.weights
-    weights = Weights(w.mode, "", w.shared, w.shape_mismatch, w.reference_only, w.candidate_only)
-    if w.mode != "share":
-        weights.summary = (
-            "weights not shared (--weights seed): own initialisation under the same seed"
-        )
-        return weights
     total = len(w.shared) + len(w.candidate_only) + len(w.shape_mismatch)
-    if w.shared and not w.candidate_only and not w.shape_mismatch:
-        weights.summary = (
+    if w.mode != "share":
+        summary = "weights not shared (--weights seed): own initialisation under the same seed"
+    elif w.shared and not w.candidate_only and not w.shape_mismatch:
+        summary = (
             f"the candidate got the reference's weights ({len(w.shared)} tensors shared by name)"
         )
     elif w.shared:
-        weights.summary = (
+        summary = (
             f"{len(w.shared)} of {total} candidate tensors got the reference's weights; "
             "the rest keep their own initialisation under the same seed"
         )
     elif total:
-        weights.summary = (
+        summary = (
             "no weights shared (no names and shapes in common): the candidate keeps its "
             "own initialisation under the same seed as the reference"
         )
     else:
-        weights.summary = "neither model has weights"
-    return weights
+        summary = "neither model has weights"
+    return Weights(**vars(w), summary=summary)
 
 
 class Judge:

@@ -43,8 +43,6 @@ Progress = Callable[[str], None]
 class TestSource(Protocol):
     """Where tests come from: the reference worker's client (or recorded replies)."""
 
-    __test__ = False  # not a pytest class
-
     def draw_test(self, name: str, seed: int, variant: str) -> DrawnTest: ...
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from kernelswarm.judge.reasons import Reason
 from kernelswarm.judge.results import Speedup, TimingResult
 from kernelswarm.plain import from_plain, to_plain
-from kernelswarm.protocol import Versions
+from kernelswarm.protocol import Versions, WeightsReport
 
 SCHEMA = "kernelswarm.verdict/2"
 #: keys of the JSON that are derived from the others (written for readers, ignored on reading)
@@ -84,16 +84,11 @@ class Seeds:
     tests: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
-class Weights:
-    """Which of the candidate's tensors got the reference's values."""
+@dataclass(frozen=True)
+class Weights(WeightsReport):
+    """Which of the candidate's tensors got the reference's values, in a sentence too."""
 
-    mode: str  # share | seed
     summary: str = ""
-    shared: list[str] = field(default_factory=list)
-    shape_mismatch: list[str] = field(default_factory=list)
-    reference_only: list[str] = field(default_factory=list)
-    candidate_only: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

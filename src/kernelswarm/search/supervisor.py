@@ -193,7 +193,7 @@ class Supervisor:
             self.tokens += proposal.input_tokens + proposal.output_tokens
             self.dollars += proposal.cost
             if proposal.source is None:
-                self.store.generation(self.run_id, round_, proposal, None)
+                self._remember(round_, proposal, None)
                 attempt = Attempt(
                     round_, proposal.generator, proposal.label, None, "no-code", [proposal.note]
                 )
@@ -204,7 +204,7 @@ class Supervisor:
             cid = self.store.candidate(
                 self.problem_id, proposal.source, f"{proposal.generator} round {round_}"
             )
-            self.store.generation(self.run_id, round_, proposal, cid)
+            self._remember(round_, proposal, cid)
             if digest in self.seen:
                 self.attempts.append(
                     Attempt(round_, proposal.generator, proposal.label, None, "duplicate",
@@ -250,6 +250,14 @@ class Supervisor:
                     f"{path.name}: {attempt.verdict}"
                     + (f" ({attempt.reasons[0][:120]})" if attempt.reasons else "")
                 )
+
+    def _remember(self, round_: int, proposal: Proposal, candidate_id: int | None) -> None:
+        p = proposal
+        self.store.generation(
+            self.run_id, round_, candidate_id, generator=p.generator, label=p.label, note=p.note,
+            prompt=p.prompt, reply=p.reply, tokens=(p.input_tokens, p.output_tokens), cost=p.cost,
+            cached=p.cached,
+        )  # fmt: skip
 
     def _feedback(self, attempt: Attempt, source: str) -> None:
         self.history.setdefault(attempt.generator, []).append(

@@ -102,14 +102,9 @@ class CandidateRole:
         }
 
     def handle(self, request: Any) -> Any:
-        handler = self.handlers.get(type(request))
-        if handler is not None:
-            return handler(request)
-        timed = self.timing.handlers.get(type(request))
-        if timed is None:
-            raise ValueError(f"the candidate worker does not answer {type(request).__name__}")
-        self.phases.enter(Phase.TIME_CANDIDATE, getattr(request, "impl", ""))
-        return timed(request)
+        return self.timing.dispatch(
+            request, self.handlers, self.phases, Phase.TIME_CANDIDATE, "candidate"
+        )
 
     def _implementation(self, name: str) -> Any:
         if name != "candidate" or self.model is None:

@@ -84,14 +84,9 @@ class ReferenceRole:
         }
 
     def handle(self, request: Any) -> Any:
-        handler = self.handlers.get(type(request))
-        if handler is not None:
-            return handler(request)
-        timed = self.timing.handlers.get(type(request))
-        if timed is None:
-            raise ValueError(f"the reference worker does not answer {type(request).__name__}")
-        self.phases.enter(Phase.TIME_BASELINE, getattr(request, "impl", ""))
-        return timed(request)
+        return self.timing.dispatch(
+            request, self.handlers, self.phases, Phase.TIME_BASELINE, "reference"
+        )
 
     def _loaded(self) -> problem.ProblemModule:
         if self.problem is None:

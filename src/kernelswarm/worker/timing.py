@@ -30,6 +30,7 @@ from kernelswarm.protocol import (
     Escaped,
     FinalOutputs,
     FinalOutputsCopied,
+    Phase,
     Ping,
     Pong,
     Rewarm,
@@ -38,7 +39,7 @@ from kernelswarm.protocol import (
     Warmup,
 )
 from kernelswarm.tensors import flatten
-from kernelswarm.worker.guard import Trusted
+from kernelswarm.worker.guard import Phases, Trusted
 
 CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06
 
@@ -292,6 +293,24 @@ class TimingOps:
                 self.session.final_outputs(r.impl, r.indices)
             ),
         }
+
+    def dispatch(
+        self,
+        request: Any,
+        handlers: dict[type, Callable[[Any], Any]],
+        phases: Phases,
+        phase: Phase,
+        who: str,
+    ) -> Any:
+        """A role's own handler for ``request``; for a timing request, this one's, in ``phase``."""
+        handler = handlers.get(type(request))
+        if handler is not None:
+            return handler(request)
+        timed = self.handlers.get(type(request))
+        if timed is None:
+            raise ValueError(f"the {who} worker does not answer {type(request).__name__}")
+        phases.enter(phase, getattr(request, "impl", ""))
+        return timed(request)
 
     def warmup(self, request: Warmup) -> Warmed:
         fn = self.make_impl(request.impl)
