@@ -136,17 +136,19 @@ def test_a_failure_is_the_problem_s_before_candidate_code_runs():
 def test_once_candidate_code_ran_every_failure_is_the_candidate_s():
     # A candidate that writes a forged phase report, or a forged failure claiming the problem's
     # code failed, does not turn its own failure into "could not judge".
-    forged = [
-        (None, PhaseEntered(Phase.FORWARD, "1")),
-        (None, PhaseEntered(Phase.LOAD_PROBLEM)),  # forged by the candidate
-        (1, _failed(Phase.CONSTRUCT_REFERENCE)),  # forged too
-    ]
-    worker = Recorded(Role.CANDIDATE, forged)
+    for forged in (PhaseEntered(Phase.LOAD_PROBLEM), _failed(Phase.CONSTRUCT_REFERENCE)):
+        worker = Recorded(Role.CANDIDATE, [(None, PhaseEntered(Phase.FORWARD, "1")), (1, forged)])
+        with pytest.raises(WorkerError) as caught:
+            worker.request(Stored(), Stored)
+        failure = caught.value.failure
+        assert failure.owner is Owner.CANDIDATE and failure.kind is FailureKind.PROTOCOL
+        assert attribute(failure).check is Check.PROTOCOL
+        assert "after candidate code had run" in failure.detail
+    # a failure in a harness phase after candidate code ran is still the candidate's
+    worker = Recorded(Role.CANDIDATE, [(None, PhaseEntered(Phase.FORWARD, "1")), (1, _failed(Phase.PREPARE_CALL))])
     with pytest.raises(WorkerError) as caught:
         worker.request(Stored(), Stored)
-    failure = caught.value.failure
-    assert failure.owner is Owner.CANDIDATE
-    assert attribute(failure).check is Check.FORWARD
+    assert attribute(caught.value.failure).check is Check.FORWARD
 
 
 def test_a_reply_of_the_wrong_kind_or_sequence_is_a_protocol_failure():
