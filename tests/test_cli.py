@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import EXAMPLES, PROBLEMS
+from conftest import EXAMPLES, PROBLEMS, REPO
 
 
 def run_check(*args, tmp_path):
@@ -202,3 +202,35 @@ def test_reference_in_float64_handles_closures_and_tensors_made_in_forward(tmp_p
                         "--no-timing", tmp_path=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert v["verdict"] == "accepted"
+
+
+def _usage_options() -> dict[str, set[str]]:
+    """The options the README's usage lines promise, per command."""
+    import re
+
+    text = (REPO / "README.md").read_text()
+    promised: dict[str, set[str]] = {}
+    command = None
+    for line in text.splitlines():
+        start = re.match(r"kernelswarm (\w+) .*\[--", line)
+        if start:
+            command = start.group(1)
+        elif not line.startswith(" " * 18):
+            command = None
+        if command:
+            promised.setdefault(command, set()).update(re.findall(r"\[(--[\w-]+)", line))
+    return promised
+
+
+def test_every_option_the_readme_promises_exists():
+    from typer.testing import CliRunner
+
+    from kernelswarm.cli.app import app
+
+    promised = _usage_options()
+    assert set(promised) >= {"optimize", "check", "bench", "suite", "lint"}
+    for command, options in promised.items():
+        result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        missing = [o for o in options if o not in result.output]
+        assert not missing, f"kernelswarm {command} lacks {missing}"

@@ -59,7 +59,11 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("kernelswarm")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kernelswarm"):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("kernelswarm")
+        ):
             # "from kernelswarm.worker import counting" imports the module kernelswarm.worker.counting
             folder = SRC.parent / node.module.replace(".", "/")
             modules = {a.name for a in node.names if (folder / f"{a.name}.py").exists()}

@@ -145,7 +145,9 @@ def test_once_candidate_code_ran_every_failure_is_the_candidate_s():
         assert attribute(failure).check is Check.PROTOCOL
         assert "after candidate code had run" in failure.detail
     # a failure in a harness phase after candidate code ran is still the candidate's
-    worker = Recorded(Role.CANDIDATE, [(None, PhaseEntered(Phase.FORWARD, "1")), (1, _failed(Phase.PREPARE_CALL))])
+    worker = Recorded(
+        Role.CANDIDATE, [(None, PhaseEntered(Phase.FORWARD, "1")), (1, _failed(Phase.PREPARE_CALL))]
+    )
     with pytest.raises(WorkerError) as caught:
         worker.request(Stored(), Stored)
     assert attribute(caught.value.failure).check is Check.FORWARD

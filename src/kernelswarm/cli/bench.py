@@ -21,7 +21,7 @@ def bench_command(
     device: opt.DeviceOption = opt.Device.auto,
     precision: Annotated[
         opt.Precision,
-        typer.Option(help="opt.Precision policy (selects the matrix rate of the floor)"),
+        typer.Option(help="Precision policy (selects the matrix rate of the floor)"),
     ] = opt.Precision.strict,
     json_path: opt.JsonOption = None,
     set_: opt.SetOption = None,

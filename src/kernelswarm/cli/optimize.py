@@ -27,15 +27,15 @@ def optimize_command(
     ] = None,
     device: opt.DeviceOption = opt.Device.auto,
     precision: Annotated[
-        opt.Precision, typer.Option(help="opt.Precision policy candidates are judged under")
+        opt.Precision, typer.Option(help="Precision policy candidates are judged under")
     ] = opt.Precision.strict,
     set_: opt.SetOption = None,
     rounds: Annotated[
         int | None, typer.Option(help="Rounds (overrides the swarm file's budget)")
     ] = None,
     out_dir: Annotated[
-        Path, typer.Option("--opt.out", help="Folder for the winner and every candidate")
-    ] = Path("kernelswarm-opt.out"),
+        Path, typer.Option("--out", help="Folder for the winner and every candidate")
+    ] = Path("kernelswarm-out"),
     db: opt.DbOption = Path("kernelswarm.db"),
     resume: Annotated[
         bool, typer.Option(help="Continue the last interrupted run of this problem and swarm")

@@ -20,7 +20,7 @@ def selftest_command(
         typer.Argument(help="Folder of example candidates that declare their expected verdicts"),
     ] = Path("examples"),
     device: Annotated[
-        opt.Device, typer.Option(help="opt.Device for the examples that do not name one")
+        opt.Device, typer.Option(help="Device for the examples that do not name one")
     ] = opt.Device.auto,
     slow: Annotated[bool, typer.Option(help="Include examples that compile C++ or CUDA")] = True,
     only: Annotated[

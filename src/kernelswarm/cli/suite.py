@@ -26,7 +26,7 @@ def suite_command(
     policy: Annotated[
         opt.Precision,
         typer.Option(
-            help="opt.Precision policy; kernelbench also runs strict and counts wrong acceptances"
+            help="Precision policy; kernelbench also runs strict and counts wrong acceptances"
         ),
     ] = opt.Precision.strict,
     sizes: Annotated[
