@@ -184,14 +184,18 @@ class Endpoint:
         self, seq: int | None, message: Any, expect_seq: int | None, expect: type[R]
     ) -> R | None:
         """The reply, or None for a phase report (recorded); failures raised as WorkerError."""
-        if isinstance(message, PhaseEntered | Failed) and self.candidate_ran:
-            if message.phase.owner is Owner.PROBLEM:
-                # A worker never returns to the problem's code once candidate code has run in
-                # it: the report is forged (the candidate can write to the channel).
-                raise self._fail_protocol(
-                    f"a report of {type(message).__name__} in '{message.phase.value}' (the problem's "
-                    "own code) arrived after candidate code had run"
-                )
+        forged = (
+            isinstance(message, PhaseEntered | Failed)
+            and self.candidate_ran
+            and message.phase.owner is Owner.PROBLEM
+        )
+        if forged:
+            # A worker never returns to the problem's code once candidate code has run in it:
+            # the report is forged (the candidate can write to the channel).
+            raise self._fail_protocol(
+                f"a report of {type(message).__name__} in '{message.phase.value}' (the problem's "
+                "own code) arrived after candidate code had run"
+            )
         if isinstance(message, PhaseEntered):
             self._enter(message.phase, message.detail)
             return None
