@@ -19,7 +19,17 @@ from conftest import REPO
 from kernelswarm import protocol
 
 SRC = REPO / "src" / "kernelswarm"
-SHARED = {"protocol", "plain", "wire", "problem", "precision", "variants", "tensors", "__init__"}
+SHARED = {
+    "protocol",
+    "plain",
+    "wire",
+    "problem",
+    "precision",
+    "variants",
+    "tensors",
+    "confinement",
+    "__init__",
+}
 #: each room, and the rooms it may import from (besides itself and the shared vocabulary)
 MAY_IMPORT = {
     "shared": set(),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from kernelswarm.judge.client import ReferenceClient, open_endpoint
 from kernelswarm.judge.floor import H100_PEAKS, counts_dtype, floor_for, rate_for
+from kernelswarm.judge.protections import available
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.sandbox import Limits, WorkerError
 from kernelswarm.judge.tests import TestDrawer, TestPlan
@@ -99,7 +100,11 @@ class Linter:
 
     def lint(self, path: Path) -> LintResult:
         result = LintResult(problem=str(path))
-        ref = ReferenceClient(open_endpoint(Role.REFERENCE, self.device, self.limits))
+        # Only the problem's own code runs here: confined where this machine can, else not.
+        confined = available().complete
+        ref = ReferenceClient(
+            open_endpoint(Role.REFERENCE, self.device, self.limits, confined=confined)
+        )
         try:
             ref.start()
             self._sizes_at_default(ref, path, result)

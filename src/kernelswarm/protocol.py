@@ -113,6 +113,7 @@ class FailureKind(StrEnum):
     CRASH = "crash"
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
+    PROCESS_LIMIT = "process_limit"
     EARLY_EXIT = "early_exit"
     PROTOCOL = "protocol"
 

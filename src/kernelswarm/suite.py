@@ -51,6 +51,7 @@ class SuiteConfig:
     limits: Limits = field(default_factory=Limits)
     only: str = ""
     limit: int = 0
+    unconfined: bool = False
 
 
 @dataclass
@@ -157,6 +158,7 @@ def _judge(
         overrides=tuple(overrides),
         limits=cfg.limits,
         timing=cfg.timing,
+        unconfined=cfg.unconfined,
     )
     verdict = check(config)
     if cfg.policy == "kernelbench":

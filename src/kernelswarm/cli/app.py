@@ -6,6 +6,7 @@ import typer
 
 from kernelswarm.cli.bench import bench_command
 from kernelswarm.cli.check import check_command
+from kernelswarm.cli.doctor import doctor_command
 from kernelswarm.cli.info import checks_command, version_command
 from kernelswarm.cli.lint import lint_command
 from kernelswarm.cli.optimize import optimize_command
@@ -24,6 +25,7 @@ app.command("lint")(lint_command)
 app.command("optimize")(optimize_command)
 app.command("selftest")(selftest_command)
 app.command("checks")(checks_command)
+app.command("doctor")(doctor_command)
 app.command("version")(version_command)
 
 

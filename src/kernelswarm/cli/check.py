@@ -59,6 +59,7 @@ def check_command(
         bool,
         typer.Option(help="Measure torch.compile as a baseline (always, unless you know why not)"),
     ] = True,
+    unconfined: opt.UnconfinedOption = False,
     in_process: Annotated[
         bool,
         typer.Option(
@@ -97,6 +98,7 @@ def check_command(
             if timing
             else None,
             in_process=in_process,
+            unconfined=unconfined,
         )
         if quiet:
             verdict = check(config)

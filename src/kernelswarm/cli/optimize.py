@@ -47,6 +47,7 @@ def optimize_command(
     time_budget: Annotated[float, typer.Option(help="Seconds of timing per candidate")] = 10.0,
     timeout: opt.TimeoutOption = 600.0,
     json_path: opt.JsonOption = None,
+    unconfined: opt.UnconfinedOption = False,
 ) -> None:
     """Generate candidates with a swarm, judge and time every one, keep the fastest correct one."""
     resolved, why = opt.resolve_device(device)
@@ -66,7 +67,7 @@ def optimize_command(
     supervisor = Supervisor(
         problem.resolve(), config, resolved, POLICIES[precision.value], overrides, store, out_dir,
         opt.timing_options(budget=time_budget), Limits(wall_seconds=timeout), jobs, resume,
-        progress=lambda m: opt.err.print(Text(m, style="dim")),
+        progress=lambda m: opt.err.print(Text(m, style="dim")), unconfined=unconfined,
     )  # fmt: skip
     try:
         result = supervisor.run()

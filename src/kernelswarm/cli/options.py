@@ -61,6 +61,13 @@ WarmCacheOption = Annotated[
 CudaGraphOption = Annotated[
     bool, typer.Option(help="Time CUDA-graph replays (no launch overhead) for every implementation")
 ]
+UnconfinedOption = Annotated[
+    bool,
+    typer.Option(
+        help="Judge even where this machine cannot confine a worker (no namespaces or Landlock): "
+        "the candidate could then read what you can read. Said in the verdict.",
+    ),
+]
 DbOption = Annotated[Path, typer.Option(help="Results database (SQLite)")]
 OnlyOption = Annotated[str, typer.Option(help="Only problems whose path contains this text")]
 

@@ -47,6 +47,7 @@ def suite_command(
     only: opt.OnlyOption = "",
     limit: Annotated[int, typer.Option(help="At most this many problems (0: all)")] = 0,
     timeout: opt.TimeoutOption = 900.0,
+    unconfined: opt.UnconfinedOption = False,
 ) -> None:
     """Baselines of every problem in ROOT, or, with --solutions, a judged and timed scoreboard."""
     resolved, why = opt.resolve_device(device)
@@ -72,6 +73,7 @@ def suite_command(
         limits=Limits(wall_seconds=timeout),
         only=only,
         limit=limit,
+        unconfined=unconfined,
     )
     store = Store(db)
     finished: list[SuiteEntry] = []

@@ -11,6 +11,7 @@ from pathlib import Path
 from kernelswarm.judge.check import attribute
 from kernelswarm.judge.client import ReferenceClient, open_endpoint
 from kernelswarm.judge.measure import Measurement
+from kernelswarm.judge.protections import available
 from kernelswarm.judge.reasons import Reason
 from kernelswarm.judge.results import BenchResult, TimingOptions
 from kernelswarm.judge.sandbox import Limits, WorkerError
@@ -37,7 +38,11 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> BenchRes
     progress = progress or (lambda message: None)
     master = config.seed if config.seed is not None else secrets.randbits(40)
     rng = random.Random(master)
-    ref = ReferenceClient(open_endpoint(Role.REFERENCE, config.device, config.limits))
+    # Only the problem's own code runs here: confined where this machine can, else not.
+    confined = available().complete
+    ref = ReferenceClient(
+        open_endpoint(Role.REFERENCE, config.device, config.limits, confined=confined)
+    )
     try:
         progress("starting the reference worker")
         versions = ref.start().versions

@@ -21,6 +21,7 @@ from kernelswarm.judge.calls import CallJudge, plan_calls
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, open_endpoint
 from kernelswarm.judge.lock import device_lock
 from kernelswarm.judge.measure import Measurement
+from kernelswarm.judge.protections import available
 from kernelswarm.judge.reasons import Check, Reason, Reasons
 from kernelswarm.judge.results import TimingOptions, TimingResult
 from kernelswarm.judge.sandbox import Failure, Limits, WorkerError
@@ -69,6 +70,8 @@ class CheckConfig:
     test_memory_bytes: int | None = None
     #: debugging only: both workers run in this process, without a sandbox (``judge.twin``)
     in_process: bool = False
+    #: judge without confinement where this machine cannot confine a worker (said in the verdict)
+    unconfined: bool = False
 
 
 #: the check a failure of the candidate's worker fails, by failure kind
@@ -76,6 +79,7 @@ _FAILURE_CHECKS = {
     FailureKind.SYNTAX: Check.SYNTAX, FailureKind.IMPORT: Check.IMPORT,
     FailureKind.INTERFACE: Check.INTERFACE, FailureKind.COMPILE: Check.COMPILE,
     FailureKind.OUT_OF_MEMORY: Check.MEMORY, FailureKind.MEMORY_LIMIT: Check.MEMORY,
+    FailureKind.PROCESS_LIMIT: Check.PROCESSES,
     FailureKind.CUDA_ERROR: Check.CUDA_ERROR, FailureKind.EXIT: Check.EARLY_EXIT,
     FailureKind.EARLY_EXIT: Check.EARLY_EXIT, FailureKind.CRASH: Check.CRASH,
     FailureKind.TIMEOUT: Check.TIMEOUT, FailureKind.PROTOCOL: Check.PROTOCOL,
@@ -136,6 +140,7 @@ class Judge:
         self.failure_log = ""
         self.timing: TimingResult | None = None
         self.weights: Weights | None = None
+        self.protections: list[str] = []
         master = config.seed if config.seed is not None else secrets.randbits(40)
         self.rng = random.Random(master)
         self.init_seed = self.rng.getrandbits(48)
@@ -151,25 +156,58 @@ class Judge:
                 "without a sandbox, limits or isolation"
             )
 
+    def _confinement(self) -> bool:
+        """Whether workers run confined; a reason when they cannot and must."""
+        if self.config.in_process:
+            return False
+        if self.config.unconfined:
+            self.notes.append(
+                "judged unconfined (--unconfined): the workers had no namespaces and no Landlock; "
+                "the candidate could read what this user can read, see other processes and use "
+                "the network"
+            )
+            return False
+        protections = available()
+        self.protections = [name for name, active, _ in protections.lines() if active]
+        if protections.complete:
+            return True
+        self.protections = []
+        self.reasons.reject(
+            Check.CONFINEMENT,
+            f"this machine cannot confine a worker ({'; '.join(protections.problems)}), and an "
+            "untrusted candidate is not run without it: judge on a machine that can (kernelswarm "
+            "doctor says what is missing), or pass --unconfined to judge anyway",
+        )
+        return False
+
     def run(self) -> Verdict:
         started = time.monotonic()
         cfg = self.config
+        confined = self._confinement()
+        if Check.CONFINEMENT in self.reasons:
+            return self._verdict(None, time.monotonic() - started)
         # The reference runs only the problem's own code: it gets at least the default limit, so
         # that a short --timeout meant for the candidate cannot make a slow problem unjudgeable.
         ref_limits = replace(
             cfg.limits, wall_seconds=max(cfg.limits.wall_seconds, Limits().wall_seconds)
         )
         ref = ReferenceClient(
-            open_endpoint(Role.REFERENCE, cfg.device, ref_limits, cfg.keep_scratch, cfg.in_process)
+            open_endpoint(
+                Role.REFERENCE, cfg.device, ref_limits, cfg.keep_scratch, cfg.in_process, confined
+            )
         )
         cand = CandidateClient(
-            open_endpoint(Role.CANDIDATE, cfg.device, cfg.limits, cfg.keep_scratch, cfg.in_process)
+            open_endpoint(
+                Role.CANDIDATE, cfg.device, cfg.limits, cfg.keep_scratch, cfg.in_process, confined
+            )
         )
         versions: Versions | None = None
         try:
             self.progress("starting worker processes")
-            versions = ref.start().versions
-            cand.start()
+            ref.spawn()
+            cand.spawn()
+            versions = ref.handshake().versions
+            cand.handshake()
             # Everything up to timing uses the device, but never while another process times.
             with device_lock(cfg.device, self.progress, shared=True):
                 self._correctness(ref, cand)
@@ -285,6 +323,7 @@ class Judge:
             elapsed_seconds=round(elapsed, 2),
             failure_log=self.failure_log,
             timing=self.timing,
+            protections=self.protections,
         )
 
 

@@ -62,14 +62,20 @@ from kernelswarm.protocol import (
 
 
 def open_endpoint(
-    role: Role, device: str, limits: Limits, keep_scratch: bool = False, in_process: bool = False
+    role: Role,
+    device: str,
+    limits: Limits,
+    keep_scratch: bool = False,
+    in_process: bool = False,
+    confined: bool = True,
 ) -> Endpoint:
-    """A worker for ``role``: a sandboxed process, or (debugging only) the in-process twin."""
+    """A worker for ``role``: a confined process (or, with ``confined=False``, only a sandboxed
+    one), or (debugging only) the in-process twin."""
     if in_process:
         from kernelswarm.judge.twin import InProcessWorker
 
         return InProcessWorker(role, device)
-    return Worker(role, device, limits, keep_scratch)
+    return Worker(role, device, limits, keep_scratch, confined)
 
 
 @dataclass
@@ -97,8 +103,21 @@ class TimingClient:
     def start(self) -> Hello:
         return self.endpoint.start()
 
+    def spawn(self) -> None:
+        """Start the worker; ``handshake`` waits for it (two workers then start side by side)."""
+        self.endpoint.spawn()
+
+    def handshake(self) -> Hello:
+        return self.endpoint.handshake()
+
     def close(self) -> None:
         self.endpoint.close()
+
+    def freeze(self) -> None:
+        self.endpoint.freeze()
+
+    def thaw(self) -> None:
+        self.endpoint.thaw()
 
     def extend(self, seconds: float) -> None:
         self.endpoint.extend(seconds)
@@ -129,7 +148,7 @@ class ReferenceClient(TimingClient):
         self, problem: str, overrides: tuple[Override, ...], init_seed: int, policy: Policy | None
     ) -> Pending[ReferenceLoaded]:
         request = LoadReference(
-            problem=problem,
+            problem=self.endpoint.stage(problem),
             overrides=list(overrides),
             init_seed=init_seed,
             policy_dtype=policy.reference_dtype if policy else None,
@@ -154,7 +173,9 @@ class ReferenceClient(TimingClient):
         return self.endpoint.request(CountWork(), WorkCounted).counts
 
     def estimate(self, problem: str, overrides: list[Override]) -> Counts:
-        return self.endpoint.request(Estimate(problem, overrides), Estimated).counts
+        return self.endpoint.request(
+            Estimate(self.endpoint.stage(problem), overrides), Estimated
+        ).counts
 
     def sensitivity(self, seeds: list[int]) -> SensitivityMeasured:
         return self.endpoint.request(Sensitivity(seeds), SensitivityMeasured)
@@ -174,7 +195,10 @@ class CandidateClient(TimingClient):
         init_seed: int,
         weights: str,
     ) -> Pending[CandidateLoaded]:
-        request = LoadCandidate(problem, candidate, list(overrides), init_seed, weights)
+        stage = self.endpoint.stage
+        request = LoadCandidate(
+            stage(problem), stage(candidate), list(overrides), init_seed, weights
+        )
         return Pending(self.endpoint, self.endpoint.send(request), CandidateLoaded)
 
     def store_timing_sets(self, sets: list[list[Any]], warmup: list[list[Any]]) -> None:

@@ -25,6 +25,7 @@ class Check(StrEnum):
     EARLY_EXIT = "early_exit"
     TIMEOUT = "timeout"
     MEMORY = "memory"
+    PROCESSES = "processes"
     CUDA_ERROR = "cuda_error"
     STRUCTURE = "structure"
     TYPE = "type"
@@ -43,6 +44,7 @@ class Check(StrEnum):
     MEMOISATION = "memoisation"
     IMPOSSIBLE = "impossible"
     HARNESS = "harness"
+    CONFINEMENT = "confinement"
 
     @property
     def judge_fault(self) -> bool:
@@ -56,7 +58,14 @@ class Check(StrEnum):
 
 #: checks whose failure means "could not judge" (exit 2), not "rejected" (exit 1)
 JUDGE_FAULTS = frozenset(
-    {Check.PROBLEM, Check.ARGUMENTS, Check.DETERMINISM, Check.STRENGTH, Check.HARNESS}
+    {
+        Check.PROBLEM,
+        Check.ARGUMENTS,
+        Check.DETERMINISM,
+        Check.STRENGTH,
+        Check.HARNESS,
+        Check.CONFINEMENT,
+    }
 )
 
 #: every check the judge runs, with what it means
@@ -93,6 +102,8 @@ CHECKS: dict[Check, str] = {
     Check.MEMOISATION: "calls on new inputs are not slower than repeats (no reuse of earlier results)",
     Check.IMPOSSIBLE: "the measured time is not under the speed-of-light floor",
     Check.HARNESS: "the judge itself did not break",
+    Check.CONFINEMENT: "the workers run confined: own namespaces, Landlock, limits (or --unconfined was asked for)",
+    Check.PROCESSES: "the work stays within the process limit",
 }
 
 

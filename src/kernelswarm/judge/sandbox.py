@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kernelswarm import protocol, wire
+from kernelswarm.judge.processes import ProcessTree
+from kernelswarm.judge.protections import spec_for
 from kernelswarm.protocol import Failed, FailureKind, Hello, Owner, Phase, PhaseEntered, Role
 
 R = TypeVar("R")
@@ -68,6 +70,8 @@ class Limits:
     wall_seconds: float = 300.0
     memory_bytes: int = field(default_factory=_default_memory_bytes)
     file_bytes: int = 8 << 30
+    #: tasks (processes and threads) of the worker together
+    processes: int = 4096
 
 
 @dataclass(frozen=True)
@@ -114,23 +118,6 @@ def worker_env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def _session_rss_bytes(sid: int) -> int:
-    """Resident memory of every process in a session (Linux /proc)."""
-    total = 0
-    page = os.sysconf("SC_PAGE_SIZE")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid:
-            total += int(fields[21]) * page
-    return total
-
-
 class Endpoint:
     """The judge's end of one worker: typed requests out, typed replies in, failures attributed.
 
@@ -167,6 +154,23 @@ class Endpoint:
 
     def extend(self, seconds: float) -> None:
         """Push the wall-clock deadline back (a phase with its own budget, such as timing)."""
+
+    def stage(self, path: str) -> str:
+        """Where the worker finds this file (a confined worker reads only its scratch folder)."""
+        return path
+
+    def freeze(self) -> None:
+        """Stop the worker's processes while the other side is timed."""
+
+    def thaw(self) -> None:
+        """Let them run again."""
+
+    def spawn(self) -> None:
+        """Start the worker without waiting for it (so that two can start side by side)."""
+
+    def handshake(self) -> Hello:
+        """Wait until the worker is ready."""
+        return self.start()
 
     def start(self) -> Hello:
         raise NotImplementedError
@@ -254,11 +258,22 @@ class Endpoint:
 class Worker(Endpoint):
     """One sandboxed worker process and the channel to it."""
 
-    def __init__(self, role: Role, device: str, limits: Limits, keep_scratch: bool = False) -> None:
+    def __init__(
+        self,
+        role: Role,
+        device: str,
+        limits: Limits,
+        keep_scratch: bool = False,
+        confined: bool = True,
+    ) -> None:
         super().__init__(role)
         self.device = device
         self.limits = limits
         self.keep_scratch = keep_scratch
+        self.confined = confined and sys.platform.startswith("linux")
+        self.tree: ProcessTree | None = None
+        self._staged = 0
+        self._processes_exceeded: int | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.channel: wire.Channel | None = None
         self.scratch = Path(tempfile.mkdtemp(prefix=f"kernelswarm-{role.value}-"))
@@ -281,6 +296,7 @@ class Worker(Endpoint):
             "--device", self.device, "--file-limit", str(self.limits.file_bytes),
         ]  # fmt: skip
         env = worker_env(self.scratch)
+        shared = None
         if self.role is Role.REFERENCE:
             # Only the problem's own code and ours run there: its Inductor cache can be shared
             # between runs (torch.compile baselines then compile once per problem, not per check).
@@ -291,6 +307,11 @@ class Worker(Endpoint):
             )
             shared.mkdir(parents=True, exist_ok=True)
             env["TORCHINDUCTOR_CACHE_DIR"] = str(shared)
+        if self.confined:
+            spec = spec_for(
+                self.role, self.scratch, shared, self.limits.file_bytes, self.limits.processes
+            )
+            cmd = [sys.executable, "-m", "kernelswarm.worker.confine", spec.to_json(), "--", *cmd]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 cmd,
@@ -308,8 +329,9 @@ class Worker(Endpoint):
         self.channel = wire.Channel(from_child_r, to_child_w)
         self.deadline = time.monotonic() + self.limits.wall_seconds
         if sys.platform.startswith("linux"):
+            self.tree = ProcessTree(self.proc.pid, self.confined)
             threading.Thread(
-                target=self._watch_memory, daemon=True, name=f"rss-{self.role.value}"
+                target=self._watch, daemon=True, name=f"watch-{self.role.value}"
             ).start()
 
     def handshake(self) -> Hello:
@@ -318,6 +340,23 @@ class Worker(Endpoint):
     def extend(self, seconds: float) -> None:
         self.deadline = max(self.deadline, time.monotonic() + seconds)
 
+    def stage(self, path: str) -> str:
+        """A copy of the file in the worker's scratch folder, under its own name."""
+        if not self.confined:
+            return path
+        self._staged += 1
+        folder = self.scratch / f"ks-files-{self._staged}"
+        folder.mkdir()
+        return str(shutil.copy(path, str(folder / Path(path).name)))
+
+    def freeze(self) -> None:
+        if self.tree is not None:
+            self.tree.freeze()
+
+    def thaw(self) -> None:
+        if self.tree is not None:
+            self.tree.thaw()
+
     def start(self) -> Hello:
         self.spawn()
         return self.handshake()
@@ -325,6 +364,7 @@ class Worker(Endpoint):
     def close(self) -> None:
         """Ask the worker to exit, then kill its whole process group whatever it did."""
         self._stop_monitor.set()
+        self.thaw()
         if self.proc is not None:
             if self.proc.poll() is None and self.channel is not None:
                 with contextlib.suppress(wire.WireError, OSError):
@@ -411,6 +451,12 @@ class Worker(Endpoint):
                 f"used {self._memory_exceeded / 2**30:.1f} GiB during {self.doing}, over the "
                 f"{self.limits.memory_bytes / 2**30:.1f} GiB limit; killed",
             )
+        if self._processes_exceeded is not None:
+            return self._failure(
+                FailureKind.PROCESS_LIMIT,
+                f"ran {self._processes_exceeded} processes and threads during {self.doing}, over "
+                f"the limit of {self.limits.processes}; killed",
+            )
         if code < 0:
             name = signal.Signals(-code).name
             hint = " (the system's out-of-memory killer sends this)" if name == "SIGKILL" else ""
@@ -427,17 +473,21 @@ class Worker(Endpoint):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
 
-    def _watch_memory(self) -> None:
-        assert self.proc is not None
-        sid = self.proc.pid
+    def _watch(self) -> None:
+        """Memory and tasks of every process of the worker, ten times a second."""
+        assert self.proc is not None and self.tree is not None
         while not self._stop_monitor.wait(0.1):
             if self.proc.poll() is not None:
                 return
-            rss = _session_rss_bytes(sid)
+            rss, tasks = self.tree.usage()
             if rss > self.limits.memory_bytes:
                 self._memory_exceeded = rss
-                self._kill_group()
-                return
+            elif tasks > self.limits.processes:
+                self._processes_exceeded = tasks
+            else:
+                continue
+            self._kill_group()
+            return
 
 
 #: a worker-reported failure kind, in words
@@ -449,5 +499,6 @@ FAILURE_WORDS = {
     FailureKind.INTERRUPTED: "was interrupted", FailureKind.EXCEPTION: "raised",
     FailureKind.CRASH: "crashed", FailureKind.TIMEOUT: "timed out",
     FailureKind.MEMORY_LIMIT: "exceeded its memory limit",
+    FailureKind.PROCESS_LIMIT: "exceeded its process limit",
     FailureKind.EARLY_EXIT: "exited early", FailureKind.PROTOCOL: "broke the protocol",
 }  # fmt: skip

@@ -118,6 +118,8 @@ class Verdict:
     elapsed_seconds: float = 0.0
     failure_log: str = ""
     timing: TimingResult | None = None
+    #: the protections the workers ran under (empty: unconfined or in-process)
+    protections: list[str] = field(default_factory=list)
 
     @property
     def accepted(self) -> bool:

@@ -57,6 +57,7 @@ class Supervisor:
         jobs: int = 2,
         resume: bool = False,
         progress: Progress | None = None,
+        unconfined: bool = False,
     ) -> None:
         self.problem = problem
         self.swarm = swarm
@@ -69,6 +70,7 @@ class Supervisor:
         self.limits = limits
         self.jobs = jobs
         self.resume = resume
+        self.unconfined = unconfined
         self.progress = progress or (lambda message: None)
         self.cache = store  # the generators' reply cache
         self.attempts: list[Attempt] = []
@@ -232,6 +234,7 @@ class Supervisor:
                     overrides=self.overrides,
                     limits=self.limits,
                     timing=self.timing,
+                    unconfined=self.unconfined,
                     # the judges of one round run side by side: they share the host's memory
                     test_memory_bytes=int(
                         physical_memory_bytes() * TEST_MEMORY_SHARE / max(1, self.jobs)

@@ -1,0 +1,116 @@
+"""Confinement: what a candidate can no longer do from inside its worker, and what the judge
+does where a machine cannot confine one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import EXAMPLES, PROBLEMS
+
+from kernelswarm.judge import check as check_module
+from kernelswarm.judge.check import CheckConfig, check
+from kernelswarm.judge.protections import Protections, available
+from kernelswarm.judge.reasons import Check
+from kernelswarm.judge.sandbox import Limits
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux confinement")
+
+
+def test_this_machine_confines_workers():
+    protections = available()
+    assert protections.complete, protections.problems
+    assert protections.namespaces and protections.private_proc and protections.no_network
+    assert protections.landlock_abi >= 1 and protections.landlock_enforced
+
+
+DAEMON = """
+import os, torch, torch.nn as nn
+class ModelNew(nn.Module):
+    def forward(self, A, B):
+        if not getattr(ModelNew, "started", False):
+            ModelNew.started = True
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    os.execv("/bin/sleep", ["sleep", "{marker}"])
+                os._exit(0)
+        return torch.matmul(A, B)
+"""
+
+
+def _alive(marker: str) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unconfined", [False, True])
+def test_a_daemon_started_by_the_candidate_ends_with_its_worker(tmp_path, unconfined):
+    marker = f"{os.getpid()}{int(unconfined)}.{time.time_ns() % 10**6}"
+    candidate = tmp_path / "daemon.py"
+    candidate.write_text(DAEMON.replace("{marker}", marker))
+    verdict = check(CheckConfig(PROBLEMS / "matmul.py", candidate, seed=1, unconfined=unconfined))
+    assert verdict.accepted, [r.line() for r in verdict.reasons]
+    time.sleep(0.5)
+    survivors = _alive(marker)
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    if unconfined:  # the known escape of a process group, which namespaces close
+        assert survivors
+    else:
+        assert not survivors
+
+
+THREADS = """
+import threading, time, torch, torch.nn as nn
+class ModelNew(nn.Module):
+    def forward(self, A, B):
+        for _ in range(300):
+            threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+        return torch.matmul(A, B)
+"""
+
+
+@pytest.mark.slow
+def test_too_many_processes_are_stopped(tmp_path):
+    candidate = tmp_path / "threads.py"
+    candidate.write_text(THREADS)
+    verdict = check(
+        CheckConfig(PROBLEMS / "matmul.py", candidate, seed=1, limits=Limits(processes=200))
+    )
+    assert verdict.verdict.value == "rejected"
+    assert verdict.reasons[0].check is Check.PROCESSES, [r.line() for r in verdict.reasons]
+
+
+def test_without_confinement_an_untrusted_candidate_is_refused(monkeypatch):
+    missing = Protections(False, False, False, 0, False, False, True, ["namespaces not in force"])
+    monkeypatch.setattr(check_module, "available", lambda: missing)
+    config = CheckConfig(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", seed=1)
+    refused = check(config)
+    assert refused.verdict.value == "error" and refused.reasons[0].check is Check.CONFINEMENT
+    assert "--unconfined" in refused.reasons[0].detail
+    allowed = check(CheckConfig(**{**config.__dict__, "unconfined": True}))
+    assert allowed.accepted and any("judged unconfined" in n for n in allowed.notes)
+    assert allowed.protections == []
+
+
+def test_a_confined_verdict_names_its_protections():
+    verdict = check(
+        CheckConfig(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", seed=1)
+    )
+    assert verdict.accepted
+    assert any("namespaces" in p for p in verdict.protections) and "Landlock" in verdict.protections
+
+
+@pytest.mark.slow
+def test_doctor_lists_the_protections():
+    out = subprocess.run(
+        [sys.executable, "-m", "kernelswarm", "doctor"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Landlock" in out.stdout and "ABI" in out.stdout and "private /proc" in out.stdout
