@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernelswarm.judge.floor import IMPOSSIBLE_MARGIN, WINOGRAD_FACTOR, floor_for, rate_for
+from kernelswarm.judge.floor import IMPOSSIBLE_MARGIN, floor_for, implausible, rate_for
 from kernelswarm.protocol import Counts, Peaks
 from kernelswarm.worker.counting import count
 
@@ -51,13 +51,24 @@ def test_floor_is_the_larger_bound():
         2e-3
     )
     assert floor.bound == "compute" and floor.seconds == pytest.approx(0.1)
-    assert floor.impossible_below == pytest.approx(IMPOSSIBLE_MARGIN * 0.1)
     assert "GFLOP" in floor.explain() and "MiB" in floor.explain()
 
 
-def test_convolutions_allow_winograd():
-    floor = floor_for(counts(10**12, 1, 1, convolution=True), PEAKS, "fp32")
-    assert floor.impossible_below == pytest.approx(IMPOSSIBLE_MARGIN * 0.1 / WINOGRAD_FACTOR)
+def test_only_the_bytes_that_must_move_make_a_time_impossible():
+    # Counted flops are the reference's work, not a lower bound: an honest kernel may skip work
+    # the reference repeats (or use Winograd for a convolution). Only moved bytes bound a time.
+    floor = floor_for(counts(10**12, 10**9, 10**9), PEAKS, "fp32")
+    assert floor.impossible_below == pytest.approx(IMPOSSIBLE_MARGIN * 2e-3)
+    conv = floor_for(counts(10**12, 1, 1, convolution=True), PEAKS, "fp32")
+    assert conv.impossible_below == pytest.approx(IMPOSSIBLE_MARGIN * 2 / 1e12)
+
+
+def test_cached_peaks_far_from_a_probe_are_measured_again():
+    cached = peaks(1e12, fp32=1e13)
+    assert implausible(cached, peaks(0.9e12, fp32=0.5e13)) is None  # a short probe runs slower
+    assert "short copy" in implausible(cached, peaks(3e12, fp32=1e13))  # forged low
+    assert "quarter" in implausible(cached, peaks(1e11, fp32=1e13))  # forged high
+    assert "fp32 product" in implausible(cached, peaks(1e12, fp32=5e13))
 
 
 def test_convolution_is_detected():

@@ -33,7 +33,7 @@ from kernelswarm.plain import PlainError, from_plain, to_plain
 from kernelswarm.problem import Override
 
 #: bumped whenever a message changes; a worker of another version is refused at its hello
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 class ProtocolError(Exception):
@@ -348,13 +348,13 @@ class Sensitivity:
 @_message("measure_peaks")
 @dataclass(frozen=True)
 class MeasurePeaks:
-    pass
+    quick: bool = False  # a short probe, to check the judge's cached peaks
 
 
 @_message("store_timing_sets")
 @dataclass(frozen=True)
 class StoreTimingSets:
-    sets: list[list[Any]]
+    sets: dict[str, list[Any]]  # by set number: the sets visited again and again
     warmup: list[list[Any]]
 
 
@@ -401,6 +401,9 @@ class TimeBlock:
     impl: str
     order: list[int]
     flush: bool
+    #: input sets never sent before, placed just before this block times them (the candidate
+    #: cannot prepare their answers while nothing is timed)
+    arriving: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @_message("escape")
@@ -547,6 +550,9 @@ class BlockTimed:
     persisting_l2_after: int | None
     l2_note: str | None
     tampered: list[str]
+    cpu_seconds: float = 0.0  # the worker's CPU time over the block: far under host_seconds,
+    # the process was stopped or starved while it was timed
+    threads_alive: list[str] = field(default_factory=list)  # threads of untrusted code
 
 
 @_message("escaped")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kernelswarm.judge.check import attribute
 from kernelswarm.judge.client import ReferenceClient, open_endpoint
-from kernelswarm.judge.measure import Measurement
+from kernelswarm.judge.measure import Measurement, MeasurementFailed
 from kernelswarm.judge.protections import available
 from kernelswarm.judge.reasons import Reason
 from kernelswarm.judge.results import BenchResult, TimingOptions
@@ -56,5 +56,7 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> BenchRes
         return BenchResult(problem=str(config.problem), timing=timing, versions=versions)
     except WorkerError as exc:
         return attribute(exc.failure)
+    except MeasurementFailed as failed:
+        return failed.reasons[0]
     finally:
         ref.close()

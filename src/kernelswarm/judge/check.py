@@ -20,7 +20,7 @@ from pathlib import Path
 from kernelswarm.judge.calls import CallJudge, plan_calls
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, open_endpoint
 from kernelswarm.judge.lock import device_lock
-from kernelswarm.judge.measure import Measurement
+from kernelswarm.judge.measure import Measurement, MeasurementFailed
 from kernelswarm.judge.protections import available
 from kernelswarm.judge.reasons import Check, Reason, Reasons
 from kernelswarm.judge.results import TimingOptions, TimingResult
@@ -284,7 +284,12 @@ class Judge:
             options, self.config.device, self.config.policy, self.config.problem, self.rng,
             ref, cand, self.progress,
         )  # fmt: skip
-        self.timing = result = measurement.run()
+        try:
+            self.timing = result = measurement.run()
+        except MeasurementFailed as failed:
+            for reason in failed.reasons:
+                self.reasons.add(reason)
+            return
         for reason in result.rejections:
             self.reasons.add(reason)
         self.notes.extend(f"timing: {w}" for w in result.warnings)

@@ -131,8 +131,11 @@ class TimingClient:
     def rewarm(self, impl: str, max_seconds: float) -> Warmed:
         return self.endpoint.request(Rewarm(impl, max_seconds), Warmed)
 
-    def time_block(self, impl: str, order: list[int], flush: bool) -> BlockTimed:
-        return self.endpoint.request(TimeBlock(impl, order, flush), BlockTimed)
+    def time_block(
+        self, impl: str, order: list[int], flush: bool, arriving: dict[int, list[Any]] | None = None
+    ) -> BlockTimed:
+        sets = {str(j): inputs for j, inputs in (arriving or {}).items()}
+        return self.endpoint.request(TimeBlock(impl, order, flush, sets), BlockTimed)
 
     def escape(self, impl: str, calls: int) -> Escaped:
         return self.endpoint.request(Escape(impl, calls), Escaped)
@@ -180,8 +183,8 @@ class ReferenceClient(TimingClient):
     def sensitivity(self, seeds: list[int]) -> SensitivityMeasured:
         return self.endpoint.request(Sensitivity(seeds), SensitivityMeasured)
 
-    def measure_peaks(self) -> Peaks:
-        return self.endpoint.request(MeasurePeaks(), PeaksMeasured).peaks
+    def measure_peaks(self, quick: bool = False) -> Peaks:
+        return self.endpoint.request(MeasurePeaks(quick), PeaksMeasured).peaks
 
 
 class CandidateClient(TimingClient):
@@ -201,8 +204,9 @@ class CandidateClient(TimingClient):
         )
         return Pending(self.endpoint, self.endpoint.send(request), CandidateLoaded)
 
-    def store_timing_sets(self, sets: list[list[Any]], warmup: list[list[Any]]) -> None:
-        self.endpoint.request(StoreTimingSets(sets, warmup), Stored)
+    def store_timing_sets(self, sets: dict[int, list[Any]], warmup: list[list[Any]]) -> None:
+        by_number = {str(j): inputs for j, inputs in sets.items()}
+        self.endpoint.request(StoreTimingSets(by_number, warmup), Stored)
 
     def call(
         self,

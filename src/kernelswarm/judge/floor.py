@@ -19,9 +19,6 @@ import torch
 from kernelswarm.plain import PlainError, from_plain, to_plain
 from kernelswarm.protocol import Counts, Peaks
 
-#: Winograd F(2x2, 3x3) does 2.25x fewer multiplications than a direct convolution: a
-#: convolution kernel may legitimately beat a flop floor computed the direct way by that much.
-WINOGRAD_FACTOR = 2.25
 #: a measured time under this fraction of the floor is impossible (measured peaks sit a little
 #: under the hardware's true ones)
 IMPOSSIBLE_MARGIN = 0.8
@@ -96,8 +93,9 @@ def floor_for(counts: Counts, peaks: Peaks, rate_name: str) -> Floor:
     compute = (counts.flops + counts.other_flops) / rate
     memory = moved / peaks.bandwidth
     seconds = max(compute, memory)
-    algorithmic = WINOGRAD_FACTOR if counts.convolution else 1.0
-    impossible = IMPOSSIBLE_MARGIN * max(memory, compute / algorithmic)
+    # Only the bytes that must move bound a time from below for certain: counted flops do not
+    # (an honest kernel may skip work the reference repeats, or use a cheaper algorithm).
+    impossible = IMPOSSIBLE_MARGIN * memory
     return Floor(
         flops=counts.flops,
         other_flops=counts.other_flops,
@@ -111,6 +109,19 @@ def floor_for(counts: Counts, peaks: Peaks, rate_name: str) -> Floor:
         bound="compute" if compute >= memory else "memory",
         impossible_below=impossible,
     )
+
+
+def implausible(cached: Peaks, probe: Peaks) -> str | None:
+    """Why a cached measurement cannot be this device's (a short probe ran faster than the cache
+    says the device can, or far slower), or None."""
+    if probe.bandwidth > 1.5 * cached.bandwidth:
+        return f"a short copy moved {probe.bandwidth / 1e9:.4g} GB/s, the cache says {cached.bandwidth / 1e9:.4g}"
+    if probe.bandwidth < 0.25 * cached.bandwidth:
+        return f"a short copy moved {probe.bandwidth / 1e9:.4g} GB/s, a quarter of the cached {cached.bandwidth / 1e9:.4g}"
+    fp32 = probe.matmul.get("fp32", 0.0)
+    if fp32 > 1.5 * cached.matmul.get("fp32", fp32):
+        return f"a short fp32 product ran at {fp32 / 1e12:.3g} TFLOP/s, over the cached {cached.matmul['fp32'] / 1e12:.3g}"
+    return None
 
 
 def cache_path() -> Path:

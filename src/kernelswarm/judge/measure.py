@@ -18,11 +18,13 @@ the time budget is spent. Each block is checked before its numbers count (``timi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -34,6 +36,7 @@ from kernelswarm.judge.floor import (
     cached_peaks,
     counts_dtype,
     floor_for,
+    implausible,
     rate_for,
     store_peaks,
 )
@@ -55,6 +58,14 @@ Progress = Callable[[str], None]
 
 #: never-seen input sets inserted at random positions into each timed block
 FRESH_PER_BLOCK = 4
+
+
+class MeasurementFailed(Exception):
+    """Nothing could be measured (the reasons say why)."""
+
+    def __init__(self, reasons: list[Reason]) -> None:
+        super().__init__("; ".join(r.detail for r in reasons))
+        self.reasons = reasons
 
 
 class Measurement:
@@ -85,6 +96,9 @@ class Measurement:
         self.impls: dict[str, ImplTiming] = {}
         self.workers: dict[str, TimingClient] = {}
         self.fresh: list[int] = []
+        #: the never-seen sets, held here until the block that times them first
+        self.arriving: dict[int, list[Any]] = {}
+        self.discarded: dict[str, int] = {}
         self.passes = options.passes
         self.fresh_used: dict[str, int] = {}
         self.visits: dict[str, tuple[list[float], list[float]]] = {}
@@ -144,12 +158,20 @@ class Measurement:
             for name in order_names:
                 self.progress(f"timing round {round_index + 1}: {name}")
                 self._block(name, used)
-            done = round_index + 1 >= opts.min_rounds and all(
-                relative_halfwidth(self.impls[n].all_samples) <= opts.target_rel_ci for n in names
+            # At least min_rounds, whatever the budget: intervals come from whole rounds.
+            if round_index + 1 < opts.min_rounds:
+                continue
+            done = all(
+                relative_halfwidth(self.impls[n].rounds) <= opts.target_rel_ci for n in names
             )
             if done or time.monotonic() > deadline:
                 break
         for name in names:
+            if not self.impls[name].rounds:
+                self.reject(
+                    name, timing_checks.unmeasured_reason(name, self.discarded.get(name, 0))
+                )
+                raise MeasurementFailed(self.rejections)
             self._summarise(name)
             self._escape(name)
         if self.cand is not None:
@@ -180,12 +202,20 @@ class Measurement:
 
     # -- steps --------------------------------------------------------------------------------
     def _peaks(self, fresh: bool = False) -> Peaks:
+        """The device's peaks: the judge's cache (out of every worker's reach), checked against a
+        short probe of the device as it is now; measured again when the two disagree."""
         hello = self.ref.hello
         gpu = hello.versions.gpu if hello else None
         key = f"{gpu if self.device == 'cuda' else 'cpu'}|torch {hello.versions.torch if hello else '?'}"
         if self.device == "cpu":
             key += f"|{os.cpu_count()} cores"
         peaks = None if (fresh or self.options.remeasure_peaks) else cached_peaks(key)
+        if peaks is not None:
+            self.progress("probing the device's peaks")
+            why = implausible(peaks, self.ref.measure_peaks(quick=True))
+            if why:
+                self.warn(f"the cached peaks of this device were measured again: {why}")
+                peaks = None
         if peaks is None:
             self.progress("measuring the device's peaks (once per device)")
             peaks = self.ref.measure_peaks()
@@ -206,7 +236,11 @@ class Measurement:
         warmup = [self.rng.getrandbits(48) for _ in range(2)]
         drawn = self.ref.draw_timing_sets(seeds, warmup, return_sets=self.cand is not None)
         if self.cand is not None:
-            self.cand.store_timing_sets(drawn.sets, drawn.warmup)
+            # The repeat pool goes now; every other set reaches the candidate only with the
+            # block that times it first, so its answer cannot be prepared while nothing is timed.
+            pool = max(1, n_sets // 2)
+            self.cand.store_timing_sets(dict(enumerate(drawn.sets[:pool])), drawn.warmup)
+            self.arriving = {j: drawn.sets[j] for j in range(pool, n_sets)}
         return counts, n_sets
 
     def _warm(self, name: str) -> None:
@@ -252,25 +286,53 @@ class Measurement:
             positions = {p + (p >= position) for p in positions} | {position}
         return order, positions
 
+    @contextlib.contextmanager
+    def _alone(self, name: str) -> Iterator[None]:
+        """While one side is timed, the other side's processes are stopped."""
+        others = [w for n, w in self.workers.items() if w is not self.workers[name]]
+        other = others[0] if others else None
+        if other is not None:
+            other.freeze()
+        try:
+            yield
+        finally:
+            if other is not None:
+                other.thaw()
+
     def _block(self, name: str, used: int) -> None:
         order, fresh_positions = self._order(name, used)
-        answer = self.workers[name].time_block(name, order, self.options.flush_l2)
-        self.impls[name].rounds.append(answer.samples)
-        first, repeats = self.visits.setdefault(name, ([], []))
-        for i, sample in enumerate(answer.samples):
-            (first if i in fresh_positions else repeats).append(sample)
+        arriving = {}
+        if name == "candidate":
+            arriving = {j: self.arriving.pop(j) for j in set(order) if j in self.arriving}
+        with self._alone(name):
+            answer = self.workers[name].time_block(name, order, self.options.flush_l2, arriving)
         reasons, warnings = timing_checks.block_reasons(name, order, answer)
         for reason in reasons:
             self.reject(name, reason)
         for warning in warnings:
             self.warn(warning)
+        if name == "candidate" and answer.threads_alive:
+            self.reject(name, timing_checks.threads_reason(answer.threads_alive))
+        if timing_checks.starved(self.device, answer):
+            # Stopped or starved while timed (a busy machine, or another process's doing): the
+            # block measured waiting, not work, and is not counted.
+            self.discarded[name] = self.discarded.get(name, 0) + 1
+            self.warn(
+                f"{name}: a timed block was stopped or starved (CPU time {answer.cpu_seconds:.3g} s of "
+                f"{answer.host_seconds:.3g} s) and was not counted"
+            )
+            return
+        self.impls[name].rounds.append(answer.samples)
+        first, repeats = self.visits.setdefault(name, ([], []))
+        for i, sample in enumerate(answer.samples):
+            (first if i in fresh_positions else repeats).append(sample)
 
     def _summarise(self, name: str) -> None:
         timing = self.impls[name]
         samples = timing.all_samples
         timing.samples = len(samples)
-        timing.median, timing.low, timing.high = median_interval(samples)
-        timing.rel_halfwidth = relative_halfwidth(samples)
+        timing.median, timing.low, timing.high = median_interval(timing.rounds)
+        timing.rel_halfwidth = relative_halfwidth(timing.rounds)
         first, repeats = self.visits.get(name, ([], []))
         if first:
             timing.first_visit_median = float(torch.tensor(first).median())
@@ -281,12 +343,13 @@ class Measurement:
         timing = self.impls[name]
         worker = self.workers[name]
         calls = int(min(5000, max(10, 0.1 / max(timing.median, 1e-7))))
-        start = time.perf_counter()
-        worker.ping()
-        rtt = time.perf_counter() - start
-        start = time.perf_counter()
-        answer = worker.escape(name, calls)
-        judge_seconds = time.perf_counter() - start - rtt
+        with self._alone(name):
+            start = time.perf_counter()
+            worker.ping()
+            rtt = time.perf_counter() - start
+            start = time.perf_counter()
+            answer = worker.escape(name, calls)
+            judge_seconds = time.perf_counter() - start - rtt
         timing.escape, reasons = timing_checks.escape_reasons(name, answer, judge_seconds)
         for reason in reasons:
             self.reject(name, reason)

@@ -21,6 +21,9 @@ ESCAPE_RATIO = 1.5
 OVERHEAD_SECONDS = {"cuda": 20e-6, "cpu": 50e-6}
 #: a checksum at return may differ from the final one by this share of the output's magnitude
 CHECKSUM_TOLERANCE = 1e-3
+#: a timed block whose process had less CPU time than this share of its wall time was stopped
+#: or starved: it measured waiting, not work
+STARVED_RATIO = 0.5
 
 
 def block_reasons(
@@ -157,4 +160,25 @@ def overhead_warning(
         f"eager takes {eager.median * 1e6:.3g} µs per call, near the per-call overhead of this device "
         f"({peaks.launch_overhead_seconds * 1e6:.2g} µs): this measures launches, not "
         f"kernels. Scale the problem up{hint} (size globals: {', '.join(size_names) or 'none found'})."
+    )
+
+
+def threads_reason(threads: list[str]) -> Reason:
+    return Reason(
+        Check.TIMING,
+        f"threads of the candidate were running while it was timed ({', '.join(threads[:4])}): "
+        "work done beside the timed calls is not measured",
+    )
+
+
+def starved(device: str, answer: BlockTimed) -> bool:
+    """Whether a block's process had far less CPU time than wall time (stopped, or starved)."""
+    return answer.host_seconds > 0.05 and answer.cpu_seconds < STARVED_RATIO * answer.host_seconds
+
+
+def unmeasured_reason(name: str, discarded: int) -> Reason:
+    return Reason(
+        Check.HARNESS,
+        f"{name} could not be measured: all {discarded} of its timed blocks were stopped or starved "
+        "(the machine is too busy to time anything)",
     )

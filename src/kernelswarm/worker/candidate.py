@@ -93,7 +93,9 @@ class CandidateRole:
         self.retained: list[tuple[int, torch.Tensor, torch.Tensor]] = []
         self.threads_before: set[threading.Thread] = set()
         self.calls = 0
-        self.timing = timing.TimingOps(timing.TimingSession(device, trusted), self._implementation)
+        self.timing = timing.TimingOps(
+            timing.TimingSession(device, trusted, self._new_threads), self._implementation
+        )
         self.handlers: dict[type, Callable[[Any], Any]] = {
             LoadCandidate: self.load,
             Call: self.call,
@@ -112,7 +114,7 @@ class CandidateRole:
         return self.model
 
     def store_timing_sets(self, req: StoreTimingSets) -> Stored:
-        self.timing.session.store(req.sets, req.warmup)
+        self.timing.session.store({int(j): s for j, s in req.sets.items()}, req.warmup)
         return Stored()
 
     def load(self, req: LoadCandidate) -> CandidateLoaded:

@@ -125,16 +125,19 @@ def _time_cpu(fn: Any, reps: int) -> float:
     return min(times)
 
 
-def measure_peaks(device: torch.device) -> Peaks:
-    """Bandwidth (bytes read + written per second), matrix rates, and per-call overhead."""
+def measure_peaks(device: torch.device, quick: bool = False) -> Peaks:
+    """Bandwidth (bytes read + written per second), matrix rates, and per-call overhead.
+
+    ``quick``: a short probe (a smaller copy, one fp32 product), to check a cached measurement
+    against the device as it is now."""
     cuda = device.type == "cuda"
     timer = _time_cuda if cuda else _time_cpu
-    size = (2 << 30) if cuda else (256 << 20)
+    size = ((2 << 30) if cuda else (256 << 20)) >> (2 if quick else 0)
     buffers = [torch.empty(size, dtype=torch.uint8, device=device).fill_(1) for _ in range(2)]
-    copy_seconds = timer(lambda: buffers[1].copy_(buffers[0]), 10)
+    copy_seconds = timer(lambda: buffers[1].copy_(buffers[0]), 5 if quick else 10)
     buffers.clear()
     rates: dict[str, float] = {}
-    n = 8192 if cuda else 1024
+    n = (8192 if cuda else 1024) >> (1 if quick else 0)
     kinds = {
         "fp32": torch.float32,
         "tf32": torch.float32,
@@ -143,6 +146,8 @@ def measure_peaks(device: torch.device) -> Peaks:
     }
     if cuda:
         kinds["fp64"] = torch.float64
+    if quick:
+        kinds = {"fp32": torch.float32}
     for name, dtype in kinds.items():
         a = torch.randn(n, n, device=device).to(dtype)
         b = torch.randn(n, n, device=device).to(dtype)

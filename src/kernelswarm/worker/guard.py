@@ -31,6 +31,7 @@ class Trusted:
 
     WATCHED: tuple[tuple[Any, str], ...] = (
         (time, "perf_counter"), (time, "perf_counter_ns"), (time, "monotonic"), (time, "time"),
+        (time, "process_time"),
         (time, "sleep"), (os, "_exit"), (os, "write"), (hashlib, "sha256"),
         (builtins, "isinstance"), (builtins, "type"), (builtins, "id"), (builtins, "len"),
         (torch, "equal"), (torch, "allclose"), (torch, "isclose"), (torch, "empty"),
@@ -47,6 +48,7 @@ class Trusted:
         # Tuples, not dicts: what was saved cannot be edited in place afterwards.
         self.saved = tuple(getattr(owner, name) for owner, name in self.WATCHED)
         self.perf_counter: Callable[[], float] = time.perf_counter
+        self.process_time: Callable[[], float] = time.process_time
         self.sleep: Callable[[float], None] = time.sleep
         self.synchronize: Callable[..., None] = torch.cuda.synchronize
         self.equal: Callable[..., bool] = torch.equal

@@ -235,7 +235,7 @@ class ReferenceRole:
         warmup = [
             [host(x) for x in variants.make_inputs(draw, seed, "base")] for seed in req.warmup_seeds
         ]
-        self.timing.session.store(sets, warmup)
+        self.timing.session.store(dict(enumerate(sets)), warmup)
         set_bytes = sum(
             x.numel() * x.element_size() for x in sets[0] if isinstance(x, torch.Tensor)
         )
@@ -245,14 +245,15 @@ class ReferenceRole:
 
     def answer_timing_set(self, req: AnswerTimingSet) -> TimingSetAnswered:
         sets = self.timing.session.sets
-        if not 0 <= req.index < len(sets):
+        if req.index not in sets:
             raise IndexError(f"no timing set {req.index} (there are {len(sets)})")
         inputs = [host(x) for x in sets[req.index]]
         return TimingSetAnswered(self._answers(inputs, f"timing set {req.index}"))
 
     def count(self, req: CountWork) -> WorkCounted:
         self.phases.enter(Phase.COUNT)
-        return WorkCounted(counting.count(self.models["working"], self.timing.session.sets[0]))
+        sets = self.timing.session.sets
+        return WorkCounted(counting.count(self.models["working"], sets[min(sets)]))
 
     def estimate(self, req: Estimate) -> Estimated:
         """Flops and sizes at the given overrides, on the meta device: nothing is allocated."""
@@ -266,7 +267,7 @@ class ReferenceRole:
 
     def peaks(self, req: MeasurePeaks) -> PeaksMeasured:
         self.phases.enter(Phase.PEAKS)
-        return PeaksMeasured(counting.measure_peaks(self.device))
+        return PeaksMeasured(counting.measure_peaks(self.device, quick=req.quick))
 
     def sensitivity(self, req: Sensitivity) -> SensitivityMeasured:
         """How much the output moves when one input, or one parameter, is drawn again."""

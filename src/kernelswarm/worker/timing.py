@@ -137,28 +137,39 @@ class GraphRunner:
 class TimingSession:
     """Timing sets and implementations held by one worker."""
 
-    def __init__(self, device: torch.device, trusted: Trusted) -> None:
+    def __init__(
+        self,
+        device: torch.device,
+        trusted: Trusted,
+        threads: Callable[[], list[str]] = lambda: [],
+    ) -> None:
         self.device = device
         self.trusted = trusted
-        self.sets: list[list[Any]] = []
+        self.threads = threads  # threads the role's untrusted code left running
+        self.sets: dict[int, list[Any]] = {}
         self.warmup_sets: list[list[Any]] = []
         self.finals: dict[str, dict[int, Any]] = {}
         self.flusher: L2Flusher | None = None
         self.l2_note: str | None = None
 
-    def store(self, sets: list[list[Any]], warmup: list[list[Any]]) -> None:
-        def place(s: list[Any]) -> list[Any]:
-            return [x.to(self.device, copy=True) if isinstance(x, torch.Tensor) else x for x in s]
+    def _place(self, inputs: list[Any]) -> list[Any]:
+        return [x.to(self.device, copy=True) if isinstance(x, torch.Tensor) else x for x in inputs]
 
-        self.sets = [place(s) for s in sets]
-        self.warmup_sets = [place(s) for s in warmup]
+    def store(self, sets: dict[int, list[Any]], warmup: list[list[Any]]) -> None:
+        self.sets = {j: self._place(s) for j, s in sets.items()}
+        self.warmup_sets = [self._place(s) for s in warmup]
+
+    def arrive(self, sets: dict[int, list[Any]]) -> None:
+        """Input sets that reach this process only now, just before the block that times them."""
+        for j, inputs in sets.items():
+            self.sets[j] = self._place(inputs)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
             self.trusted.synchronize()
 
     def graph(self, fn: Callable[..., Any]) -> Implementation:
-        runner = GraphRunner(fn, self.sets[0])
+        runner = GraphRunner(fn, self.sets[min(self.sets)])
         return Implementation(run=runner.run, prepare=runner.prepare, static=True)
 
     def warmup(self, impl: Implementation, max_seconds: float, min_calls: int = 5) -> Warmed:
@@ -200,8 +211,10 @@ class TimingSession:
             # Reset here, not earlier: the driver call needs the context torch has made current.
             self.l2_note = reset_persisting_l2()
             limit_before = persisting_l2_limit()
+        threads = self.threads()  # nothing of the candidate's may run beside the timed calls
         self._sync()
         host_start = clock()
+        cpu_start = self.trusted.process_time()
         with torch.no_grad():
             for i, j in enumerate(order):
                 args = impl.prepare(self.sets[j])
@@ -219,6 +232,7 @@ class TimingSession:
                 finals[j] = out
         self._sync()
         host_seconds = clock() - host_start
+        cpu_seconds = self.trusted.process_time() - cpu_start
         samples = (
             [s.elapsed_time(e) * 1e-3 for s, e in zip(starts, ends, strict=True)]
             if cuda
@@ -237,12 +251,15 @@ class TimingSession:
             persisting_l2_after=persisting_l2_limit() if cuda else None,
             l2_note=self.l2_note,
             tampered=self.trusted.tampered(),
+            cpu_seconds=cpu_seconds,
+            threads_alive=sorted(set(threads) | set(self.threads())),
         )
 
     def escape(self, impl: Implementation, calls: int) -> Escaped:
         """Back-to-back calls: the events' span against a host clock with a final synchronise."""
         clock = self.trusted.perf_counter
         cuda = self.device.type == "cuda"
+        pool = list(self.sets.values())
         self._sync()
         host_start = clock()
         if cuda:
@@ -250,7 +267,7 @@ class TimingSession:
             first.record()
         with torch.no_grad():
             for i in range(calls):
-                impl.run(impl.prepare(self.sets[i % len(self.sets)]))
+                impl.run(impl.prepare(pool[i % len(pool)]))
         if cuda:
             last.record()
         self._sync()
@@ -287,7 +304,7 @@ class TimingOps:
             Ping: lambda _: Pong(),
             Warmup: self.warmup,
             Rewarm: lambda r: self.session.warmup(self.impls[r.impl], r.max_seconds, min_calls=3),
-            TimeBlock: lambda r: self.session.block(r.impl, self.impls[r.impl], r.order, r.flush),
+            TimeBlock: self.time_block,
             Escape: lambda r: self.session.escape(self.impls[r.impl], r.calls),
             FinalOutputs: lambda r: FinalOutputsCopied(
                 self.session.final_outputs(r.impl, r.indices)
@@ -311,6 +328,12 @@ class TimingOps:
             raise ValueError(f"the {who} worker does not answer {type(request).__name__}")
         phases.enter(phase, getattr(request, "impl", ""))
         return timed(request)
+
+    def time_block(self, request: TimeBlock) -> BlockTimed:
+        self.session.arrive({int(j): inputs for j, inputs in request.arriving.items()})
+        return self.session.block(
+            request.impl, self.impls[request.impl], request.order, request.flush
+        )
 
     def warmup(self, request: Warmup) -> Warmed:
         fn = self.make_impl(request.impl)
