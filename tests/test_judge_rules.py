@@ -139,8 +139,9 @@ def test_the_call_plan_reuses_clones_and_overwrites():
         ("t0", InputMode.REUSE, "A", "A"), ("t0", InputMode.CLONE, "A-clone", "A"),
         ("t2", InputMode.FRESH, "t2", None), ("t3", InputMode.FRESH, "t3", None),
         ("t2", InputMode.OVERWRITE, "A-overwritten", "A"),
+        ("t0", InputMode.OVERWRITE, "previous-overwritten", "A-overwritten"),
     ]  # fmt: skip
-    assert [p.sends_inputs for p in plan] == [True, True, False, False, True, True, True]
+    assert [p.sends_inputs for p in plan] == [True, True, False, False, True, True, True, True]
 
 
 def test_no_overwrite_where_the_layouts_differ_and_one_call_for_one_test():
@@ -184,6 +185,29 @@ def test_wrong_only_on_other_memory_is_state():
     reasons = judged(cache_by_address)
     assert reasons.checks() == {Check.STATE}
     assert "with new values written into earlier inputs' memory" in reasons[Check.STATE].detail
+
+
+def test_a_cache_of_the_previous_call_fails_on_its_own_buffers():
+    # Keyed on the last call's input addresses: right on every other call (new addresses, or the
+    # same tensors with the same values), stale when new values arrive in the same buffers.
+    plan = plan_calls(_tests(4))
+    previous: list = []
+
+    def last_address_cache(i, planned, reply):
+        same_buffers = (
+            previous and planned.mode is InputMode.OVERWRITE and planned.source == previous[-1].key
+        )
+        answer = (
+            replace(reply, outputs=[previous[-1].case.working[0].clone()])
+            if same_buffers
+            else reply
+        )
+        previous.append(planned)
+        return answer
+
+    reasons = judged(last_address_cache)
+    assert reasons.checks() == {Check.STATE}, [r.line() for r in reasons.as_list()]
+    assert plan[-1].key == "previous-overwritten"
 
 
 def test_wrong_on_fresh_inputs_is_values_and_nan_in_the_wrong_place_is_nonfinite():

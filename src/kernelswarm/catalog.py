@@ -125,7 +125,12 @@ def run_example(run: ExampleRun, device: str, timeout: float = 900.0) -> RunOutc
     expected_code = {"accepted": 0, "rejected": 1}.get(verdict, 2)
     if proc.returncode != expected_code:
         ok = False
-    detail = "; ".join(
-        f"{r['check']}: {r['detail'].splitlines()[0][:160]}" for r in data["reasons"]
-    )
+
+    def said(reason: dict) -> str:
+        lines = reason["detail"].splitlines() or [""]
+        # a failure of the judge's own ends with its traceback's last line: the useful one
+        tail = f" … {lines[-1][:200]}" if reason["check"] == "harness" and len(lines) > 1 else ""
+        return f"{reason['check']}: {lines[0][:160]}{tail}"
+
+    detail = "; ".join(said(r) for r in data["reasons"])
     return RunOutcome(run, ok, verdict, checks, detail, float(data.get("elapsed_seconds", 0.0)))

@@ -55,6 +55,18 @@ class Policy:
     def calibrated(self) -> bool:
         return self.atol is None
 
+    def factors(self, working: torch.dtype) -> tuple[float, float]:
+        """(normwise, elementwise) factors for outputs of this dtype. Under ``strict``, bf16 and
+        fp16 outputs get the reduced formats' tight factors: their error is dominated by rounding
+        the result, which every implementation shares, so a factor of 32 would leave room for
+        dropped work (statistics from a fraction of each row)."""
+        if self.name == "strict" and working in (torch.bfloat16, torch.float16):
+            return REDUCED_FACTORS
+        return self.normwise_factor, self.elementwise_factor
+
+
+#: factors of the policies whose error is dominated by rounding operands and results
+REDUCED_FACTORS = (4.0, 16.0)
 
 POLICIES: dict[str, Policy] = {
     p.name: p

@@ -174,6 +174,15 @@ class Answers:
     structure: str  # "Tensor", "tuple(Tensor, Tensor)", ...
     mutated_inputs: list[int]  # inputs the reference itself modifies
     aliased_inputs: list[int]  # inputs whose memory the reference returns
+    #: |float64 answer at inputs one ulp away (random directions) - float64 answer|, per
+    #: floating output (float32): how much the answer itself moves with its inputs' last bit
+    sensitivity: list[torch.Tensor | None] | None = None
+    #: for small outputs (whose own rounding error is one noisy draw): the RMS over a few such
+    #: inputs of |working-precision answer - float64 answer|, per output (float32)
+    rounding: list[torch.Tensor | None] | None = None
+    #: the largest magnitude among the floating inputs: rounding an input that large costs its
+    #: last bit in anything computed from it
+    input_scale: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 The base variant is the problem's ``get_inputs()`` under a fresh seed. The others transform
 each floating-point input tensor so that a kernel which only works on the base distribution
 (identity passing for ReLU on non-negative inputs, a fast path taken after peeking at a few
-values, saturation never reached) shows it. Structure the problem guarantees is kept:
+values, saturation never reached) shows it. Two of them cannot be recognised from a sample's
+moments (sparse outliers at random positions, and a mixture of distributions by rows), so a
+kernel cannot be exact only on "the test that looks unusual". Structure the problem guarantees is kept:
 
 * exact zeros stay zero (they encode triangles, diagonals, masks and padding);
 * a symmetric matrix stays symmetric;
@@ -23,7 +25,7 @@ import numpy as np
 import torch
 
 #: variants every check runs, in order
-DEFAULT_VARIANTS = ("base", "shifted", "scaled", "heavy")
+DEFAULT_VARIANTS = ("base", "shifted", "scaled", "heavy", "outliers", "rows")
 #: variants used to strengthen a check when the default ones give weak tests
 EXTRA_VARIANTS = ("scaled16", "shifted2", "heavy2")
 
@@ -82,6 +84,45 @@ def _heavy(sigma: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tens
     return heavy
 
 
+def _outliers(share: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    def outliers(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        # Ordinary values, with a few (one in 1/share, at least one per row) multiplied by 2^3 to
+        # 2^7 at random positions: a sample of a few values looks ordinary, its moments too,
+        # so a kernel cannot tell this test from the problem's own distribution before it is
+        # too late. Powers of two: exact in every format; signs and zeros stay.
+        y = x.contiguous().clone()
+        rows = y.view(-1, y.shape[-1]) if y.dim() > 1 else y.view(1, -1)
+        for piece in rows.split(max(1, _CHUNK // max(rows.shape[1], 1))):
+            pick = torch.rand(piece.shape, generator=gen) < share
+            pick[
+                torch.arange(piece.shape[0]),
+                torch.randint(0, piece.shape[1], (piece.shape[0],), generator=gen),
+            ] = True
+            power = torch.randint(3, 8, piece.shape, generator=gen).to(torch.float32)
+            piece.mul_(torch.where(pick, power.exp2(), torch.ones_like(power)).to(piece.dtype))
+        return y
+
+    return outliers
+
+
+def _rows(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    # A mixture by rows: each row (along the last dimension) stays as drawn, is scaled by a power
+    # of two from 2^-6 to 2^6, or gets heavy tails: every row looks like one distribution, the
+    # tensor is several. A kernel that takes its statistics from a sample of rows is wrong on the
+    # others.
+    y = x.contiguous().clone()
+    rows = y.view(-1, y.shape[-1]) if y.dim() > 1 else y.view(1, -1)
+    for piece in rows.split(max(1, _CHUNK // max(rows.shape[1], 1))):
+        kind = torch.randint(0, 3, (piece.shape[0], 1), generator=gen)
+        scale = torch.randint(-6, 7, (piece.shape[0], 1), generator=gen).to(torch.float32).exp2()
+        tails = torch.randn(piece.shape, generator=gen).exp_()
+        factor = torch.where(
+            kind == 1, scale, torch.where(kind == 2, tails, torch.ones_like(tails))
+        )
+        piece.mul_(factor.to(piece.dtype))
+    return y
+
+
 _TRANSFORMS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
     "shifted": _shift(0.25),
     "shifted2": _shift(0.75),
@@ -89,6 +130,8 @@ _TRANSFORMS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] 
     "scaled16": _scale(16.0),
     "heavy": _heavy(1.0),
     "heavy2": _heavy(2.0),
+    "outliers": _outliers(1 / 256),
+    "rows": _rows,
 }
 
 KNOWN_VARIANTS = ("base", *_TRANSFORMS)
@@ -104,6 +147,8 @@ def describe(variant: str) -> str:
         "scaled16": "floating inputs times 16",
         "heavy": "floating inputs times a log-normal factor (sigma 1)",
         "heavy2": "floating inputs times a log-normal factor (sigma 2)",
+        "outliers": "a few floating inputs per row times 2^3 to 2^7, at random positions",
+        "rows": "rows of floating inputs as drawn, scaled by 2^-6 to 2^6, or heavy-tailed, at random",
     }[variant]
 
 

@@ -1,8 +1,9 @@
 """The candidate's calls: in which order, on which memory, and what each reply must show.
 
 The plan feeds the candidate one call at a time, in an order meant to expose caching: test A,
-test B, A again on the same tensors, A's values at new addresses, the other tests, then a third
-test's values written into A's own memory. ``CallJudge`` applies the hygiene rules to the facts
+test B, A again on the same tensors, A's values at new addresses, the other tests, a third
+test's values written into A's own memory, then another test's values written into the previous
+call's own memory (the way a CUDA graph's static inputs are updated). ``CallJudge`` applies the hygiene rules to the facts
 the candidate worker reports (type, dtype, shape, device, aliasing, completion, mutation,
 integrity) and compares every output with the float64 answer.
 """
@@ -47,6 +48,12 @@ def plan_calls(tests: list[TestCase]) -> list[PlannedCall]:
     plan += [PlannedCall(t, InputMode.FRESH, t.name, None) for t in usable[2:]]
     if len(usable) >= 3 and _same_layout(a.inputs, usable[2].inputs):
         plan.append(PlannedCall(usable[2], InputMode.OVERWRITE, "A-overwritten", "A"))
+    # New values written into the previous call's own buffers, as a static-shape loop or a CUDA
+    # graph's inputs are updated: a cache keyed on the last call's addresses returns a stale answer.
+    last = plan[-1]
+    fresh = [t for t in usable if t is not last.case and _same_layout(t.inputs, last.case.inputs)]
+    if fresh:
+        plan.append(PlannedCall(fresh[0], InputMode.OVERWRITE, "previous-overwritten", last.key))
     return plan
 
 

@@ -1,15 +1,26 @@
 """Calibrated comparison of an output against the float64 answer, and test strength.
 
-For one output of one test the judge holds three things: ``e``, the float64 answer; ``r``, the
-problem's own reference in the policy's precision; and the candidate's ``c``. The candidate
-passes when, on every position where ``e`` is finite,
+For one output of one test the judge holds: ``e``, the float64 answer; ``r``, the problem's own
+reference in the policy's precision; ``s``, how far the float64 answer moves when every input
+moves one ulp of its working precision (the answer's own sensitivity: a backward-error view);
+and the candidate's ``c``. The candidate passes when, on every position where ``e`` is finite,
 
-    normwise:    ||c - e|| / ||e||  <=  max(Kn ||r - e|| / ||e||,  F u)
-    elementwise: |c_i - e_i|        <=  Ke (|r_i - e_i| + rms(r - e))  +  F u (|e_i| + rms(e))
+    normwise:    ||c - e|| / ||e||  <=  max(Kn (||r - e|| + ||s||) / ||e||,  F u)
+    elementwise: |c_i - e_i|        <=  Ke (|r_i - e_i| + rms(r - e) + s_i + rms(s))
+                                        + N (|e_i| + rms(e))
+
+where N is the normwise allowance on the right of the first line (at least F u)
 
 and NaN/Inf sit exactly where they sit in ``e``. ``u`` is the unit roundoff of the policy's
-format, and ``F`` a few units of it (exactly computed references have no error of their own). The same test, applied to zeros, a constant, or another input's answer, decides whether
-a test is *strong*: if any of those would pass, the test proves nothing.
+format, and ``F u`` a few units of it (exactly computed references have no error of their own),
+or of float32's roundoff times the largest input magnitude where that is larger (rounding an
+intermediate as large as the inputs costs its last bit in whatever is computed from it).
+So an honest rewrite whose rounding error grows where the answer is sensitive (softmax as
+``exp(x - logsumexp(x))`` on heavy tails) passes, and dropped work does not. For small outputs
+(a loss, a few statistics) the reference's own error is one noisy draw: ``|r - e|`` is then the
+RMS over the given inputs and a few inputs one ulp away. The same test, applied to zeros, a
+constant, or another input's answer, decides whether a test is *strong*: if any of those would
+pass, the test proves nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import torch
 
 from kernelswarm.judge.reasons import Check
 from kernelswarm.precision import UNIT_ROUNDOFF, Policy
+from kernelswarm.protocol import Answers
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,9 @@ class Tolerance:
         working: torch.Tensor,
         policy_output: torch.Tensor | None,
         policy: Policy,
+        sensitivity: torch.Tensor | None = None,
+        rounding: torch.Tensor | None = None,
+        input_scale: float = 1.0,
     ) -> None:
         self.policy = policy
         self.shape = expected.shape
@@ -91,19 +106,44 @@ class Tolerance:
         finite = None if self.all_finite else torch.isfinite(self.e)
         self.finite: torch.Tensor | None = finite
         e = self.e.flatten() if self.all_finite else self.e[finite]
-        ref_diff = (r.flatten() if self.all_finite else r[finite]) - e
-        del r, finite
+
+        def at_finite(t: torch.Tensor) -> torch.Tensor:
+            return t.flatten() if finite is None else t[finite]
+
+        ref_diff = at_finite(r) - e
         ref_diff.abs_()
+        if rounding is not None:  # a steadier measure of the same error, for small outputs
+            ref_diff = torch.maximum(ref_diff, at_finite(rounding).double())
+        sens = at_finite(sensitivity).double() if sensitivity is not None else torch.zeros_like(e)
+        del r
         self.unit = max(policy.unit_roundoff or 0.0, UNIT_ROUNDOFF.get(working.dtype, 2.0**-24))
+        normwise_factor, elementwise_factor = policy.factors(working.dtype)
         n = max(e.numel(), 1)
         self.norm_e = float(e.norm())
-        rms_ref = float(ref_diff.norm()) / math.sqrt(n)
+        norm_ref, norm_sens = float(ref_diff.norm()), float(sens.norm())
         rms_e = self.norm_e / math.sqrt(n)
-        self.reference_normwise = float(ref_diff.norm()) / self.norm_e if self.norm_e else math.inf
-        floor = policy.floor_ulps * self.unit
-        self.allowed_normwise = max(policy.normwise_factor * self.reference_normwise, floor)
-        allowed = ref_diff.add_(rms_ref).mul_(policy.elementwise_factor)
-        allowed.add_(e.abs().add_(rms_e).mul_(floor))
+        self.reference_normwise = norm_ref / self.norm_e if self.norm_e else math.inf
+        self.sensitivity_normwise = norm_sens / self.norm_e if self.norm_e else math.inf
+        # Rounding an intermediate as large as the largest input M costs u M in float32 (or
+        # float64) arithmetic: an output of order one (probabilities, normalised values) may
+        # carry that much, whatever the reference's own algorithm happened to avoid (softmax as
+        # exp(x - logsumexp(x)) on rows one element dominates). In bf16 and fp16 the format's
+        # own roundoff is far larger.
+        self.input_scale = max(1.0, input_scale)
+        compute_unit = 2.0**-53 if working.dtype == torch.float64 else 2.0**-24
+        floor = policy.floor_ulps * max(self.unit, compute_unit * self.input_scale)
+        self.floor = floor
+        self.factors = (normwise_factor, elementwise_factor)
+        self.allowed_normwise = max(
+            normwise_factor * (self.reference_normwise + self.sensitivity_normwise), floor
+        )
+        allowed = ref_diff.add_(sens).add_((norm_ref + norm_sens) / math.sqrt(n))
+        del sens
+        allowed.mul_(elementwise_factor)
+        # An element may be off, relative to its size, by as much as the whole output is allowed:
+        # rewrites whose rounding falls where the answer itself is insensitive (softmax as
+        # exp(x - logsumexp(x)) at a row's dominant element: error u |x|) stay honest.
+        allowed.add_(e.abs().add_(rms_e).mul_(max(floor, self.allowed_normwise)))
         if working.dtype in (torch.float32, torch.float16, torch.bfloat16):
             # rounding a bound by 2^-24 changes no verdict; clamped, never widened to infinity
             allowed = allowed.clamp_(max=torch.finfo(torch.float32).max).float()
@@ -176,8 +216,10 @@ class Tolerance:
             lead = f"{wrong} of {diff.numel()} elements outside tolerance; "
         return (
             f"{lead}normwise error {_fmt(normwise)} vs allowed {_fmt(self.allowed_normwise)} "
-            f"(max({_fmt(self.policy.normwise_factor)} x the reference's own {_fmt(self.reference_normwise)}, "
-            f"{_fmt(self.policy.floor_ulps)}u = {_fmt(self.policy.floor_ulps * self.unit)})); worst element {list(worst_index or ())}: got {_fmt(float(cf[worst]))}, "
+            f"(max({_fmt(self.factors[0])} x (the reference's own {_fmt(self.reference_normwise)} + the answer's "
+            f"sensitivity {_fmt(self.sensitivity_normwise)}), the floor {_fmt(self.floor)} (largest input "
+            f"{_fmt(self.input_scale)}))); worst element "
+            f"{list(worst_index or ())}: got {_fmt(float(cf[worst]))}, "
             f"expected {_fmt(float(e[worst]))} (error {_fmt(float(diff[worst]))}, "
             f"allowed {_fmt(float(self.allowed[worst]))}, {_fmt(worst_ratio)}x over)"
         )
@@ -234,3 +276,21 @@ class Tolerance:
             f"{list(index)}: got {_fmt(float(c[index]))}, reference {_fmt(float(w[index]))})",
             worst_index=index,
         )
+
+
+def tolerances(answers: Answers, policy: Policy) -> list[Tolerance]:
+    """The tolerance of each output of one set of answers."""
+    n = len(answers.expected)
+
+    def each(
+        values: list[torch.Tensor | None] | list[torch.Tensor] | None,
+    ) -> list[torch.Tensor | None]:
+        return list(values) if values is not None else [None] * n
+
+    return [
+        Tolerance(e, w, p, policy, s, r, answers.input_scale)
+        for e, w, p, s, r in zip(
+            answers.expected, answers.working, each(answers.policy), each(answers.sensitivity),
+            each(answers.rounding), strict=True,
+        )
+    ]  # fmt: skip

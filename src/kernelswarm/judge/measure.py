@@ -30,7 +30,7 @@ import torch
 
 from kernelswarm.judge import timing_checks
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, TimingClient
-from kernelswarm.judge.compare import Tolerance
+from kernelswarm.judge.compare import tolerances
 from kernelswarm.judge.floor import (
     Floor,
     cached_peaks,
@@ -269,22 +269,14 @@ class Measurement:
                 f"{name}: warm-up did not settle within {max_seconds:g} s ({answer.calls} calls)"
             )
 
-    def _order(self, name: str, used: int) -> tuple[list[int], set[int]]:
-        """Passes over the repeat pool, with a few never-seen sets at random positions."""
+    def _order(self, used: int) -> list[int]:
+        """Passes over the repeat pool, each in a new random order."""
         order = list(range(used))
         for _ in range(self.passes - 1):
             again = list(range(used))
             self.rng.shuffle(again)
             order += again
-        seen = self.fresh_used.setdefault(name, 0)
-        fresh = self.fresh[seen : seen + FRESH_PER_BLOCK]
-        self.fresh_used[name] = seen + len(fresh)
-        positions: set[int] = set()
-        for j in fresh:
-            position = self.rng.randrange(len(order) + 1)
-            order.insert(position, j)
-            positions = {p + (p >= position) for p in positions} | {position}
-        return order, positions
+        return order
 
     @contextlib.contextmanager
     def _alone(self, name: str) -> Iterator[None]:
@@ -299,11 +291,10 @@ class Measurement:
             if other is not None:
                 other.thaw()
 
-    def _block(self, name: str, used: int) -> None:
-        order, fresh_positions = self._order(name, used)
-        arriving = {}
-        if name == "candidate":
-            arriving = {j: self.arriving.pop(j) for j in set(order) if j in self.arriving}
+    def _time(
+        self, name: str, order: list[int], arriving: dict[int, list[Any]]
+    ) -> list[float] | None:
+        """One timed block, checked; its samples, or None where it is not to be counted."""
         with self._alone(name):
             answer = self.workers[name].time_block(name, order, self.options.flush_l2, arriving)
         reasons, warnings = timing_checks.block_reasons(name, order, answer)
@@ -321,11 +312,27 @@ class Measurement:
                 f"{name}: a timed block was stopped or starved (CPU time {answer.cpu_seconds:.3g} s of "
                 f"{answer.host_seconds:.3g} s) and was not counted"
             )
-            return
-        self.impls[name].rounds.append(answer.samples)
-        first, repeats = self.visits.setdefault(name, ([], []))
-        for i, sample in enumerate(answer.samples):
-            (first if i in fresh_positions else repeats).append(sample)
+            return None
+        return answer.samples
+
+    def _block(self, name: str, used: int) -> None:
+        """A round's block of repeats, then a few sets never seen before, each timed alone the
+        moment it arrives (the first visits: what memoisation cannot speed up)."""
+        first_visits, repeats = self.visits.setdefault(name, ([], []))
+        samples = self._time(name, self._order(used), {})
+        if samples is not None:
+            self.impls[name].rounds.append(samples)
+            repeats.extend(samples)
+        seen = self.fresh_used.setdefault(name, 0)
+        fresh = self.fresh[seen : seen + FRESH_PER_BLOCK]
+        self.fresh_used[name] = seen + len(fresh)
+        for j in fresh:
+            arriving = (
+                {j: self.arriving.pop(j)} if name == "candidate" and j in self.arriving else {}
+            )
+            first = self._time(name, [j], arriving)
+            if first is not None:
+                first_visits.extend(first)
 
     def _summarise(self, name: str) -> None:
         timing = self.impls[name]
@@ -361,11 +368,8 @@ class Measurement:
         outputs = self.cand.final_outputs("candidate", indices)
         for j, leaves in zip(indices, outputs, strict=True):
             answers = self.ref.answer_timing_set(j)
-            policy_outs: list[torch.Tensor | None] = (
-                list(answers.policy) if answers.policy else [None] * len(answers.expected)
-            )
-            for k, (e, w, p) in enumerate(
-                zip(answers.expected, answers.working, policy_outs, strict=True)
+            for k, (w, tolerance) in enumerate(
+                zip(answers.working, tolerances(answers, self.policy), strict=True)
             ):
                 if k >= len(leaves) or leaves[k].shape != w.shape:
                     self.reject(
@@ -376,7 +380,7 @@ class Measurement:
                         ),
                     )
                     return
-                result = Tolerance(e, w, p, self.policy).check(leaves[k])
+                result = tolerance.check(leaves[k])
                 if not result.passed:
                     self.reject(
                         "candidate",

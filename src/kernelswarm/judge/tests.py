@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import torch
 
 from kernelswarm import variants
-from kernelswarm.judge.compare import Tolerance, all_finite
+from kernelswarm.judge.compare import Tolerance, all_finite, tolerances
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.sandbox import physical_memory_bytes
 from kernelswarm.judge.verdict import TestRecord
@@ -228,13 +228,7 @@ class TestDrawer:
         )  # fmt: skip
         self._domain(case)
         if case.usable:
-            policy_outputs: list[torch.Tensor | None] = (
-                list(answers.policy) if answers.policy else [None] * len(case.expected)
-            )
-            case.tolerances = [
-                Tolerance(e, w, p, self.plan.policy)
-                for e, w, p in zip(case.expected, case.working, policy_outputs, strict=True)
-            ]
+            case.tolerances = tolerances(answers, self.plan.policy)
             record.reference_normwise_error = [
                 getattr(t, "reference_normwise", None) for t in case.tolerances
             ]

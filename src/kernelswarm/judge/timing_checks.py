@@ -14,7 +14,7 @@ from kernelswarm.protocol import BlockTimed, Escaped, Peaks
 
 #: repeats this much faster than first visits are memoisation, not cache warmth (which on a
 #: CPU, with no cache flush, honestly gives up to about 1.5x)
-MEMO_RATIO = 0.5
+MEMO_RATIO = 0.35
 #: events may miss this share of the host-clock time of back-to-back calls before work "escaped"
 ESCAPE_RATIO = 1.5
 #: an implementation whose eager time is under this is measuring launch overhead

@@ -11,6 +11,7 @@ Standard library and torch only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -161,7 +162,7 @@ class ReferenceRole:
         for x in host_inputs:
             if not (x is None or isinstance(x, torch.Tensor | bool | int | float | str)):
                 raise TypeError(f"get_inputs() returned a {type(x).__qualname__}")
-        answers = self._answers(host_inputs, f"test {req.name}")
+        answers = self._answers(host_inputs, f"test {req.name}", req.seed)
         again = None
         if self.tests_run == 0:
             # Run once more on the same values: dropout in training mode, or any other
@@ -171,7 +172,7 @@ class ReferenceRole:
         self.tests_run += 1
         return DrawnTest(inputs=host_inputs, again=again, answers=answers)
 
-    def _answers(self, host_inputs: list[Any], name: str) -> Answers:
+    def _answers(self, host_inputs: list[Any], name: str, seed: int) -> Answers:
         """float64, working-precision and policy-precision outputs, and what the reference does."""
         dev = [to_device(x, self.device) for x in host_inputs]
         self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {name}")
@@ -208,6 +209,7 @@ class ReferenceRole:
             with precision.tf32_compute(self.device.type):
                 fresh = [to_device(x, self.device) for x in host_inputs]
                 policy_out = _host_leaves(self._run("working", fresh), "reference")[1]
+        sensitivity, rounding = self._perturbed(host_inputs, expected, working, name, seed)
         return Answers(
             expected=expected,
             working=working,
@@ -215,7 +217,51 @@ class ReferenceRole:
             structure=structure,
             mutated_inputs=mutated,
             aliased_inputs=aliased,
+            sensitivity=sensitivity,
+            rounding=rounding,
+            input_scale=_input_scale(host_inputs),
         )
+
+    def _perturbed(
+        self,
+        host_inputs: list[Any],
+        expected: list[torch.Tensor],
+        working: list[torch.Tensor],
+        name: str,
+        seed: int,
+    ) -> tuple[list[torch.Tensor | None], list[torch.Tensor | None] | None]:
+        """The answer's own sensitivity to its inputs' last bit, and for small outputs a steadier
+        measure of the working precision's rounding error (a backward-error view of tolerance)."""
+        small = sum(e.numel() for e in expected) <= SMALL_OUTPUT
+        gen = torch.Generator().manual_seed(seed ^ 0x0B0E)
+        sensitivity: list[torch.Tensor | None] = []
+        squares: list[torch.Tensor | None] = [None] * len(expected)
+        if small:
+            squares = [_square(_float_diff(w, e)) for w, e in zip(working, expected, strict=True)]
+        for k in range(ROUNDING_SAMPLES if small else 1):
+            shifted = [one_ulp_away(x, gen) for x in host_inputs]
+            self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {name}, inputs one ulp away")
+            dev = [to_device(x, self.device) for x in shifted]
+            # bf16 and fp16 inputs moved one float32 ulp: the working run cannot see that
+            shifted = [_like(m, x) for m, x in zip(shifted, host_inputs, strict=True)]
+            moved = _host_leaves(
+                self._run("float64", _cast_inputs(dev, torch.float64)), "reference"
+            )[1]
+            if k == 0:
+                sensitivity = [_float_diff(m, e) for m, e in zip(moved, expected, strict=True)]
+            if small:
+                self.phases.enter(Phase.WORKING_REFERENCE, f"for {name}, inputs one ulp away")
+                again = _host_leaves(
+                    self._run("working", [to_device(x, self.device) for x in shifted]), "reference"
+                )[1]
+                for i, (a, m) in enumerate(zip(again, moved, strict=True)):
+                    d, prev = _square(_float_diff(a, m)), squares[i]
+                    squares[i] = None if d is None or prev is None else prev + d
+        rounding = None
+        if small:
+            count = ROUNDING_SAMPLES + 1
+            rounding = [None if q is None else (q / count).sqrt() for q in squares]
+        return sensitivity, rounding
 
     # -- timing, counting, sizing -------------------------------------------------------------
     def _implementation(self, name: str) -> Any:
@@ -248,7 +294,7 @@ class ReferenceRole:
         if req.index not in sets:
             raise IndexError(f"no timing set {req.index} (there are {len(sets)})")
         inputs = [host(x) for x in sets[req.index]]
-        return TimingSetAnswered(self._answers(inputs, f"timing set {req.index}"))
+        return TimingSetAnswered(self._answers(inputs, f"timing set {req.index}", req.index))
 
     def count(self, req: CountWork) -> WorkCounted:
         self.phases.enter(Phase.COUNT)
@@ -314,6 +360,56 @@ class ReferenceRole:
                 weights[name] = change(base)
                 param.copy_(saved)
         return SensitivityMeasured(inputs=inputs, weights=weights, constant_init=constant)
+
+
+#: outputs of at most this many elements have their rounding error measured on several inputs
+SMALL_OUTPUT = 4096
+#: inputs one ulp away on which a small output's rounding error is measured again
+ROUNDING_SAMPLES = 3
+
+
+def one_ulp_away(x: Any, gen: torch.Generator) -> Any:
+    """A floating tensor with every nonzero element moved one ulp of its compute precision up or
+    down, at random (zeros stay: they encode structure); anything else unchanged. bf16 and fp16
+    values are moved in float32, the precision kernels compute them in: the inputs themselves
+    are given exactly, and no honest kernel rounds them further."""
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel()):
+        return x
+    if x.dtype in (torch.bfloat16, torch.float16):
+        x = x.float()
+    up = torch.randint(0, 2, x.shape, generator=gen, dtype=torch.bool)
+    target = torch.where(up, torch.full_like(x, float("inf")), torch.full_like(x, float("-inf")))
+    moved = torch.nextafter(x, target)
+    return torch.where(x == 0, x, moved)
+
+
+def _like(moved: Any, original: Any) -> Any:
+    """``moved`` in the dtype of ``original`` (what the working-precision reference takes)."""
+    if isinstance(moved, torch.Tensor) and isinstance(original, torch.Tensor):
+        return moved.to(original.dtype)
+    return moved
+
+
+def _float_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
+    """|a - b| in float32 where both are floating and finite, 0 elsewhere; None for exact outputs."""
+    if not (a.is_floating_point() and b.is_floating_point()):
+        return None
+    d = (a.double() - b.double()).abs_()
+    return torch.nan_to_num(d, nan=0.0, posinf=0.0).float()
+
+
+def _input_scale(inputs: list[Any]) -> float:
+    scale = 0.0
+    for x in inputs:
+        if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel():
+            top = float(x.detach().abs().max())
+            if math.isfinite(top):
+                scale = max(scale, top)
+    return scale
+
+
+def _square(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t * t
 
 
 def _relative_change(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -240,8 +240,9 @@ class TimingSession:
         )
         # Graph replays write into static buffers: their final outputs need copies. Other
         # outputs are fresh tensors already (copying them would double the memory held).
-        self.finals[name] = {j: _copy(out) for j, out in finals.items()} if impl.static else finals
-        final_sums = {j: checksum(out) for j, out in self.finals[name].items()}
+        kept = {j: _copy(out) for j, out in finals.items()} if impl.static else finals
+        self.finals.setdefault(name, {}).update(kept)
+        final_sums = {j: checksum(out) for j, out in kept.items()}
         return BlockTimed(
             samples=samples,
             host_seconds=host_seconds,

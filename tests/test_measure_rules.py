@@ -1,0 +1,163 @@
+"""The measurement's rules on scripted workers (no process, no clock): which side is stopped
+while the other is timed, when never-seen sets reach the candidate, what a stopped or starved
+block counts for, and what a candidate's running thread or memoisation costs it."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from records import COUNTS, PEAKS, VERSIONS
+
+from kernelswarm.judge import measure
+from kernelswarm.judge.measure import Measurement, MeasurementFailed
+from kernelswarm.judge.reasons import Check
+from kernelswarm.judge.results import TimingOptions
+from kernelswarm.precision import POLICIES
+from kernelswarm.protocol import (
+    Answers,
+    BlockTimed,
+    Escaped,
+    Hello,
+    Pong,
+    Role,
+    TimingSetsDrawn,
+    Warmed,
+)
+
+PROBLEM = Path(__file__).parent.parent / "examples" / "problems" / "matmul.py"
+
+
+class Scripted:
+    """A worker whose timed calls take ``seconds`` each (``first`` for a set's first visit)."""
+
+    def __init__(
+        self, log: list[str], role: Role, seconds: float, first: float | None = None
+    ) -> None:
+        self.log, self.role = log, role
+        self.seconds, self.first = seconds, first if first is not None else seconds
+        self.hello = Hello(1, 3, role, VERSIONS)
+        self.known: set[int] = set()
+        self.cpu_share = 1.0
+        self.threads: list[str] = []
+
+    # what both workers answer
+    def freeze(self) -> None:
+        self.log.append(f"freeze {self.role.value}")
+
+    def thaw(self) -> None:
+        self.log.append(f"thaw {self.role.value}")
+
+    def warmup(self, impl: str, max_seconds: float, graph: bool) -> Warmed:
+        return Warmed(6, [self.seconds] * 6, True, 0.0)
+
+    def rewarm(self, impl: str, max_seconds: float) -> Warmed:
+        return Warmed(3, [self.seconds] * 3, True)
+
+    def time_block(self, impl, order, flush, arriving=None) -> BlockTimed:
+        self.log.append(f"time {impl} {order if len(order) == 1 else len(order)}")
+        if self.role is Role.CANDIDATE:
+            missing = [j for j in order if j not in self.known and j not in (arriving or {})]
+            assert not missing, f"set {missing} timed before it reached the candidate"
+            self.known |= set(arriving or {})
+        samples = [self.first if len(order) == 1 else self.seconds for _ in order]
+        wall = max(sum(samples), 0.06)
+        sums = [[1.0, 1.0] for _ in order]
+        return BlockTimed(samples, wall, sums, {str(j): [1.0, 1.0] for j in order}, 0, 0, None, [],
+                          cpu_seconds=wall * self.cpu_share, threads_alive=self.threads)  # fmt: skip
+
+    def ping(self) -> Pong:
+        return Pong()
+
+    def escape(self, impl: str, calls: int) -> Escaped:
+        return Escaped(calls, calls * self.seconds, calls * self.seconds, [])
+
+    # the reference's
+    def draw_timing_sets(self, seeds, warmup_seeds, return_sets):
+        sets = [[torch.full((2, 2), float(i))] for i in range(len(seeds))]
+        return TimingSetsDrawn(
+            sets if return_sets else [], [[torch.zeros(2, 2)]] * len(warmup_seeds), 16
+        )
+
+    def count_work(self):
+        return COUNTS
+
+    def measure_peaks(self, quick: bool = False):
+        return PEAKS
+
+    def answer_timing_set(self, index: int) -> Answers:
+        w = torch.ones(2, 2)
+        return Answers([w.double()], [w], None, "Tensor", [], [])
+
+    # the candidate's
+    def store_timing_sets(self, sets, warmup) -> None:
+        self.known |= set(sets)
+
+    def final_outputs(self, impl, indices):
+        return [[torch.ones(2, 2)] for _ in indices]
+
+
+@pytest.fixture(autouse=True)
+def no_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the peaks cache and the device lock
+
+
+def run(candidate: Scripted, reference: Scripted, **options) -> Measurement:
+    opts = TimingOptions(budget_seconds=0.0, compile_baseline=False, max_sets=12, **options)
+    m = Measurement(
+        opts,
+        "cpu",
+        POLICIES["strict"],
+        PROBLEM,
+        random.Random(0),
+        reference,
+        candidate,
+        lambda _: None,
+    )  # type: ignore[arg-type]
+    m.result = m.run()
+    return m
+
+
+def test_the_other_side_is_stopped_while_one_is_timed_and_new_sets_arrive_with_their_call():
+    log: list[str] = []
+    m = run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 2e-3))
+    timed = [i for i, line in enumerate(log) if line.startswith("time ")]
+    for i in timed:
+        side = "reference" if " candidate " in log[i] else "candidate"
+        assert log[i - 1] == f"freeze {side}" and log[i + 1] == f"thaw {side}", log[i - 1 : i + 2]
+    first_visits = [line for line in log if line.startswith("time candidate [")]
+    assert len(first_visits) >= 3  # each never-seen set timed alone, the moment it arrives
+    assert not m.rejections and m.result.speedups["eager"].median == pytest.approx(2.0)
+
+
+def test_memoisation_shows_when_first_visits_are_slow():
+    log: list[str] = []
+    m = run(Scripted(log, Role.CANDIDATE, 1e-4, first=1e-3), Scripted(log, Role.REFERENCE, 1e-3))
+    assert [r.check for r in m.rejections] == [Check.MEMOISATION]
+
+
+def test_a_candidate_thread_running_while_timed_is_rejected():
+    log: list[str] = []
+    cand = Scripted(log, Role.CANDIDATE, 1e-3)
+    cand.threads = ["helper"]
+    m = run(cand, Scripted(log, Role.REFERENCE, 1e-3))
+    assert [r.check for r in m.rejections] == [Check.TIMING] and "helper" in m.rejections[0].detail
+
+
+def test_stopped_or_starved_blocks_are_not_counted():
+    log: list[str] = []
+    ref = Scripted(log, Role.REFERENCE, 2e-3)
+    ref.cpu_share = 0.1  # as if stopped 90% of the time
+    with pytest.raises(MeasurementFailed) as failed:
+        run(Scripted(log, Role.CANDIDATE, 1e-3), ref)
+    assert failed.value.reasons[-1].check is Check.HARNESS
+    assert "stopped or starved" in failed.value.reasons[-1].detail
+
+
+def test_at_least_three_rounds_whatever_the_budget(monkeypatch):
+    monkeypatch.setattr(measure, "FRESH_PER_BLOCK", 1)
+    log: list[str] = []
+    m = run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 2e-3))
+    assert len(m.result.implementations["candidate"].rounds) >= 3
