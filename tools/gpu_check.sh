@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU paths end to end, in one device call (docs/validation.md): a timed CUDA check, an
-# in-process check, bench, the poison test, then the whole example catalogue on CUDA.
+# The GPU paths end to end, in one device call (docs/validation.md): the confinement doctor, a
+# timed CUDA check, an in-process check, bench, the poison test, then the whole example
+# catalogue on CUDA.
 # Run on the GPU machine from the repository root:  bash tools/gpu_check.sh   (results under $OUT)
 set -u
 export PYTHONPATH=src PYTHONUNBUFFERED=1
@@ -8,6 +9,7 @@ out=${OUT:-/tmp/kernelswarm-gpu}
 mkdir -p "$out"
 nvidia-smi -L
 step() { local name=$1; shift; local t0=$SECONDS; "$@" > "$out/$name.log" 2>&1; echo "$name: exit $? in $((SECONDS - t0)) s"; tail -3 "$out/$name.log"; }
+step doctor python3 -m kernelswarm doctor
 step check_timed python3 -m kernelswarm check examples/problems/relu.py examples/good/cuda/relu_cuda.py \
   --device cuda --time-budget 5 --json "$out/check_timed.json"
 step check_in_process python3 -m kernelswarm check examples/problems/matmul.py examples/good/matmul_tiled.py \
