@@ -129,7 +129,10 @@ def spec_for(
     role: Role, scratch: Path, shared_cache: Path | None, file_bytes: int, processes: int
 ) -> Confinement:
     """What one worker may touch."""
-    write = [str(scratch), "/dev/shm"]
+    # /proc/self: the worker's own entries in its own /proc (the CUDA driver writes there, on
+    # an H200, and cannot start without it); nothing else of /proc, where root-owned files such
+    # as sysrq-trigger would otherwise be within reach of a process whose outer user is root.
+    write = [str(scratch), "/dev/shm", "/proc/self"]
     if role is Role.REFERENCE and shared_cache is not None:
         write.append(str(shared_cache))
     return Confinement(
