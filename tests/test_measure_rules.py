@@ -40,6 +40,7 @@ class Scripted:
         self.seconds, self.first = seconds, first if first is not None else seconds
         self.hello = Hello(1, 3, role, VERSIONS)
         self.known: set[int] = set()
+        self.timed: set[int] = set()
         self.cpu_share = 1.0
         self.threads: list[str] = []
 
@@ -62,7 +63,8 @@ class Scripted:
             missing = [j for j in order if j not in self.known and j not in (arriving or {})]
             assert not missing, f"set {missing} timed before it reached the candidate"
             self.known |= set(arriving or {})
-        samples = [self.first if len(order) == 1 else self.seconds for _ in order]
+        samples = [self.seconds if j in self.timed else self.first for j in order]
+        self.timed |= set(order)
         wall = max(sum(samples), 0.06)
         sums = [[1.0, 1.0] for _ in order]
         return BlockTimed(samples, wall, sums, {str(j): [1.0, 1.0] for j in order}, 0, 0, None, [],

@@ -316,23 +316,26 @@ class Measurement:
         return answer.samples
 
     def _block(self, name: str, used: int) -> None:
-        """A round's block of repeats, then a few sets never seen before, each timed alone the
-        moment it arrives (the first visits: what memoisation cannot speed up)."""
+        """A round's block of repeats; then, each timed alone, a few sets never seen before (each
+        the moment it arrives) and as many sets of the repeat pool, in a random order. First visits
+        are compared with repeats timed the same way: what memoisation cannot speed up, against
+        what it can."""
         first_visits, repeats = self.visits.setdefault(name, ([], []))
         samples = self._time(name, self._order(used), {})
         if samples is not None:
             self.impls[name].rounds.append(samples)
-            repeats.extend(samples)
         seen = self.fresh_used.setdefault(name, 0)
         fresh = self.fresh[seen : seen + FRESH_PER_BLOCK]
         self.fresh_used[name] = seen + len(fresh)
-        for j in fresh:
+        singles = [(j, True) for j in fresh] + [(self.rng.randrange(used), False) for _ in fresh]
+        self.rng.shuffle(singles)
+        for j, first in singles:
             arriving = (
                 {j: self.arriving.pop(j)} if name == "candidate" and j in self.arriving else {}
             )
-            first = self._time(name, [j], arriving)
-            if first is not None:
-                first_visits.extend(first)
+            alone = self._time(name, [j], arriving)
+            if alone is not None:
+                (first_visits if first else repeats).extend(alone)
 
     def _summarise(self, name: str) -> None:
         timing = self.impls[name]

@@ -12,9 +12,9 @@ from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.results import EscapeRecord, ImplTiming
 from kernelswarm.protocol import BlockTimed, Escaped, Peaks
 
-#: repeats this much faster than first visits are memoisation, not cache warmth (which on a
-#: CPU, with no cache flush, honestly gives up to about 1.5x)
-MEMO_RATIO = 0.35
+#: repeats this much faster than first visits (both timed alone, the same way) are memoisation,
+#: not cache warmth
+MEMO_RATIO = 0.5
 #: events may miss this share of the host-clock time of back-to-back calls before work "escaped"
 ESCAPE_RATIO = 1.5
 #: an implementation whose eager time is under this is measuring launch overhead
