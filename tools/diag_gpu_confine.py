@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, "src")
-from kernelswarm.judge.protections import spec_for  # noqa: E402
-from kernelswarm.protocol import Role  # noqa: E402
+from kernelswarm.judge.protections import spec_for
+from kernelswarm.protocol import Role
 
 scratch = Path("/tmp/diag-scratch")
 scratch.mkdir(exist_ok=True)
