@@ -3,10 +3,14 @@ candidate accepted. This is where a check is shown failing on a planted bad cand
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import EXAMPLES
+from typer.testing import CliRunner
 
-from kernelswarm.catalog import ExampleRun, discover, parse_example, run_example
+from kernelswarm.catalog import ExampleRun, check_args, discover, outcome, parse_example
+from kernelswarm.cli.app import app
 
 RUNS = [r for r in discover(EXAMPLES) if r.device in (None, "cpu")]
 
@@ -22,11 +26,17 @@ def _param(run: ExampleRun) -> object:
 
 
 @pytest.mark.parametrize("run", [_param(r) for r in RUNS])
-def test_example_is_judged_as_declared(run: ExampleRun) -> None:
-    outcome = run_example(run, device="cpu")
-    assert outcome.ok, (
-        f"{run.label}: expected {run.verdict} {run.checks}, got {outcome.verdict} "
-        f"{outcome.checks}: {outcome.detail}"
+def test_example_is_judged_as_declared(run: ExampleRun, tmp_path) -> None:
+    # The command line as a user runs it, invoked in this process (the judge's start-up paid
+    # once): the workers are real, confined processes as ever. `selftest` runs each example in
+    # a process of its own.
+    json_path = tmp_path / "verdict.json"
+    result = CliRunner().invoke(app, check_args(run, "cpu", json_path))
+    assert json_path.exists(), result.output
+    got = outcome(run, json.loads(json_path.read_text()), result.exit_code)
+    assert got.ok, (
+        f"{run.label}: expected {run.verdict} {run.checks}, got {got.verdict} "
+        f"{got.checks}: {got.detail}"
     )
 
 

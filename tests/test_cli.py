@@ -23,7 +23,7 @@ def run_check(*args, tmp_path):
 @pytest.mark.slow
 def test_accepted_exit_zero_with_evidence(tmp_path):
     proc, v = run_check(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--device", "cpu",
-                        "--seed", "1234", tmp_path=tmp_path)  # fmt: skip
+                        "--seed", "1234", "--no-timing", tmp_path=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert v["verdict"] == "accepted" and v["reasons"] == []
     assert v["seeds"]["master"] == 1234 and len(v["seeds"]["tests"]) >= 6
@@ -37,9 +37,9 @@ def test_accepted_exit_zero_with_evidence(tmp_path):
 @pytest.mark.slow
 def test_same_seed_reproduces_the_same_tests(tmp_path):
     a = run_check(PROBLEMS / "sum_rows.py", EXAMPLES / "good" / "sum_rows_tree.py", "--seed", "7", "--device",
-                  "cpu", tmp_path=tmp_path)[1]  # fmt: skip
+                  "cpu", "--no-timing", tmp_path=tmp_path)[1]  # fmt: skip
     b = run_check(PROBLEMS / "sum_rows.py", EXAMPLES / "good" / "sum_rows_tree.py", "--seed", "7", "--device",
-                  "cpu", tmp_path=tmp_path)[1]  # fmt: skip
+                  "cpu", "--no-timing", tmp_path=tmp_path)[1]  # fmt: skip
     assert a["seeds"] == b["seeds"]
     assert [c["outputs"][0]["normwise_error"] for c in a["calls"]] == [
         c["outputs"][0]["normwise_error"] for c in b["calls"]
@@ -100,7 +100,7 @@ def test_unknown_precision_is_a_usage_error(tmp_path):
 @pytest.mark.slow
 def test_set_scales_the_problem(tmp_path):
     proc, _v = run_check(PROBLEMS / "matmul.py", EXAMPLES / "good" / "matmul_tiled.py", "--set", "N=64",
-                        "--device", "cpu", tmp_path=tmp_path)  # fmt: skip
+                        "--device", "cpu", "--no-timing", tmp_path=tmp_path)  # fmt: skip
     assert proc.returncode == 0
 
 

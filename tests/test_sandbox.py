@@ -53,7 +53,7 @@ def test_candidate_sees_no_key_and_runs_in_its_scratch(tmp_path):
     env = {**__import__("os").environ, "OPENAI_API_KEY": "sk-test", "HF_TOKEN": "hf_test"}
     proc = subprocess.run(
         [sys.executable, "-m", "kernelswarm", "check", str(PROBLEMS / "matmul.py"), str(cand),
-         "--device", "cpu", "--json", str(out), "-q"],
+         "--device", "cpu", "--json", str(out), "-q", "--no-timing"],
         env=env, capture_output=True, text=True,
     )  # fmt: skip
     verdict = json.loads(out.read_text())

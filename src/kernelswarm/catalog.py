@@ -105,25 +105,21 @@ def discover(root: Path) -> list[ExampleRun]:
     return runs
 
 
-def run_example(run: ExampleRun, device: str, timeout: float = 900.0) -> RunOutcome:
-    """Judge one example through the command line, as a user would, and compare."""
-    with tempfile.TemporaryDirectory() as tmp:
-        json_path = Path(tmp) / "verdict.json"
-        cmd = [sys.executable, "-m", "kernelswarm", "check", str(run.problem), str(run.candidate),
-               "--device", run.device or device, "--json", str(json_path), "--quiet", *run.args]  # fmt: skip
-        if "--timing" not in run.args:
-            cmd.append("--no-timing")  # examples are about correctness unless they ask to be timed
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        if not json_path.exists():
-            return RunOutcome(
-                run, False, "none", (), f"no verdict written: {proc.stderr[-2000:]}", 0.0
-            )
-        data = json.loads(json_path.read_text())
+def check_args(run: ExampleRun, device: str, json_path: Path) -> list[str]:
+    """The ``kernelswarm check`` arguments that judge one example."""
+    args = ["check", str(run.problem), str(run.candidate), "--device", run.device or device,
+            "--json", str(json_path), "--quiet", *run.args]  # fmt: skip
+    if "--timing" not in run.args:
+        args.append("--no-timing")  # examples are about correctness unless they ask to be timed
+    return args
+
+
+def outcome(run: ExampleRun, data: dict, exit_code: int) -> RunOutcome:
+    """Whether the verdict (its JSON, and the command's exit status) is what the example declares."""
     verdict = data["verdict"]
     checks = tuple(r["check"] for r in data["reasons"])
     ok = verdict == run.verdict and (not run.checks or any(c in checks for c in run.checks))
-    expected_code = {"accepted": 0, "rejected": 1}.get(verdict, 2)
-    if proc.returncode != expected_code:
+    if exit_code != {"accepted": 0, "rejected": 1}.get(verdict, 2):
         ok = False
 
     def said(reason: dict) -> str:
@@ -134,3 +130,17 @@ def run_example(run: ExampleRun, device: str, timeout: float = 900.0) -> RunOutc
 
     detail = "; ".join(said(r) for r in data["reasons"])
     return RunOutcome(run, ok, verdict, checks, detail, float(data.get("elapsed_seconds", 0.0)))
+
+
+def run_example(run: ExampleRun, device: str, timeout: float = 900.0) -> RunOutcome:
+    """Judge one example through the command line, as a user would, and compare."""
+    with tempfile.TemporaryDirectory() as tmp:
+        json_path = Path(tmp) / "verdict.json"
+        cmd = [sys.executable, "-m", "kernelswarm", *check_args(run, device, json_path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if not json_path.exists():
+            return RunOutcome(
+                run, False, "none", (), f"no verdict written: {proc.stderr[-2000:]}", 0.0
+            )
+        data = json.loads(json_path.read_text())
+    return outcome(run, data, proc.returncode)
