@@ -64,6 +64,11 @@ def test_in_process_verdicts(problem, candidate, overrides, outcome, checks):
     found = {r.check for r in verdict.reasons}
     assert not checks or found & checks, [r.line() for r in verdict.reasons]
     assert any("judged in-process" in n for n in verdict.notes)
+    phases = verdict.phases
+    assert (
+        phases is not None
+        and phases.total >= phases.starting + phases.reference + phases.correctness
+    )
 
 
 def test_the_twin_and_the_workers_agree_on_the_numbers():

@@ -9,11 +9,12 @@ writes the verdict; an accepted candidate is then timed against both baselines (
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from kernelswarm.judge.reasons import Check, Reason, Reasons
 from kernelswarm.judge.results import TimingOptions, TimingResult
 from kernelswarm.judge.sandbox import Failure, Limits, WorkerError
 from kernelswarm.judge.tests import TestDrawer, TestPlan
-from kernelswarm.judge.verdict import Outcome, Seeds, Verdict, Weights
+from kernelswarm.judge.verdict import Outcome, PhaseTimes, Seeds, Verdict, Weights
 from kernelswarm.precision import POLICIES, Policy
 from kernelswarm.problem import Override
 from kernelswarm.protocol import (
@@ -141,6 +142,7 @@ class Judge:
         self.timing: TimingResult | None = None
         self.weights: Weights | None = None
         self.protections: list[str] = []
+        self.phases = PhaseTimes()
         master = config.seed if config.seed is not None else secrets.randbits(40)
         self.rng = random.Random(master)
         self.init_seed = self.rng.getrandbits(48)
@@ -204,15 +206,17 @@ class Judge:
         versions: Versions | None = None
         try:
             self.progress("starting worker processes")
-            ref.spawn()
-            cand.spawn()
-            versions = ref.handshake().versions
-            cand.handshake()
+            with self._clock("starting"):
+                ref.spawn()
+                cand.spawn()
+                versions = ref.handshake().versions
+                cand.handshake()
             # Everything up to timing uses the device, but never while another process times.
             with device_lock(cfg.device, self.progress, shared=True):
                 self._correctness(ref, cand)
             if cfg.timing is not None and not self.reasons:
-                self._measure(ref, cand, cfg.timing)
+                with self._clock("timing"):
+                    self._measure(ref, cand, cfg.timing)
         except WorkerError as exc:
             self.failure_log = exc.failure.log_tail
             self.reasons.add(attribute(exc.failure))
@@ -234,14 +238,17 @@ class Judge:
             str(cfg.problem), str(cfg.candidate), cfg.overrides, self.init_seed, cfg.weights
         )
         self.progress("loading the problem")
-        loaded = ref_loading.result()
+        with self._clock("loading_and_building"):
+            loaded = ref_loading.result()
         self.passed.add(Check.PROBLEM)
-        self.tests.draw(ref, loaded.variants)
+        with self._clock("reference"):
+            self.tests.draw(ref, loaded.variants)
         if not self.tests.strong_count() < cfg.min_strong:
             self.passed.add(Check.STRENGTH)
         self._note_constant_parameters(loaded)
         self.progress("loading and compiling the candidate")
-        cand_loaded = cand_loading.result()
+        with self._clock("loading_and_building"):
+            cand_loaded = cand_loading.result()
         self.weights = describe_weights(cand_loaded)
         if cand_loaded.fingerprint != loaded.fingerprint:
             self.reasons.reject(
@@ -256,6 +263,10 @@ class Judge:
             )
         if self.reasons.judge_faults():
             return
+        with self._clock("correctness"):
+            self._calls(cand)
+
+    def _calls(self, cand: CandidateClient) -> None:
         for number, planned in enumerate(plan_calls(self.tests.tests), start=1):
             self.progress(f"candidate: call {number} ({planned.case.name}, {planned.mode.words})")
             reply = cand.call(
@@ -265,6 +276,15 @@ class Judge:
             self.calls.judge(planned, reply)
         self.progress("candidate: final re-check of every returned output")
         self.calls.finish(cand.finish())
+
+    @contextlib.contextmanager
+    def _clock(self, phase: str) -> Iterator[None]:
+        """Add the time spent inside to ``phase`` (even when it ends in a failure)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            setattr(self.phases, phase, getattr(self.phases, phase) + time.monotonic() - started)
 
     def _note_constant_parameters(self, loaded: ReferenceLoaded) -> None:
         constant = loaded.constant_parameters
@@ -329,6 +349,12 @@ class Judge:
             failure_log=self.failure_log,
             timing=self.timing,
             protections=self.protections,
+            phases=PhaseTimes(
+                **{
+                    **{k: round(v, 2) for k, v in vars(self.phases).items()},
+                    "total": round(elapsed, 2),
+                }
+            ),
         )
 
 

@@ -91,6 +91,18 @@ class Weights(WeightsReport):
     summary: str = ""
 
 
+@dataclass
+class PhaseTimes:
+    """Where a verdict's time went, in seconds (the candidate's build overlaps the reference)."""
+
+    starting: float = 0.0  # starting both workers
+    loading_and_building: float = 0.0  # the problem loaded; the candidate imported and compiled
+    reference: float = 0.0  # drawing the tests: inputs and float64 answers
+    correctness: float = 0.0  # the candidate's calls and the final re-check
+    timing: float = 0.0
+    total: float = 0.0
+
+
 @dataclass(frozen=True)
 class SpeedOfLight:
     floor_seconds: float
@@ -120,6 +132,7 @@ class Verdict:
     timing: TimingResult | None = None
     #: the protections the workers ran under (empty: unconfined or in-process)
     protections: list[str] = field(default_factory=list)
+    phases: PhaseTimes | None = None
 
     @property
     def accepted(self) -> bool:

@@ -110,6 +110,16 @@ def render_verdict(verdict: Verdict, console: Console) -> None:
                 Text(verdict.failure_log.strip()[-2000:]), title="worker log (tail)", expand=False
             )
         )
+    if verdict.phases is not None:
+        p = verdict.phases
+        console.print(
+            Text(
+                f"time: starting {p.starting:.1f} s, loading and building {p.loading_and_building:.1f} s, "
+                f"reference {p.reference:.1f} s, correctness {p.correctness:.1f} s, timing {p.timing:.1f} s "
+                f"(total {p.total:.1f} s)",
+                style="dim",
+            )
+        )
     if verdict.seeds is not None:
         console.print(Text(f"reproduce: {verdict.seeds.reproduce_with}", style="dim"))
 
