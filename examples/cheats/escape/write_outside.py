@@ -1,6 +1,7 @@
 """Tries to write outside its scratch folder: the judge's cache of device peaks (a forged entry
-would move every later run's speed-of-light floor), the temporary folder, and the folder it was
-started from.
+would move every later run's speed-of-light floor), the temporary folder, and the cache of
+compiled builds beside its own (another candidate's build, poisoned, would run as that
+candidate's kernel).
 
 Confined (Landlock), every write outside the scratch folder is refused: it computes honestly.
 Unconfined, the writes succeed (it writes nothing harmful, and removes what it made) and it
@@ -35,6 +36,21 @@ def _try_writes() -> list[str]:
             done.append(f"could append to {peaks}")
     except OSError:
         pass
+    own = os.environ.get("TORCH_EXTENSIONS_DIR", "")
+    builds = os.path.dirname(os.path.dirname(own)) if own else ""
+    if builds and os.path.basename(builds) == "builds":
+        try:
+            others = [b for b in os.listdir(builds) if b not in own]
+            done.append(f"listed {len(others)} other candidates' builds")
+        except OSError:
+            pass
+        try:
+            with open(os.path.join(builds, "planted"), "w") as fh:
+                fh.write("x")
+            os.remove(os.path.join(builds, "planted"))
+            done.append(f"wrote beside its own build folder in {builds}")
+        except OSError:
+            pass
     return done
 
 

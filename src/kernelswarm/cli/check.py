@@ -60,6 +60,12 @@ def check_command(
         typer.Option(help="Measure torch.compile as a baseline (always, unless you know why not)"),
     ] = True,
     unconfined: opt.UnconfinedOption = False,
+    build_cache: Annotated[
+        bool,
+        typer.Option(
+            help="Reuse the candidate's compiled builds from an earlier check of the same file"
+        ),
+    ] = True,
     in_process: Annotated[
         bool,
         typer.Option(
@@ -99,6 +105,7 @@ def check_command(
             else None,
             in_process=in_process,
             unconfined=unconfined,
+            build_cache=build_cache,
         )
         if quiet:
             verdict = check(config)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kernelswarm.judge.builds import folder_for
 from kernelswarm.judge.calls import CallJudge, plan_calls
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, open_endpoint
 from kernelswarm.judge.lock import device_lock
@@ -73,6 +74,8 @@ class CheckConfig:
     in_process: bool = False
     #: judge without confinement where this machine cannot confine a worker (said in the verdict)
     unconfined: bool = False
+    #: keep the candidate's compiled builds between checks of the same source (``judge.builds``)
+    build_cache: bool = True
 
 
 #: the check a failure of the candidate's worker fails, by failure kind
@@ -198,9 +201,23 @@ class Judge:
                 Role.REFERENCE, cfg.device, ref_limits, cfg.keep_scratch, cfg.in_process, confined
             )
         )
+        builds = None
+        if cfg.build_cache and not cfg.in_process:
+            builds, reused = folder_for(cfg.candidate, cfg.device)
+            self.notes.append(
+                "compiled builds reused from the cache (same source, same toolchain)"
+                if reused
+                else f"compiled builds kept for the next check of this source ({builds.name})"
+            )
         cand = CandidateClient(
             open_endpoint(
-                Role.CANDIDATE, cfg.device, cfg.limits, cfg.keep_scratch, cfg.in_process, confined
+                Role.CANDIDATE,
+                cfg.device,
+                cfg.limits,
+                cfg.keep_scratch,
+                cfg.in_process,
+                confined,
+                builds,
             )
         )
         versions: Versions | None = None

@@ -9,6 +9,7 @@ conversation with a worker can be read here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic
 
 import torch
@@ -68,6 +69,7 @@ def open_endpoint(
     keep_scratch: bool = False,
     in_process: bool = False,
     confined: bool = True,
+    builds: Path | None = None,
 ) -> Endpoint:
     """A worker for ``role``: a confined process (or, with ``confined=False``, only a sandboxed
     one), or (debugging only) the in-process twin."""
@@ -75,7 +77,7 @@ def open_endpoint(
         from kernelswarm.judge.twin import InProcessWorker
 
         return InProcessWorker(role, device)
-    return Worker(role, device, limits, keep_scratch, confined)
+    return Worker(role, device, limits, keep_scratch, confined, builds)
 
 
 @dataclass

@@ -126,15 +126,17 @@ def _nvidia_devices() -> list[str]:
 
 
 def spec_for(
-    role: Role, scratch: Path, shared_cache: Path | None, file_bytes: int, processes: int
+    role: Role, scratch: Path, own_cache: Path | None, file_bytes: int, processes: int
 ) -> Confinement:
-    """What one worker may touch."""
+    """What one worker may touch: its scratch folder, and its own cache folder where it has one
+    (the reference worker: the shared Inductor cache of problems' code; a candidate worker: the
+    build folder of its own source)."""
     # /proc/self: the worker's own entries in its own /proc (the CUDA driver writes there, on
     # an H200, and cannot start without it); nothing else of /proc, where root-owned files such
     # as sysrq-trigger would otherwise be within reach of a process whose outer user is root.
     write = [str(scratch), "/dev/shm", "/proc/self"]
-    if role is Role.REFERENCE and shared_cache is not None:
-        write.append(str(shared_cache))
+    if own_cache is not None:
+        write.append(str(own_cache))
     return Confinement(
         read=[*SYSTEM_READ, *_python_paths()],
         write=write,

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kernelswarm import protocol, wire
+from kernelswarm.judge.builds import FOLDERS
 from kernelswarm.judge.processes import ProcessTree
 from kernelswarm.judge.protections import spec_for
 from kernelswarm.protocol import Failed, FailureKind, Hello, Owner, Phase, PhaseEntered, Role
@@ -92,8 +93,9 @@ class WorkerError(Exception):
         self.failure = failure
 
 
-def worker_env(scratch: Path) -> dict[str, str]:
-    """The environment a worker gets: allow-listed, secrets dropped, caches inside scratch."""
+def worker_env(scratch: Path, builds: Path | None = None) -> dict[str, str]:
+    """The environment a worker gets: allow-listed, secrets dropped, caches inside scratch (the
+    compilers' in ``builds`` when the candidate has a build folder of its own)."""
     env = {k: v for k, v in os.environ.items() if k in ALLOWED_ENV and not SECRET_NAME.search(k)}
     # Named so that none can pass for a module: the scratch folder is the worker's working
     # directory, and an empty "triton" folder there was imported as Triton where Triton is not
@@ -107,6 +109,9 @@ def worker_env(scratch: Path) -> dict[str, str]:
         path = scratch / sub
         path.mkdir(exist_ok=True)
         env[var] = str(path)
+    if builds is not None:
+        for var, sub in FOLDERS.items():
+            env[var] = str(builds / sub)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
     # Idle OpenMP threads must sleep, not spin: a worker waiting for its next request would
     # otherwise keep the CPU's cores busy while the other worker is being timed (10-100x
@@ -265,8 +270,10 @@ class Worker(Endpoint):
         limits: Limits,
         keep_scratch: bool = False,
         confined: bool = True,
+        builds: Path | None = None,
     ) -> None:
         super().__init__(role)
+        self.builds = builds
         self.device = device
         self.limits = limits
         self.keep_scratch = keep_scratch
@@ -295,7 +302,7 @@ class Worker(Endpoint):
             "--in-fd", str(to_child_r), "--out-fd", str(from_child_w),
             "--device", self.device, "--file-limit", str(self.limits.file_bytes),
         ]  # fmt: skip
-        env = worker_env(self.scratch)
+        env = worker_env(self.scratch, self.builds)
         shared = None
         if self.role is Role.REFERENCE:
             # Only the problem's own code and ours run there: its Inductor cache can be shared
@@ -308,8 +315,9 @@ class Worker(Endpoint):
             shared.mkdir(parents=True, exist_ok=True)
             env["TORCHINDUCTOR_CACHE_DIR"] = str(shared)
         if self.confined:
+            own = self.builds if self.builds is not None else shared
             spec = spec_for(
-                self.role, self.scratch, shared, self.limits.file_bytes, self.limits.processes
+                self.role, self.scratch, own, self.limits.file_bytes, self.limits.processes
             )
             cmd = [sys.executable, "-m", "kernelswarm.worker.confine", spec.to_json(), "--", *cmd]
         with open(self.log_path, "wb") as log:
