@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kernelswarm import protocol, wire
-from kernelswarm.judge.check import attribute
+from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.reasons import Check
 from kernelswarm.judge.sandbox import Endpoint, WorkerError
 from kernelswarm.plain import PlainError, from_plain

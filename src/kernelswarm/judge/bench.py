@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kernelswarm.judge.check import attribute
+from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.client import ReferenceClient, open_endpoint
 from kernelswarm.judge.measure import Measurement, MeasurementFailed
 from kernelswarm.judge.protections import available

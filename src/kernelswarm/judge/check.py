@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.builds import folder_for
 from kernelswarm.judge.calls import CallJudge, plan_calls
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, open_endpoint
@@ -26,16 +27,14 @@ from kernelswarm.judge.measure import Measurement, MeasurementFailed
 from kernelswarm.judge.protections import available
 from kernelswarm.judge.reasons import Check, Reason, Reasons
 from kernelswarm.judge.results import TimingOptions, TimingResult
-from kernelswarm.judge.sandbox import Failure, Limits, WorkerError
+from kernelswarm.judge.sandbox import Limits, WorkerError
+from kernelswarm.judge.shared import SharedTests
 from kernelswarm.judge.tests import TestDrawer, TestPlan
 from kernelswarm.judge.verdict import Outcome, PhaseTimes, Seeds, Verdict, Weights
 from kernelswarm.precision import POLICIES, Policy
 from kernelswarm.problem import Override
 from kernelswarm.protocol import (
     CandidateLoaded,
-    FailureKind,
-    Owner,
-    Phase,
     ReferenceLoaded,
     Role,
     Versions,
@@ -76,38 +75,8 @@ class CheckConfig:
     unconfined: bool = False
     #: keep the candidate's compiled builds between checks of the same source (``judge.builds``)
     build_cache: bool = True
-
-
-#: the check a failure of the candidate's worker fails, by failure kind
-_FAILURE_CHECKS = {
-    FailureKind.SYNTAX: Check.SYNTAX, FailureKind.IMPORT: Check.IMPORT,
-    FailureKind.INTERFACE: Check.INTERFACE, FailureKind.COMPILE: Check.COMPILE,
-    FailureKind.OUT_OF_MEMORY: Check.MEMORY, FailureKind.MEMORY_LIMIT: Check.MEMORY,
-    FailureKind.PROCESS_LIMIT: Check.PROCESSES,
-    FailureKind.CUDA_ERROR: Check.CUDA_ERROR, FailureKind.EXIT: Check.EARLY_EXIT,
-    FailureKind.EARLY_EXIT: Check.EARLY_EXIT, FailureKind.CRASH: Check.CRASH,
-    FailureKind.TIMEOUT: Check.TIMEOUT, FailureKind.PROTOCOL: Check.PROTOCOL,
-    FailureKind.INTERRUPTED: Check.HARNESS,
-}  # fmt: skip
-#: where an exception of the candidate's code was raised decides the check it fails
-_EXCEPTION_CHECKS = {
-    Phase.IMPORT_CANDIDATE: Check.IMPORT, Phase.CONSTRUCT_CANDIDATE: Check.CONSTRUCTOR,
-    Phase.SHARE_WEIGHTS: Check.CONSTRUCTOR, Phase.MOVE_CANDIDATE: Check.CONSTRUCTOR,
-}  # fmt: skip
-
-
-def attribute(failure: Failure) -> Reason:
-    """The failed check a worker's failure stands for: the problem's, the harness's, or one of
-    the candidate's (by failure kind, and for an exception by where it was raised)."""
-    detail = failure.detail + ("\n" + failure.traceback.rstrip() if failure.traceback else "")
-    if failure.owner is Owner.PROBLEM:
-        return Reason(Check.PROBLEM, f"the problem's own code failed: {detail}")
-    if failure.owner is Owner.HARNESS:
-        return Reason(Check.HARNESS, f"the worker failed before any candidate code ran: {detail}")
-    check = _FAILURE_CHECKS.get(failure.kind)
-    if check is None:
-        check = _EXCEPTION_CHECKS.get(failure.phase, Check.FORWARD)
-    return Reason(check, detail)
+    #: a round's tests, drawn once for every candidate (``judge.shared``); None: draw them here
+    shared: SharedTests | None = None
 
 
 def describe_weights(loaded: CandidateLoaded) -> Weights:
@@ -149,11 +118,22 @@ class Judge:
         master = config.seed if config.seed is not None else secrets.randbits(40)
         self.rng = random.Random(master)
         self.init_seed = self.rng.getrandbits(48)
+        if config.shared is not None:  # the round's tests: its seeds, a fresh one for the rest
+            master, self.init_seed = config.shared.master, config.shared.init_seed
+            self.rng = random.Random(secrets.randbits(40))
         self.seeds = Seeds(master=master, reproduce_with=f"--seed {master}", init=self.init_seed)
         plan = TestPlan(
             config.policy, config.base_tests, config.min_strong, config.test_memory_bytes
         )
         self.tests = TestDrawer(plan, self.rng, self.reasons, self.notes, self.progress)
+        if config.shared is not None:
+            self.tests.tests = list(config.shared.tests)
+            for reason in config.shared.reasons:
+                self.reasons.add(reason)
+            self.notes.extend(config.shared.notes)
+            self.notes.append(
+                "tests shared by every candidate of this round (drawn once, fresh seeds)"
+            )
         self.calls = CallJudge(config.device, self.reasons, self.notes)
         if config.in_process:
             self.notes.append(
@@ -196,10 +176,21 @@ class Judge:
         ref_limits = replace(
             cfg.limits, wall_seconds=max(cfg.limits.wall_seconds, Limits().wall_seconds)
         )
-        ref = ReferenceClient(
-            open_endpoint(
-                Role.REFERENCE, cfg.device, ref_limits, cfg.keep_scratch, cfg.in_process, confined
+        # With the round's tests drawn already, the reference worker is needed only for timing.
+        need_ref = cfg.shared is None or cfg.timing is not None
+        ref = (
+            ReferenceClient(
+                open_endpoint(
+                    Role.REFERENCE,
+                    cfg.device,
+                    ref_limits,
+                    cfg.keep_scratch,
+                    cfg.in_process,
+                    confined,
+                )
             )
+            if need_ref
+            else None
         )
         builds = None
         if cfg.build_cache and not cfg.in_process:
@@ -224,14 +215,19 @@ class Judge:
         try:
             self.progress("starting worker processes")
             with self._clock("starting"):
-                ref.spawn()
+                if ref is not None:
+                    ref.spawn()
                 cand.spawn()
-                versions = ref.handshake().versions
-                cand.handshake()
+                versions = (
+                    ref.handshake().versions if ref is not None else cand.handshake().versions
+                )
+                if ref is not None:
+                    cand.handshake()
             # Everything up to timing uses the device, but never while another process times.
             with device_lock(cfg.device, self.progress, shared=True):
                 self._correctness(ref, cand)
             if cfg.timing is not None and not self.reasons:
+                assert ref is not None
                 with self._clock("timing"):
                     self._measure(ref, cand, cfg.timing)
         except WorkerError as exc:
@@ -242,25 +238,36 @@ class Judge:
                 Check.HARNESS, "the judge itself failed:\n" + traceback.format_exc()
             )
         finally:
-            ref.close()
+            if ref is not None:
+                ref.close()
             cand.close()
         return self._verdict(versions, time.monotonic() - started)
 
-    def _correctness(self, ref: ReferenceClient, cand: CandidateClient) -> None:
+    def _correctness(self, ref: ReferenceClient | None, cand: CandidateClient) -> None:
         """Load both workers, draw and judge the tests, run every candidate call."""
         cfg = self.config
-        ref_loading = ref.begin_load(str(cfg.problem), cfg.overrides, self.init_seed, cfg.policy)
+        ref_loading = (
+            ref.begin_load(str(cfg.problem), cfg.overrides, self.init_seed, cfg.policy)
+            if ref is not None
+            else None
+        )
         # the candidate compiles while the reference computes
         cand_loading = cand.begin_load(
             str(cfg.problem), str(cfg.candidate), cfg.overrides, self.init_seed, cfg.weights
         )
         self.progress("loading the problem")
         with self._clock("loading_and_building"):
-            loaded = ref_loading.result()
+            loaded = ref_loading.result() if ref_loading is not None else None
         self.passed.add(Check.PROBLEM)
-        with self._clock("reference"):
-            self.tests.draw(ref, loaded.variants)
-        if not self.tests.strong_count() < cfg.min_strong:
+        if cfg.shared is not None:
+            loaded = cfg.shared.loaded
+            strong = cfg.shared.strong_enough
+        else:
+            assert ref is not None and loaded is not None
+            with self._clock("reference"):
+                self.tests.draw(ref, loaded.variants)
+            strong = not self.tests.strong_count() < cfg.min_strong
+        if strong:
             self.passed.add(Check.STRENGTH)
         self._note_constant_parameters(loaded)
         self.progress("loading and compiling the candidate")

@@ -27,7 +27,8 @@ from kernelswarm.judge.bench import BenchConfig, run_bench
 from kernelswarm.judge.check import CheckConfig, check
 from kernelswarm.judge.results import BenchResult, TimingOptions
 from kernelswarm.judge.sandbox import Limits, physical_memory_bytes
-from kernelswarm.judge.tests import TEST_MEMORY_SHARE
+from kernelswarm.judge.shared import SharedTests, draw_shared
+from kernelswarm.judge.tests import TEST_MEMORY_SHARE, TestPlan
 from kernelswarm.judge.verdict import Verdict
 from kernelswarm.precision import Policy
 from kernelswarm.problem import Override
@@ -219,6 +220,12 @@ class Supervisor:
             path.write_text(proposal.source)
             todo.append((proposal, path, cid))
 
+        shared = (
+            self._shared_tests()
+            if any(sha256_text(p.source or "") not in self.judged for p, _, _ in todo)
+            else None
+        )
+
         def judge(item: tuple[Proposal, Path, int]) -> tuple[Proposal, Path, int, Verdict]:
             proposal, path, cid = item
             digest = sha256_text(proposal.source or "")
@@ -235,6 +242,7 @@ class Supervisor:
                     limits=self.limits,
                     timing=self.timing,
                     unconfined=self.unconfined,
+                    shared=shared,
                     # the judges of one round run side by side: they share the host's memory
                     test_memory_bytes=int(
                         physical_memory_bytes() * TEST_MEMORY_SHARE / max(1, self.jobs)
@@ -253,6 +261,20 @@ class Supervisor:
                     f"{path.name}: {attempt.verdict}"
                     + (f" ({attempt.reasons[0][:120]})" if attempt.reasons else "")
                 )
+
+    def _shared_tests(self) -> SharedTests | None:
+        """This round's tests, drawn once for every candidate (None: each draws its own)."""
+        self.progress("drawing this round's tests")
+        shared = draw_shared(
+            self.problem.resolve(), self.device, self.policy, self.overrides, TestPlan(self.policy),
+            self.limits, progress=self.progress,
+        )  # fmt: skip
+        if isinstance(shared, SharedTests):
+            return shared
+        self.progress(
+            f"the round's tests could not be drawn once ({shared.line()}); each candidate draws its own"
+        )
+        return None
 
     def _remember(self, round_: int, proposal: Proposal, candidate_id: int | None) -> None:
         p = proposal

@@ -1,0 +1,38 @@
+"""Whose fault a worker's failure is, and which check it fails."""
+
+from __future__ import annotations
+
+from kernelswarm.judge.reasons import Check, Reason
+from kernelswarm.judge.sandbox import Failure
+from kernelswarm.protocol import FailureKind, Owner, Phase
+
+#: the check a failure of the candidate's worker fails, by failure kind
+_FAILURE_CHECKS = {
+    FailureKind.SYNTAX: Check.SYNTAX, FailureKind.IMPORT: Check.IMPORT,
+    FailureKind.INTERFACE: Check.INTERFACE, FailureKind.COMPILE: Check.COMPILE,
+    FailureKind.OUT_OF_MEMORY: Check.MEMORY, FailureKind.MEMORY_LIMIT: Check.MEMORY,
+    FailureKind.PROCESS_LIMIT: Check.PROCESSES,
+    FailureKind.CUDA_ERROR: Check.CUDA_ERROR, FailureKind.EXIT: Check.EARLY_EXIT,
+    FailureKind.EARLY_EXIT: Check.EARLY_EXIT, FailureKind.CRASH: Check.CRASH,
+    FailureKind.TIMEOUT: Check.TIMEOUT, FailureKind.PROTOCOL: Check.PROTOCOL,
+    FailureKind.INTERRUPTED: Check.HARNESS,
+}  # fmt: skip
+#: where an exception of the candidate's code was raised decides the check it fails
+_EXCEPTION_CHECKS = {
+    Phase.IMPORT_CANDIDATE: Check.IMPORT, Phase.CONSTRUCT_CANDIDATE: Check.CONSTRUCTOR,
+    Phase.SHARE_WEIGHTS: Check.CONSTRUCTOR, Phase.MOVE_CANDIDATE: Check.CONSTRUCTOR,
+}  # fmt: skip
+
+
+def attribute(failure: Failure) -> Reason:
+    """The failed check a worker's failure stands for: the problem's, the harness's, or one of
+    the candidate's (by failure kind, and for an exception by where it was raised)."""
+    detail = failure.detail + ("\n" + failure.traceback.rstrip() if failure.traceback else "")
+    if failure.owner is Owner.PROBLEM:
+        return Reason(Check.PROBLEM, f"the problem's own code failed: {detail}")
+    if failure.owner is Owner.HARNESS:
+        return Reason(Check.HARNESS, f"the worker failed before any candidate code ran: {detail}")
+    check = _FAILURE_CHECKS.get(failure.kind)
+    if check is None:
+        check = _EXCEPTION_CHECKS.get(failure.phase, Check.FORWARD)
+    return Reason(check, detail)
