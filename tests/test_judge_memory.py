@@ -52,11 +52,16 @@ def test_a_problem_too_large_for_the_machine_is_not_judged(monkeypatch):
     assert "too large to judge on this machine" in verdict["reasons"][0]["detail"]
 
 
-def test_tolerance_keeps_the_working_output_and_a_float32_bound():
+def test_tolerance_keeps_only_the_answer_and_a_float32_bound():
     expected = torch.randn(64, 32, dtype=torch.float64)
     working = expected.float()
     tol = Tolerance(expected, working, None, POLICIES["strict"])
-    assert tol.w is working and tol.finite is None
+    # a calibrated comparison never reads the working output again: not held
+    assert tol.w is None and tol.finite is None and tol.e is expected
+    # exact outputs and plain allclose read it: held
+    labels = torch.arange(10)
+    assert Tolerance(labels, labels, None, POLICIES["strict"]).w is labels
+    assert Tolerance(expected, working, None, POLICIES["kernelbench"]).w is working
     assert tol.allowed.dtype == torch.float32
     assert tol.check(working).passed
     wrong = working.clone()

@@ -153,12 +153,18 @@ def test_no_overwrite_where_the_layouts_differ_and_one_call_for_one_test():
 # -- what each call's reply must show ---------------------------------------------------------
 
 
+def honest_output(case, k=0):
+    """Output k of a test as an honest kernel gives it: the float64 answer in the output's own
+    precision (the judge keeps the working-precision outputs only as shapes and dtypes)."""
+    return case.expected[k].to(case.working[k].dtype)
+
+
 def honest(case, call=1) -> Called:
-    """The reply of an honest candidate: the reference's own working-precision output."""
-    w = case.working[0]
+    """The reply of an honest candidate: the answer in the working precision."""
+    w = honest_output(case)
     fact = OutputFact("torch.Tensor", exact_tensor=True, dtype=str(w.dtype).removeprefix("torch."),
                       shape=list(w.shape), device="cpu", layout="torch.strided")  # fmt: skip
-    return Called(call, case.structure, [w.clone()], [fact], [], 1e-3, 0, 0, [], [])
+    return Called(call, case.structure, [w], [fact], [], 1e-3, 0, 0, [], [])
 
 
 def judged(replies):
@@ -179,7 +185,7 @@ def test_honest_replies_pass_every_rule():
 def test_wrong_only_on_other_memory_is_state():
     def cache_by_address(i, planned, reply):
         if planned.mode is InputMode.OVERWRITE:  # the answer for A's old values, at A's address
-            return replace(reply, outputs=[plan_calls(_tests(4))[0].case.working[0].clone()])
+            return replace(reply, outputs=[honest_output(plan_calls(_tests(4))[0].case)])
         return reply
 
     reasons = judged(cache_by_address)
@@ -198,7 +204,7 @@ def test_a_cache_of_the_previous_call_fails_on_its_own_buffers():
             previous and planned.mode is InputMode.OVERWRITE and planned.source == previous[-1].key
         )
         answer = (
-            replace(reply, outputs=[previous[-1].case.working[0].clone()])
+            replace(reply, outputs=[honest_output(previous[-1].case)])
             if same_buffers
             else reply
         )
@@ -270,13 +276,13 @@ def test_each_output_has_its_own_tolerance():
         drawn(x, lambda v: (v.sin(), v.cos() * 1e3), structure="tuple(Tensor, Tensor)"),
     )
     r = honest(case)
-    second = case.working[1].clone()
+    second = honest_output(case, 1)
     second[3, 3] += 1e-2  # within the first output's scale, far outside the second's rounding
     fact2 = replace(r.facts[0])
     reply = replace(
         r,
         structure=case.structure,
-        outputs=[case.working[0].clone(), second],
+        outputs=[honest_output(case), second],
         facts=[r.facts[0], fact2],
     )
     reasons = Reasons()

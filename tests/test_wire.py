@@ -99,3 +99,57 @@ def test_channel_roundtrip_and_timeout():
     finally:
         os.close(r)
         os.close(w)
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memfd is Linux only")
+def test_large_bodies_travel_in_a_sealed_shared_area():
+    import fcntl
+    import threading
+    import time
+
+    r, w = os.pipe()
+    out, into = wire.Bulk.create(1 << 26), None
+    assert out is not None
+    into = wire.Bulk(out.fd, out.capacity)  # the other end's mapping of the same area
+    try:
+        sender = wire.Channel(-1, w, bulk_out=out)
+        receiver = wire.Channel(r, -1, bulk_in=into)
+        big = torch.arange(1 << 20, dtype=torch.float32)  # 4 MiB: through the area
+        sender.send({"x": big, "small": torch.ones(3)})
+        frame_start = os.read(r, 4)
+        assert frame_start == wire.BULK_MAGIC  # the pipe carried only the header
+        receiver._buffer += frame_start
+        got = receiver.recv(deadline=time.monotonic() + 5)["x"]
+        # copied out on receipt: the sender scribbling over the area changes nothing
+        out.map[:16] = b"\xff" * 16
+        assert torch.equal(got, big)
+        # until the other side has spoken, a second large body takes the pipe
+        assert sender._bulk_unread
+        sent = threading.Thread(target=sender.send, args=({"x": big + 1},))
+        sent.start()
+        first = os.read(r, 4)
+        receiver._buffer += first
+        assert first == wire.MAGIC
+        assert torch.equal(receiver.recv(deadline=time.monotonic() + 20)["x"], big + 1)
+        sent.join()
+        # the area's size is sealed: a hostile end cannot shrink it under the reader
+        with pytest.raises(OSError):
+            os.ftruncate(out.fd, 4096)
+        with pytest.raises(OSError):
+            fcntl.fcntl(out.fd, fcntl.F_ADD_SEALS, 0)  # F_SEAL_SEAL: no seal can be removed
+    finally:
+        os.close(r)
+        os.close(w)
+        out.close()
+        into.map.close()
+
+
+def test_a_body_claimed_larger_than_the_area_is_refused():
+    b = wire.Bulk.create(1 << 20)
+    if b is None:
+        pytest.skip("memfd is Linux only")
+    try:
+        with pytest.raises(wire.WireError, match="does not fit"):
+            b.take(2 << 20)
+    finally:
+        b.close()

@@ -77,7 +77,7 @@ def _heavy(sigma: float) -> Callable[[torch.Tensor, torch.Generator], torch.Tens
         # at positions nobody can predict; zeros stay zero. Drawn piecewise to bound memory.
         y = x.contiguous().clone()
         for piece in y.view(-1).split(_CHUNK):
-            noise = torch.randn(piece.shape, generator=gen, dtype=torch.float32)
+            noise = torch.randn(piece.shape, generator=gen, dtype=torch.float32, device=y.device)
             piece.mul_(noise.mul_(sigma).exp_().to(piece.dtype))
         return y
 
@@ -93,12 +93,13 @@ def _outliers(share: float) -> Callable[[torch.Tensor, torch.Generator], torch.T
         y = x.contiguous().clone()
         rows = y.view(-1, y.shape[-1]) if y.dim() > 1 else y.view(1, -1)
         for piece in rows.split(max(1, _CHUNK // max(rows.shape[1], 1))):
-            pick = torch.rand(piece.shape, generator=gen) < share
+            dev = piece.device
+            pick = torch.rand(piece.shape, generator=gen, device=dev) < share
             pick[
-                torch.arange(piece.shape[0]),
-                torch.randint(0, piece.shape[1], (piece.shape[0],), generator=gen),
+                torch.arange(piece.shape[0], device=dev),
+                torch.randint(0, piece.shape[1], (piece.shape[0],), generator=gen, device=dev),
             ] = True
-            power = torch.randint(3, 8, piece.shape, generator=gen).to(torch.float32)
+            power = torch.randint(3, 8, piece.shape, generator=gen, device=dev).to(torch.float32)
             piece.mul_(torch.where(pick, power.exp2(), torch.ones_like(power)).to(piece.dtype))
         return y
 
@@ -113,9 +114,14 @@ def _rows(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     y = x.contiguous().clone()
     rows = y.view(-1, y.shape[-1]) if y.dim() > 1 else y.view(1, -1)
     for piece in rows.split(max(1, _CHUNK // max(rows.shape[1], 1))):
-        kind = torch.randint(0, 3, (piece.shape[0], 1), generator=gen)
-        scale = torch.randint(-6, 7, (piece.shape[0], 1), generator=gen).to(torch.float32).exp2()
-        tails = torch.randn(piece.shape, generator=gen).exp_()
+        dev = piece.device
+        kind = torch.randint(0, 3, (piece.shape[0], 1), generator=gen, device=dev)
+        scale = (
+            torch.randint(-6, 7, (piece.shape[0], 1), generator=gen, device=dev)
+            .to(torch.float32)
+            .exp2()
+        )
+        tails = torch.randn(piece.shape, generator=gen, device=dev).exp_()
         factor = torch.where(
             kind == 1, scale, torch.where(kind == 2, tails, torch.ones_like(tails))
         )
@@ -160,7 +166,7 @@ def transform_inputs(inputs: Sequence[Any], variant: str, seed: int) -> list[Any
         fn = _TRANSFORMS[variant]
     except KeyError:
         raise ValueError(f"unknown input variant {variant!r}; known: {KNOWN_VARIANTS}") from None
-    gen = torch.Generator().manual_seed(seed ^ 0x5EED)
+    generators: dict[torch.device, torch.Generator] = {}
     out: list[Any] = []
     for x in inputs:
         if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel() > 1):
@@ -169,18 +175,52 @@ def transform_inputs(inputs: Sequence[Any], variant: str, seed: int) -> list[Any
         if _is_categorical(x):
             out.append(x)
             continue
-        host = x.detach().cpu()
-        y = fn(host, gen)
-        if _is_symmetric(host):  # a symmetric input stays symmetric (x*m and x*m^T average)
+        x = x.detach()
+        if x.device not in generators:  # drawn where the tensor lives: a GPU draws in ms
+            generators[x.device] = torch.Generator(device=x.device).manual_seed(seed ^ 0x5EED)
+        y = fn(x, generators[x.device])
+        if _is_symmetric(x):  # a symmetric input stays symmetric (x*m and x*m^T average)
             y = (y + y.mT) / 2
-        out.append(y.to(x.device))
+        out.append(y)
     return out
 
 
-def make_inputs(get_inputs: Callable[[], Sequence[Any]], seed: int, variant: str) -> list[Any]:
-    """The problem's inputs for one test: ``get_inputs()`` under ``seed``, then the variant."""
+def make_inputs(
+    get_inputs: Callable[[], Sequence[Any]],
+    seed: int,
+    variant: str,
+    device: torch.device | None = None,
+) -> list[Any]:
+    """The problem's inputs for one test: ``get_inputs()`` under ``seed``, then the variant.
+
+    With a GPU ``device``, ``get_inputs()`` runs with it as torch's default device, so that
+    ``torch.rand(4096, 393216)`` is drawn on the GPU in milliseconds rather than on one CPU core
+    in seconds (and every tensor it returns ends up there). A ``get_inputs()`` that cannot run
+    so (it hands a tensor to numpy, say) is run again as written, under the same seed.
+    """
+    inputs: Sequence[Any]
+    if device is not None and device.type != "cpu":
+        seed_everything(seed)
+        try:
+            with torch.device(device):
+                inputs = get_inputs()
+        except Exception:  # drawn on the host instead, below: same seed, the problem as written
+            inputs = _host_draw(get_inputs, seed)
+        else:
+            _check_list(inputs)
+        inputs = [x.to(device) if isinstance(x, torch.Tensor) else x for x in inputs]
+    else:
+        inputs = _host_draw(get_inputs, seed)
+    return transform_inputs(inputs, variant, seed)
+
+
+def _host_draw(get_inputs: Callable[[], Sequence[Any]], seed: int) -> Sequence[Any]:
     seed_everything(seed)
     inputs = get_inputs()
+    _check_list(inputs)
+    return inputs
+
+
+def _check_list(inputs: Any) -> None:
     if not isinstance(inputs, list | tuple):
         raise TypeError(f"get_inputs() returned a {type(inputs).__name__}, not a list")
-    return transform_inputs(inputs, variant, seed)

@@ -7,13 +7,23 @@ strings and plain tensors, and it checks every length against the bytes actually
 
 Frame: b"KSW1" | header length (8 bytes, big endian) | body length (8 bytes) | header | body.
 
+Large bodies (tests of GiB) do not squeeze through the pipe: they travel in a ``Bulk`` area, a
+sealed shared-memory file (memfd) the judge makes for each direction of each worker. The frame
+is then b"KSW2" | lengths | header, and the body lies at the start of the area. The receiver
+copies it out at once (what it then holds, the sender can no longer change) and releases the
+pages; the area's size is sealed, so a hostile sender cannot shrink it under the reader. A
+sender uses its area only after it has heard from the other side since its last use: the
+other side had read the previous body by then.
+
 Shared by both sides: standard library and torch only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import mmap
 import os
 import select
 import struct
@@ -23,6 +33,11 @@ from typing import Any
 import torch
 
 MAGIC = b"KSW1"
+BULK_MAGIC = b"KSW2"
+#: bodies from this size on travel through the shared area when there is one
+BULK_MIN_BYTES = 1 << 20
+#: the largest body a channel accepts (and the size of its shared areas, mapped, not filled)
+DEFAULT_MAX_BODY_BYTES = 64 << 30
 _PREFIX = struct.Struct(">4sQQ")
 MAX_HEADER_BYTES = 64 << 20
 
@@ -172,21 +187,116 @@ def widen_pipe(fd: int) -> None:
         return  # the default buffer still works, only with more system calls
 
 
+_SEALS = (
+    getattr(fcntl, "F_SEAL_SEAL", 0x1)
+    | getattr(fcntl, "F_SEAL_SHRINK", 0x2)
+    | getattr(fcntl, "F_SEAL_GROW", 0x4)
+)
+
+
+class Bulk:
+    """One direction's shared area for large message bodies (a sealed memfd, mapped whole).
+
+    Its pages cost memory only while a body lies in them: the reader releases them once it
+    has copied the body out.
+    """
+
+    def __init__(self, fd: int, capacity: int) -> None:
+        self.fd = fd
+        self.capacity = capacity
+        self.map = mmap.mmap(fd, capacity, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        if hasattr(mmap, "MADV_HUGEPAGE"):  # 2 MiB pages where the system allows: fewer faults
+            with contextlib.suppress(OSError):
+                self.map.madvise(mmap.MADV_HUGEPAGE)
+
+    @classmethod
+    def create(cls, capacity: int, name: str = "kernelswarm-bulk") -> Bulk | None:
+        """A new area of ``capacity`` bytes, its size sealed; None where the system has none."""
+        memfd_create = getattr(os, "memfd_create", None)
+        add_seals = getattr(fcntl, "F_ADD_SEALS", None)
+        if memfd_create is None or add_seals is None:
+            return None
+        try:
+            fd = memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        except OSError:
+            return None
+        try:
+            os.ftruncate(fd, capacity)
+            fcntl.fcntl(fd, add_seals, _SEALS)
+            return cls(fd, capacity)
+        except (OSError, ValueError):
+            os.close(fd)
+            return None
+
+    def write(self, parts: list[memoryview], total: int) -> None:
+        view = memoryview(self.map)
+        offset = 0
+        try:
+            for part in parts:
+                data = part.cast("B") if part.format != "B" else part
+                view[offset : offset + data.nbytes] = data
+                offset += data.nbytes
+        finally:
+            view.release()
+
+    def take(self, n: int) -> bytearray:
+        """Copy the first ``n`` bytes out, then release those pages."""
+        if not 0 <= n <= self.capacity:
+            raise WireError(f"a body of {n} B does not fit the shared area ({self.capacity} B)")
+        body = bytearray(n)
+        view = memoryview(self.map)
+        try:
+            memoryview(body)[:] = view[:n]
+        finally:
+            view.release()
+        self.release(n)
+        return body
+
+    def release(self, n: int) -> None:
+        if n and hasattr(mmap, "MADV_REMOVE"):
+            try:
+                self.map.madvise(mmap.MADV_REMOVE, 0, n)
+            except OSError:
+                return  # pages stay until the area is closed: memory, never correctness
+
+    def close(self) -> None:
+        self.map.close()
+        os.close(self.fd)
+
+
 class Channel:
     """One end of a pair of pipes, with deadlines on both reading and writing.
 
     Deadlines matter on the judge's side: a worker stuck inside a candidate must not be able
-    to hang the judge by not reading or not writing.
+    to hang the judge by not reading or not writing. ``bulk_out``/``bulk_in``: the shared areas
+    large bodies travel in, when the two ends have them.
     """
 
-    def __init__(self, read_fd: int, write_fd: int, max_body_bytes: int = 64 << 30) -> None:
+    def __init__(
+        self,
+        read_fd: int,
+        write_fd: int,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        bulk_out: Bulk | None = None,
+        bulk_in: Bulk | None = None,
+    ) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
         self.max_body_bytes = max_body_bytes
+        self.bulk_out = bulk_out
+        self.bulk_in = bulk_in
+        self._bulk_unread = False  # a body we put in bulk_out may not have been read yet
         self._buffer = bytearray()
 
     def send(self, obj: Any, deadline: float | None = None) -> None:
         head, parts = encode_parts(obj)
+        body = sum(p.nbytes for p in parts)
+        bulk = self.bulk_out
+        if bulk is not None and not self._bulk_unread and BULK_MIN_BYTES <= body <= bulk.capacity:
+            bulk.write(parts, body)
+            self._bulk_unread = True
+            head = BULK_MAGIC + head[len(MAGIC) :]
+            parts = []
         for part in (memoryview(head), *parts):
             data = part.cast("B") if part.format != "B" else part
             while data:
@@ -200,13 +310,18 @@ class Channel:
     def recv(self, deadline: float | None = None) -> Any:
         prefix = self._read_exactly(_PREFIX.size, deadline)
         magic, header_len, body_len = _PREFIX.unpack(prefix)
-        if magic != MAGIC:
+        in_bulk = magic == BULK_MAGIC and self.bulk_in is not None
+        if magic != MAGIC and not in_bulk:
             raise WireError(
                 f"bad frame marker {bytes(magic)!r}: something else wrote to the channel"
             )
         if header_len > MAX_HEADER_BYTES or body_len > self.max_body_bytes:
             raise WireError(f"frame too large (header {header_len} B, body {body_len} B)")
         header = self._read_exactly(header_len, deadline)
+        self._bulk_unread = False  # the other side speaks: it has read what we sent before
+        if in_bulk:
+            assert self.bulk_in is not None
+            return decode(bytes(header), self.bulk_in.take(body_len))
         return decode(bytes(header), self._read_body(body_len, deadline))
 
     def _read_exactly(self, n: int, deadline: float | None) -> bytearray:

@@ -123,8 +123,9 @@ class Judge:
             self.rng = random.Random(secrets.randbits(40))
         self.seeds = Seeds(master=master, reproduce_with=f"--seed {master}", init=self.init_seed)
         plan = TestPlan(
-            config.policy, config.base_tests, config.min_strong, config.test_memory_bytes
-        )
+            config.policy, config.base_tests, config.min_strong, config.test_memory_bytes,
+            config.device,
+        )  # fmt: skip
         self.tests = TestDrawer(plan, self.rng, self.reasons, self.notes, self.progress)
         if config.shared is not None:
             self.tests.tests = list(config.shared.tests)

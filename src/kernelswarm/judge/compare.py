@@ -26,7 +26,7 @@ pass, the test proves nothing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -90,13 +90,15 @@ class Tolerance:
         self.shape = expected.shape
         self.out_dtype = working.dtype
         self.exact = not expected.is_floating_point()
-        # Held for every test, so kept lean (the judge holds all of them in host memory): the
-        # working output as it came, the finite mask only where something is not finite, and
-        # the allowed error in float32 where the output is no wider.
+        # Held for every test, so kept lean (the judge holds all of them at once, on the GPU
+        # where there is one): the float64 answer, the finite mask only where something is not
+        # finite, the allowed error in float32 where the output is no wider, and the working
+        # output only where a comparison reads it (exact outputs, plain allclose).
         self.e = expected if self.exact else expected.double()
-        self.w = working
+        self.w: torch.Tensor | None = working
         if self.exact or not policy.calibrated:
             return
+        self.w = None
         w = working.double()
         r = policy_output.double() if policy_output is not None else w
         if policy_output is not None and not all_finite(r):
@@ -154,6 +156,7 @@ class Tolerance:
 
         ``quick`` answers pass/fail only and stops at the first failed criterion (strength probes).
         """
+        candidate = candidate.to(self.e.device)  # where the answers are held (a GPU, often)
         if self.exact:
             return self._check_exact(candidate)
         c = candidate.double()
@@ -245,6 +248,7 @@ class Tolerance:
     def _check_exact(self, c: torch.Tensor) -> Comparison:
         # Integer and boolean outputs (argmax, top-k indices, masks) must be exact; where the
         # working-precision reference itself disagrees with float64 (a near tie), either is right.
+        assert self.w is not None
         ok = (c == self.e) | (c == self.w)
         wrong = int((~ok).sum())
         if not wrong:
@@ -259,6 +263,7 @@ class Tolerance:
 
     def _check_allclose(self, c: torch.Tensor) -> Comparison:
         atol, rtol = self.policy.atol or 0.0, self.policy.rtol or 0.0
+        assert self.w is not None
         w = self.w.double()
         both_nan = c.isnan() & w.isnan()
         slack = atol + rtol * w.abs()
@@ -276,6 +281,26 @@ class Tolerance:
             f"{list(index)}: got {_fmt(float(c[index]))}, reference {_fmt(float(w[index]))})",
             worst_index=index,
         )
+
+
+def placed(answers: Answers, device: torch.device) -> Answers:
+    """The same answers with every tensor on ``device`` (where the judge compares)."""
+    if device.type == "cpu":
+        return answers
+
+    def move(values: list[torch.Tensor | None] | list[torch.Tensor] | None) -> list | None:
+        if values is None:
+            return None
+        return [None if v is None else v.to(device) for v in values]
+
+    return replace(
+        answers,
+        expected=move(answers.expected) or [],
+        working=move(answers.working) or [],
+        policy=move(answers.policy),
+        sensitivity=move(answers.sensitivity),
+        rounding=move(answers.rounding),
+    )
 
 
 def tolerances(answers: Answers, policy: Policy) -> list[Tolerance]:

@@ -30,7 +30,7 @@ import torch
 
 from kernelswarm.judge import timing_checks
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, TimingClient
-from kernelswarm.judge.compare import tolerances
+from kernelswarm.judge.compare import placed, tolerances
 from kernelswarm.judge.floor import (
     Floor,
     cached_peaks,
@@ -371,6 +371,8 @@ class Measurement:
         outputs = self.cand.final_outputs("candidate", indices)
         for j, leaves in zip(indices, outputs, strict=True):
             answers = self.ref.answer_timing_set(j)
+            if self.device.startswith("cuda") and torch.cuda.is_available():
+                answers = placed(answers, torch.device(self.device))  # compared on the GPU
             for k, (w, tolerance) in enumerate(
                 zip(answers.working, tolerances(answers, self.policy), strict=True)
             ):

@@ -302,6 +302,20 @@ class Worker(Endpoint):
             "--in-fd", str(to_child_r), "--out-fd", str(from_child_w),
             "--device", self.device, "--file-limit", str(self.limits.file_bytes),
         ]  # fmt: skip
+        # Large bodies (a test's inputs, answers, outputs) travel in shared areas, not the pipes
+        capacity = wire.DEFAULT_MAX_BODY_BYTES
+        bulk_to = wire.Bulk.create(capacity, f"kernelswarm-to-{self.role.value}")
+        bulk_from = wire.Bulk.create(capacity, f"kernelswarm-from-{self.role.value}")
+        bulk_fds: tuple[int, ...] = ()
+        if bulk_to is not None and bulk_from is not None:
+            bulk_fds = (bulk_to.fd, bulk_from.fd)
+            cmd += ["--bulk-in-fd", str(bulk_to.fd), "--bulk-out-fd", str(bulk_from.fd)]
+            cmd += ["--bulk-bytes", str(capacity)]
+        else:
+            for bulk in (bulk_to, bulk_from):
+                if bulk is not None:
+                    bulk.close()
+            bulk_to = bulk_from = None
         env = worker_env(self.scratch, self.builds)
         shared = None
         if self.role is Role.REFERENCE:
@@ -323,7 +337,7 @@ class Worker(Endpoint):
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 cmd,
-                pass_fds=(to_child_r, from_child_w),
+                pass_fds=(to_child_r, from_child_w, *bulk_fds),
                 cwd=self.scratch,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -334,7 +348,7 @@ class Worker(Endpoint):
         os.close(to_child_r)
         os.close(from_child_w)
         os.set_blocking(to_child_w, False)
-        self.channel = wire.Channel(from_child_r, to_child_w)
+        self.channel = wire.Channel(from_child_r, to_child_w, bulk_out=bulk_to, bulk_in=bulk_from)
         self.deadline = time.monotonic() + self.limits.wall_seconds
         if sys.platform.startswith("linux"):
             self.tree = ProcessTree(self.proc.pid, self.confined)
@@ -387,6 +401,9 @@ class Worker(Endpoint):
             for fd in (self.channel.read_fd, self.channel.write_fd):
                 with contextlib.suppress(OSError):
                     os.close(fd)
+            for bulk in (self.channel.bulk_out, self.channel.bulk_in):
+                if bulk is not None:
+                    bulk.close()
             self.channel = None
         if not self.keep_scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)

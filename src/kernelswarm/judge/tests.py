@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import torch
 
 from kernelswarm import variants
-from kernelswarm.judge.compare import Tolerance, all_finite, tolerances
+from kernelswarm.judge.compare import Tolerance, all_finite, placed, tolerances
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.sandbox import physical_memory_bytes
 from kernelswarm.judge.verdict import TestRecord
@@ -36,6 +36,9 @@ MAX_EXTRA_TESTS = 8
 MIN_TESTS = 3
 #: the share of physical memory one judge's tests may take by default
 TEST_MEMORY_SHARE = 0.35
+#: the share of the GPU's memory the answers of one judge's tests may take there (the
+#: reference and the candidate need the rest)
+DEVICE_TEST_SHARE = 0.3
 
 Progress = Callable[[str], None]
 
@@ -57,6 +60,9 @@ class TestPlan:
     min_strong: int = 3
     #: host memory the tests may fill; None: a share of this machine's memory
     memory_bytes: int | None = None
+    #: where the answers are held and outputs compared: "cuda" keeps them on the GPU (where
+    #: they fit), so that only the inputs the candidate needs stay on the host
+    device: str = "cpu"
 
 
 @dataclass
@@ -86,17 +92,28 @@ class TestCase:
     def output_nbytes(self) -> list[int]:
         return [w.numel() * w.element_size() for w in self.working]
 
+    def _held(self) -> list[torch.Tensor]:
+        tensors = [x for x in self.inputs if isinstance(x, torch.Tensor)]
+        tensors += self.expected + [w for w in self.working if w.device.type != "meta"]
+        for t in self.tolerances:
+            tensors += [
+                x for x in (getattr(t, "allowed", None), t.w) if isinstance(x, torch.Tensor)
+            ]
+        return tensors
+
     @property
     def host_bytes(self) -> int:
-        """What the judge holds for this test."""
-        tensors = [x for x in self.inputs if isinstance(x, torch.Tensor)]
-        tensors += self.expected + self.working
-        tensors += [
-            t.allowed
-            for t in self.tolerances
-            if isinstance(getattr(t, "allowed", None), torch.Tensor)
-        ]
-        return sum(t.numel() * t.element_size() for t in tensors)
+        """What the judge holds for this test in host memory (the inputs, at least)."""
+        return sum(_nbytes(t) for t in self._held() if t.device.type == "cpu")
+
+    @property
+    def device_bytes(self) -> int:
+        """What the judge holds for this test on the GPU (answers and tolerances, if there)."""
+        return sum(_nbytes(t) for t in self._held() if t.device.type not in ("cpu", "meta"))
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
 
 
 class TestDrawer:
@@ -120,6 +137,7 @@ class TestDrawer:
         self.tests: list[TestCase] = []
         self._probe_cache: dict[tuple[str, int, str], bool] = {}
         self._budget_words = ""
+        self.place: torch.device | None = None  # where answers are held: chosen at the first test
 
     @property
     def usable(self) -> list[TestCase]:
@@ -149,7 +167,7 @@ class TestDrawer:
                         "shrink the problem with --set NAME=VALUE",
                     )
                     return
-                most = self._max_tests(per_test)
+                most = self._max_tests(per_test, self.tests[0].device_bytes)
                 if most < len(specs):
                     self.notes.append(f"{self._budget_words}: {most} tests instead of {len(specs)}")
                     # two base tests for the call plan, then the adversarial variants, then
@@ -166,16 +184,28 @@ class TestDrawer:
         specs += [(v, v) for v in chosen if v != "base"]
         return specs
 
-    def _max_tests(self, per_test: int) -> int:
-        """How many tests of ``per_test`` host bytes the judge may hold (at least MIN_TESTS)."""
+    def _max_tests(self, per_test: int, on_device: int = 0) -> int:
+        """How many tests of ``per_test`` host bytes (and ``on_device`` GPU bytes) the judge may
+        hold (at least MIN_TESTS)."""
         budget = self.plan.memory_bytes
         if budget is None:
             budget = int(physical_memory_bytes() * TEST_MEMORY_SHARE)
+        held = "inputs" if on_device else "inputs, float64 answers, tolerances"
         self._budget_words = (
-            f"each test holds {per_test / 2**30:.2f} GiB on the host (inputs, float64 answers, "
-            f"tolerances) and the judge's tests may take {budget / 2**30:.1f} GiB"
+            f"each test holds {per_test / 2**30:.2f} GiB on the host ({held}) and the judge's "
+            f"tests may take {budget / 2**30:.1f} GiB"
         )
-        return max(MIN_TESTS, budget // max(per_test, 1))
+        most = budget // max(per_test, 1)
+        if on_device and self.place is not None:
+            device_budget = int(_device_memory(self.place) * DEVICE_TEST_SHARE)
+            by_device = device_budget // on_device
+            if by_device < most:
+                most = by_device
+                self._budget_words = (
+                    f"each test's answers and tolerances hold {on_device / 2**30:.2f} GiB on the "
+                    f"GPU and the judge's tests may take {device_budget / 2**30:.1f} GiB there"
+                )
+        return max(MIN_TESTS, most)
 
     def _strengthen(
         self, source: TestSource, problem_variants: list[str] | None, most: int
@@ -220,8 +250,15 @@ class TestDrawer:
         )
 
     def hold(self, record: TestRecord, drawn: DrawnTest) -> TestCase:
-        """A drawn test as the judge keeps it: domain checked, tolerances calibrated."""
-        answers = drawn.answers
+        """A drawn test as the judge keeps it: domain checked, tolerances calibrated.
+
+        The answers go where outputs are compared (the GPU, when the problem runs on one and
+        they fit: there the float64 arithmetic is fast and host memory is left to the inputs);
+        the working-precision outputs are then kept only as shapes and dtypes.
+        """
+        if self.place is None:
+            self.place = self._placement(drawn)
+        answers = placed(drawn.answers, self.place)
         case = TestCase(
             record, drawn.inputs, answers.expected, answers.working, answers.structure,
             answers.mutated_inputs, answers.aliased_inputs,
@@ -233,8 +270,28 @@ class TestDrawer:
                 getattr(t, "reference_normwise", None) for t in case.tolerances
             ]
         if drawn.again is not None:
-            self._determinism(case, drawn.again)
+            self._determinism(case, [a.to(self.place) for a in drawn.again])
+        case.working = [torch.empty(w.shape, dtype=w.dtype, device="meta") for w in case.working]
+        del answers
+        if self.place.type == "cuda":
+            torch.cuda.empty_cache()  # the tolerances' temporaries: give them back
         return case
+
+    def _placement(self, drawn: DrawnTest) -> torch.device:
+        """The GPU when the check runs on one and three tests' answers fit its share; the host
+        otherwise."""
+        if not self.plan.device.startswith("cuda") or not torch.cuda.is_available():
+            return torch.device("cpu")
+        device = torch.device(self.plan.device)
+        # held per test: the float64 answer and a float32 allowance per output
+        per_test = sum(e.numel() * 12 for e in drawn.answers.expected)
+        if MIN_TESTS * per_test > DEVICE_TEST_SHARE * _device_memory(device):
+            self.notes.append(
+                f"the answers of {MIN_TESTS} tests ({MIN_TESTS * per_test / 2**30:.1f} GiB) do not fit "
+                "the judge's share of the GPU: held and compared on the host"
+            )
+            return torch.device("cpu")
+        return device
 
     def _domain(self, case: TestCase) -> None:
         for e, w in zip(case.expected, case.working, strict=True):
@@ -323,20 +380,30 @@ class TestDrawer:
 def _probes(
     case: TestCase, k: int, w: torch.Tensor, usable: list[TestCase]
 ) -> dict[str, Callable[[], torch.Tensor]]:
-    """The trivial outputs a strong test must reject, each built only when tried."""
-    probes: dict[str, Callable[[], torch.Tensor]] = {"zeros": lambda: torch.zeros_like(w)}
+    """The trivial outputs a strong test must reject, each built only when tried (``w``: the
+    output's shape and dtype), where the answers are held."""
+    where = case.expected[k].device
+
+    def full(value: float) -> Callable[[], torch.Tensor]:
+        return lambda: torch.full(w.shape, value, dtype=w.dtype, device=where)
+
+    probes: dict[str, Callable[[], torch.Tensor]] = {"zeros": full(0)}
     others = [t for t in usable if t is not case and t.working[k].shape == w.shape]
     same_dist = [t for t in others if t.record.variant == "base"]
     if w.is_floating_point() and same_dist:
         mean = float(torch.stack([t.expected[k].double().mean() for t in same_dist]).mean())
-        probes["a constant (the mean answer of other tests)"] = lambda: torch.full_like(w, mean)
-    for t in others[:3]:
-        probes[f"the answer of test {t.name}"] = _given(t.working[k])
+        probes["a constant (the mean answer of other tests)"] = full(mean)
+    for t in others[:3]:  # another test's answer, in the output's own precision
+        probes[f"the answer of test {t.name}"] = _given(t.expected[k], w.dtype)
     for i, x in enumerate(case.inputs):
         if isinstance(x, torch.Tensor) and x.shape == w.shape and x.dtype == w.dtype:
-            probes[f"input {i} returned unchanged"] = _given(x)
+            probes[f"input {i} returned unchanged"] = _given(x, w.dtype)
     return probes
 
 
-def _given(tensor: torch.Tensor) -> Callable[[], torch.Tensor]:
-    return lambda: tensor
+def _given(tensor: torch.Tensor, dtype: torch.dtype) -> Callable[[], torch.Tensor]:
+    return lambda: tensor.to(dtype)
+
+
+def _device_memory(device: torch.device) -> int:
+    return int(torch.cuda.get_device_properties(device).total_memory)

@@ -266,7 +266,8 @@ class Supervisor:
         """This round's tests, drawn once for every candidate (None: each draws its own)."""
         self.progress("drawing this round's tests")
         shared = draw_shared(
-            self.problem.resolve(), self.device, self.policy, self.overrides, TestPlan(self.policy),
+            self.problem.resolve(), self.device, self.policy, self.overrides,
+            TestPlan(self.policy, device=self.device),
             self.limits, progress=self.progress,
         )  # fmt: skip
         if isinstance(shared, SharedTests):

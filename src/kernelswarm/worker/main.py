@@ -51,11 +51,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out-fd", type=int, required=True)
     parser.add_argument("--device", required=True)
     parser.add_argument("--file-limit", type=int, default=8 << 30)
+    parser.add_argument("--bulk-in-fd", type=int, default=None)
+    parser.add_argument("--bulk-out-fd", type=int, default=None)
+    parser.add_argument("--bulk-bytes", type=int, default=wire.DEFAULT_MAX_BODY_BYTES)
     args = parser.parse_args(argv)
 
     _limit_resources(args.file_limit)
     trusted = Trusted()  # before any problem or candidate code is imported
-    channel = wire.Channel(args.in_fd, args.out_fd)
+    bulk_in = bulk_out = None
+    if args.bulk_in_fd is not None and args.bulk_out_fd is not None:
+        bulk_in = wire.Bulk(args.bulk_in_fd, args.bulk_bytes)
+        bulk_out = wire.Bulk(args.bulk_out_fd, args.bulk_bytes)
+    channel = wire.Channel(args.in_fd, args.out_fd, bulk_out=bulk_out, bulk_in=bulk_in)
     phases = Phases(lambda entered: channel.send(protocol.encode(entered, None)))
     role = Role(args.role)
     answerer = make_role(role, phases, torch.device(args.device), trusted)

@@ -44,9 +44,31 @@ from kernelswarm.worker.guard import Phases, Trusted
 
 
 def _cast_inputs(inputs: list[Any], dtype: torch.dtype) -> list[Any]:
+    """Copies of the inputs, floating ones in ``dtype`` (never the caller's own tensors)."""
     return [
-        x.to(dtype) if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs
+        x.to(dtype, copy=True)
+        if isinstance(x, torch.Tensor) and x.is_floating_point()
+        else (x.clone() if isinstance(x, torch.Tensor) else x)
+        for x in inputs
     ]
+
+
+def _fresh(x: Any) -> Any:
+    """A copy of a tensor in its own memory, where it lies; other values unchanged."""
+    return x.clone() if isinstance(x, torch.Tensor) else x
+
+
+def _device_leaves(out: Any, what: str) -> list[torch.Tensor]:
+    """An output's tensors where they lie (Python numbers as tensors), detached."""
+    leaves = []
+    for leaf in flatten(out)[1]:
+        if isinstance(leaf, torch.Tensor):
+            leaves.append(leaf.detach())
+        elif isinstance(leaf, bool | int | float):
+            leaves.append(torch.tensor(leaf))
+        else:
+            raise TypeError(f"the {what} returned a {type(leaf).__qualname__}; expected tensors")
+    return leaves
 
 
 def _host_leaves(out: Any, what: str) -> tuple[str, list[torch.Tensor]]:
@@ -154,39 +176,60 @@ class ReferenceRole:
             finally:
                 torch.set_default_dtype(previous)
 
-    def test(self, req: DrawTest) -> DrawnTest:
-        prob = self._loaded()
-        self.phases.enter(Phase.DRAW_INPUTS, f"for test {req.name}")
-        inputs = variants.make_inputs(prob.get_inputs, req.seed, req.variant)
-        host_inputs = [host(x) for x in inputs]
-        for x in host_inputs:
+    def _draw(self, seed: int, variant: str) -> list[Any]:
+        """One set of the problem's inputs, on this worker's device (drawn there on a GPU)."""
+        inputs = variants.make_inputs(self._loaded().get_inputs, seed, variant, self.device)
+        for x in inputs:
             if not (x is None or isinstance(x, torch.Tensor | bool | int | float | str)):
                 raise TypeError(f"get_inputs() returned a {type(x).__qualname__}")
-        answers = self._answers(host_inputs, f"test {req.name}", req.seed)
+        return [to_device(x, self.device) if isinstance(x, torch.Tensor) else x for x in inputs]
+
+    def test(self, req: DrawTest) -> DrawnTest:
+        self.phases.enter(Phase.DRAW_INPUTS, f"for test {req.name}")
+        inputs = self._draw(req.seed, req.variant)
+        answers, working = self._answers(inputs, f"test {req.name}", req.seed)
         again = None
         if self.tests_run == 0:
             # Run once more on the same values: dropout in training mode, or any other
-            # randomness, makes a problem impossible to judge by comparison.
-            rerun = [to_device(x, self.device) for x in host_inputs]
-            again = _host_leaves(self._run("working", rerun), "reference")[1]
+            # randomness, makes a problem impossible to judge by comparison. Bit for bit the
+            # same (the usual case): nothing more crosses to the judge.
+            rerun = [_fresh(x) for x in inputs]
+            second = _device_leaves(self._run("working", rerun), "reference")
+            if not all(same_bits(a, b) for a, b in zip(working, second, strict=True)):
+                again = [host(x) for x in second]
+            del rerun, second
         self.tests_run += 1
+        host_inputs = [host(x) for x in inputs]
+        del inputs, working
+        self._release()
         return DrawnTest(inputs=host_inputs, again=again, answers=answers)
 
-    def _answers(self, host_inputs: list[Any], name: str, seed: int) -> Answers:
-        """float64, working-precision and policy-precision outputs, and what the reference does."""
-        dev = [to_device(x, self.device) for x in host_inputs]
+    def _release(self) -> None:
+        """Give the device memory of a test back (the judge and the candidate need it too)."""
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _answers(
+        self, inputs: list[Any], name: str, seed: int
+    ) -> tuple[Answers, list[torch.Tensor]]:
+        """float64, working-precision and policy-precision outputs, and what the reference does
+        (and the working-precision outputs as they lie on the device). ``inputs`` (on the
+        device) are never handed to a model: each run gets its own copies."""
         self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {name}")
-        _, expected = _host_leaves(
-            self._run("float64", _cast_inputs(dev, torch.float64)), "reference"
+        expected_dev = _device_leaves(
+            self._run("float64", _cast_inputs(inputs, torch.float64)), "reference"
         )
+        expected = [host(x) for x in expected_dev]
 
         self.phases.enter(Phase.WORKING_REFERENCE, f"for {name}")
-        run_inputs = [to_device(x, self.device) for x in host_inputs]
+        run_inputs = [_fresh(x) for x in inputs]
         out = self._run("working", run_inputs)
-        structure, working = _host_leaves(out, "reference")
+        structure = flatten(out)[0]
+        working_dev = _device_leaves(out, "reference")
+        working = [host(x) for x in working_dev]
         mutated = [
             i
-            for i, (x, p) in enumerate(zip(dev, run_inputs, strict=True))
+            for i, (x, p) in enumerate(zip(inputs, run_inputs, strict=True))
             if isinstance(x, torch.Tensor) and not same_bits(x, p)
         ]
         input_ptrs = {
@@ -199,18 +242,20 @@ class ReferenceRole:
                 if isinstance(leaf, torch.Tensor) and storage_ptr(leaf) in input_ptrs
             }
         )
+        del out, run_inputs
         policy_out = None
         if self.policy_dtype is not None:
             self.phases.enter(Phase.POLICY_REFERENCE, f"({self.policy_dtype}) for {name}")
-            cast = _cast_inputs([to_device(x, self.device) for x in host_inputs], self.policy_dtype)
+            cast = _cast_inputs(inputs, self.policy_dtype)
             policy_out = _host_leaves(self._run("policy", cast), "reference")[1]
         elif self.policy_tf32:
             self.phases.enter(Phase.POLICY_REFERENCE, f"(tf32) for {name}")
             with precision.tf32_compute(self.device.type):
-                fresh = [to_device(x, self.device) for x in host_inputs]
+                fresh = [_fresh(x) for x in inputs]
                 policy_out = _host_leaves(self._run("working", fresh), "reference")[1]
-        sensitivity, rounding = self._perturbed(host_inputs, expected, working, name, seed)
-        return Answers(
+        sensitivity, rounding = self._perturbed(inputs, expected_dev, working_dev, name, seed)
+        del expected_dev
+        answers = Answers(
             expected=expected,
             working=working,
             policy=policy_out,
@@ -219,49 +264,50 @@ class ReferenceRole:
             aliased_inputs=aliased,
             sensitivity=sensitivity,
             rounding=rounding,
-            input_scale=_input_scale(host_inputs),
+            input_scale=_input_scale(inputs),
         )
+        return answers, working_dev
 
     def _perturbed(
         self,
-        host_inputs: list[Any],
+        inputs: list[Any],
         expected: list[torch.Tensor],
         working: list[torch.Tensor],
         name: str,
         seed: int,
     ) -> tuple[list[torch.Tensor | None], list[torch.Tensor | None] | None]:
         """The answer's own sensitivity to its inputs' last bit, and for small outputs a steadier
-        measure of the working precision's rounding error (a backward-error view of tolerance)."""
-        small = sum(e.numel() for e in expected) <= SMALL_OUTPUT
-        gen = torch.Generator().manual_seed(seed ^ 0x0B0E)
+        measure of the working precision's rounding error (a backward-error view of tolerance).
+
+        Everything here stays on the device: only the float32 results cross to the host."""
+        small = sum(w.numel() for w in working) <= SMALL_OUTPUT
+        gen = torch.Generator(device=self.device).manual_seed(seed ^ 0x0B0E)
         sensitivity: list[torch.Tensor | None] = []
         squares: list[torch.Tensor | None] = [None] * len(expected)
         if small:
             squares = [_square(_float_diff(w, e)) for w, e in zip(working, expected, strict=True)]
         for k in range(ROUNDING_SAMPLES if small else 1):
-            shifted = [one_ulp_away(x, gen) for x in host_inputs]
+            shifted = [one_ulp_away(x, gen) for x in inputs]
             self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {name}, inputs one ulp away")
-            dev = [to_device(x, self.device) for x in shifted]
+            moved = _device_leaves(
+                self._run("float64", _cast_inputs(shifted, torch.float64)), "reference"
+            )
             # bf16 and fp16 inputs moved one float32 ulp: the working run cannot see that
-            shifted = [_like(m, x) for m, x in zip(shifted, host_inputs, strict=True)]
-            moved = _host_leaves(
-                self._run("float64", _cast_inputs(dev, torch.float64)), "reference"
-            )[1]
+            shifted = [_like(m, x) for m, x in zip(shifted, inputs, strict=True)]
             if k == 0:
                 sensitivity = [_float_diff(m, e) for m, e in zip(moved, expected, strict=True)]
             if small:
                 self.phases.enter(Phase.WORKING_REFERENCE, f"for {name}, inputs one ulp away")
-                again = _host_leaves(
-                    self._run("working", [to_device(x, self.device) for x in shifted]), "reference"
-                )[1]
+                again = _device_leaves(self._run("working", shifted), "reference")
                 for i, (a, m) in enumerate(zip(again, moved, strict=True)):
                     d, prev = _square(_float_diff(a, m)), squares[i]
                     squares[i] = None if d is None or prev is None else prev + d
+            del moved, shifted
         rounding = None
         if small:
             count = ROUNDING_SAMPLES + 1
-            rounding = [None if q is None else (q / count).sqrt() for q in squares]
-        return sensitivity, rounding
+            rounding = [None if q is None else host((q / count).sqrt()) for q in squares]
+        return [None if s is None else host(s) for s in sensitivity], rounding
 
     # -- timing, counting, sizing -------------------------------------------------------------
     def _implementation(self, name: str) -> Any:
@@ -275,12 +321,10 @@ class ReferenceRole:
 
     def timing_sets(self, req: DrawTimingSets) -> TimingSetsDrawn:
         """Draw fresh input sets for timing (never seen by any implementation before)."""
-        draw = self._loaded().get_inputs
         self.phases.enter(Phase.DRAW_TIMING_SETS)
-        sets = [[host(x) for x in variants.make_inputs(draw, seed, "base")] for seed in req.seeds]
-        warmup = [
-            [host(x) for x in variants.make_inputs(draw, seed, "base")] for seed in req.warmup_seeds
-        ]
+        sets = [[host(x) for x in self._draw(seed, "base")] for seed in req.seeds]
+        warmup = [[host(x) for x in self._draw(seed, "base")] for seed in req.warmup_seeds]
+        self._release()
         self.timing.session.store(dict(enumerate(sets)), warmup)
         set_bytes = sum(
             x.numel() * x.element_size() for x in sets[0] if isinstance(x, torch.Tensor)
@@ -293,8 +337,11 @@ class ReferenceRole:
         sets = self.timing.session.sets
         if req.index not in sets:
             raise IndexError(f"no timing set {req.index} (there are {len(sets)})")
-        inputs = [host(x) for x in sets[req.index]]
-        return TimingSetAnswered(self._answers(inputs, f"timing set {req.index}", req.index))
+        inputs = [to_device(x, self.device) for x in sets[req.index]]
+        answers = self._answers(inputs, f"timing set {req.index}", req.index)[0]
+        del inputs
+        self._release()
+        return TimingSetAnswered(answers)
 
     def count(self, req: CountWork) -> WorkCounted:
         self.phases.enter(Phase.COUNT)
@@ -320,14 +367,8 @@ class ReferenceRole:
         prob = self._loaded()
         self.phases.enter(Phase.SENSITIVITY)
         model = self.models["working"]
-        base = [
-            to_device(host(x), self.device)
-            for x in variants.make_inputs(prob.get_inputs, req.seeds[0], "base")
-        ]
-        other = [
-            to_device(host(x), self.device)
-            for x in variants.make_inputs(prob.get_inputs, req.seeds[1], "base")
-        ]
+        base = self._draw(req.seeds[0], "base")
+        other = self._draw(req.seeds[1], "base")
         y0 = _host_leaves(self._run("working", base), "reference")[1]
 
         def change(inputs: list[Any]) -> float:
@@ -377,7 +418,7 @@ def one_ulp_away(x: Any, gen: torch.Generator) -> Any:
         return x
     if x.dtype in (torch.bfloat16, torch.float16):
         x = x.float()
-    up = torch.randint(0, 2, x.shape, generator=gen, dtype=torch.bool)
+    up = torch.randint(0, 2, x.shape, generator=gen, dtype=torch.bool, device=x.device)
     target = torch.where(up, torch.full_like(x, float("inf")), torch.full_like(x, float("-inf")))
     moved = torch.nextafter(x, target)
     return torch.where(x == 0, x, moved)
