@@ -1,0 +1,202 @@
+"""Time to a verdict, with peak host and GPU memory, for KernelBench problems at their own sizes;
+and, for the same candidate files, KernelBench's own evaluator in the same run.
+
+    python3 benchmarks/judge_speed.py --kernelbench KB_CHECKOUT --out DIR \
+        [--problems 19,23,...] [--candidate N=FILE ...] [--timing] [--kernelbench-eval]
+
+KB_CHECKOUT is a KernelBench checkout beside the project (its files unchanged). A problem
+without a candidate of its own is judged against itself (its ``Model`` renamed ``ModelNew``): a
+stand-in that costs the judge what a real candidate costs, without a kernel. Memory is sampled
+five times a second: the machine's host memory in use above what it was at the start (every
+process: the judge, its workers, the evaluator) and the GPU's memory in use (nvidia-smi).
+Writes ``DIR/judge_speed.json`` and one markdown row per run on standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+def host_used() -> int:
+    info = {}
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            key, value = line.split(":", 1)
+            info[key] = int(value.split()[0]) * 1024
+    return info["MemTotal"] - info["MemAvailable"]
+
+
+def gpu_used() -> int:
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout  # fmt: skip
+        return int(out.split()[0]) << 20
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return -1
+
+
+class Peaks:
+    """Peak host memory (above the start) and GPU memory while a command runs."""
+
+    def __init__(self) -> None:
+        self.base = host_used()
+        self.host = 0
+        self.gpu = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.host = max(self.host, host_used() - self.base)
+            self.gpu = max(self.gpu, gpu_used())
+
+    def __enter__(self) -> Peaks:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Run:
+    problem: str
+    tool: str
+    candidate: str
+    seconds: float
+    host_peak_gib: float
+    gpu_peak_gib: float
+    outcome: str
+    phases: dict = field(default_factory=dict)
+    detail: str = ""
+
+
+def self_candidate(problem: Path, folder: Path) -> Path:
+    """The problem's own Model as ModelNew (every use of the name ``Model`` renamed)."""
+    source = re.sub(r"\bModel\b", "ModelNew", problem.read_text())
+    path = folder / f"self_{problem.name}"
+    path.write_text(source)
+    return path
+
+
+def judge(problem: Path, candidate: Path, out: Path, timing: bool, budget: float) -> Run:
+    verdict_path = out / f"verdict_{problem.stem}_{candidate.stem}.json"
+    cmd = [
+        sys.executable, "-m", "kernelswarm", "check", str(problem), str(candidate),
+        "--device", "cuda", "--json", str(verdict_path), "-q",
+    ]  # fmt: skip
+    cmd += ["--time-budget", str(budget)] if timing else ["--no-timing"]
+    start = time.monotonic()
+    with Peaks() as peaks:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    outcome, phases, detail = f"exit {proc.returncode}", {}, proc.stderr[-400:]
+    if verdict_path.exists():
+        v = json.loads(verdict_path.read_text())
+        outcome, phases = v["verdict"], v.get("phases") or {}
+        detail = "; ".join(r["detail"][:160] for r in v.get("reasons", [])[:2])
+        for name, s in ((v.get("timing") or {}).get("speedups") or {}).items():
+            detail += f" speedup vs {name}: {s.get('median')}"
+    return Run(problem.name, "kernelswarm", candidate.name, round(seconds, 1),
+               round(peaks.host / 2**30, 2), round(peaks.gpu / 2**30, 2), outcome, phases, detail)  # fmt: skip
+
+
+KB_EVAL = r"""
+import sys, json, time, torch
+sys.path.insert(0, sys.argv[1])
+from kernelbench.eval import eval_kernel_against_ref
+ref, cand, build = open(sys.argv[2]).read(), open(sys.argv[3]).read(), sys.argv[4]
+start = time.monotonic()
+r = eval_kernel_against_ref(ref, cand, num_correct_trials=5, num_perf_trials=100,
+                            measure_performance=True, build_dir=build, device=torch.device("cuda:0"))
+print("KBRESULT " + json.dumps({"compiled": r.compiled, "correctness": r.correctness,
+      "runtime_ms": r.runtime, "ref_runtime_ms": getattr(r, "ref_runtime", None),
+      "seconds": time.monotonic() - start, "metadata": {k: str(v)[:200] for k, v in r.metadata.items()}}))
+"""
+
+
+def kernelbench_eval(kb_pkg: Path, problem: Path, candidate: Path, out: Path) -> Run:
+    build = out / f"kb_build_{candidate.stem}"
+    start = time.monotonic()
+    with Peaks() as peaks:
+        proc = subprocess.run(
+            [sys.executable, "-c", KB_EVAL, str(kb_pkg), str(problem), str(candidate), str(build)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+    seconds = time.monotonic() - start
+    found = [line for line in proc.stdout.splitlines() if line.startswith("KBRESULT ")]
+    if found:
+        r = json.loads(found[-1][len("KBRESULT ") :])
+        outcome = "correct" if r["correctness"] else ("wrong" if r["compiled"] else "not compiled")
+        detail = f"runtime {r['runtime_ms']} ms, reference {r['ref_runtime_ms']} ms"
+    else:
+        outcome, detail = f"exit {proc.returncode}", (proc.stderr or proc.stdout)[-400:]
+    return Run(problem.name, "KernelBench eval", candidate.name, round(seconds, 1),
+               round(peaks.host / 2**30, 2), round(peaks.gpu / 2**30, 2), outcome, {}, detail)  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernelbench", type=Path, required=True, help="a KernelBench checkout")
+    ap.add_argument("--kb-package", type=Path, help="folder holding KernelBench's eval package")
+    ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "/tmp/judge_speed")))
+    ap.add_argument("--problems", default="", help="level-1 problem numbers, comma-separated")
+    ap.add_argument("--candidate", action="append", default=[], help="N=FILE")
+    ap.add_argument("--timing", action="store_true")
+    ap.add_argument("--time-budget", type=float, default=5.0)
+    ap.add_argument("--kernelbench-eval", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1, help="judge each candidate this many times")
+    ap.add_argument(
+        "--stop-after", type=float, default=1e9, help="seconds: start nothing new after"
+    )
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    level1 = args.kernelbench / "KernelBench" / "level1"
+    by_number = {int(p.name.split("_")[0]): p for p in level1.glob("*.py")}
+    numbers = [int(n) for n in args.problems.split(",") if n] or sorted(by_number)
+    candidates = {int(k): Path(v) for k, v in (c.split("=", 1) for c in args.candidate)}
+    runs: list[Run] = []
+    started = time.monotonic()
+    print(
+        "| problem | tool | candidate | outcome | seconds | host peak GiB | GPU peak GiB | phases |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for n in numbers:
+        if time.monotonic() - started > args.stop_after:
+            print(f"(stopped before problem {n}: --stop-after)")
+            break
+        problem = by_number[n]
+        cand = candidates.get(n) or self_candidate(problem, args.out)
+        todo = [("ks", i) for i in range(args.repeat)]
+        if args.kernelbench_eval and args.kb_package:
+            todo.append(("kb", 0))
+        for tool, _ in todo:
+            if tool == "ks":
+                run = judge(problem, cand, args.out, args.timing, args.time_budget)
+            else:
+                run = kernelbench_eval(args.kb_package, problem, cand, args.out)
+            runs.append(run)
+            phases = " ".join(f"{k[:5]}={v}" for k, v in run.phases.items())
+            print(f"| {run.problem} | {run.tool} | {run.candidate} | {run.outcome} | {run.seconds} "
+                  f"| {run.host_peak_gib} | {run.gpu_peak_gib} | {phases} |", flush=True)  # fmt: skip
+            if run.outcome not in ("accepted", "correct"):
+                print(f"    {run.detail[:300]}", flush=True)
+            (args.out / "judge_speed.json").write_text(
+                json.dumps([asdict(r) for r in runs], indent=1)
+            )
+
+
+if __name__ == "__main__":
+    main()
