@@ -115,7 +115,7 @@ def judge(problem: Path, candidate: Path, out: Path, timing: bool, budget: float
 
 KB_EVAL = r"""
 import sys, json, time, torch
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = sys.argv[1].split(":")
 from kernelbench.eval import eval_kernel_against_ref
 ref, cand, build = open(sys.argv[2]).read(), open(sys.argv[3]).read(), sys.argv[4]
 start = time.monotonic()
@@ -127,7 +127,7 @@ print("KBRESULT " + json.dumps({"compiled": r.compiled, "correctness": r.correct
 """
 
 
-def kernelbench_eval(kb_pkg: Path, problem: Path, candidate: Path, out: Path) -> Run:
+def kernelbench_eval(kb_pkg: str, problem: Path, candidate: Path, out: Path) -> Run:
     build = out / f"kb_build_{candidate.stem}"
     start = time.monotonic()
     with Peaks() as peaks:
@@ -150,7 +150,10 @@ def kernelbench_eval(kb_pkg: Path, problem: Path, candidate: Path, out: Path) ->
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernelbench", type=Path, required=True, help="a KernelBench checkout")
-    ap.add_argument("--kb-package", type=Path, help="folder holding KernelBench's eval package")
+    ap.add_argument(
+        "--kb-package",
+        help="folders (':'-separated) holding KernelBench's eval package and its needs",
+    )
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "/tmp/judge_speed")))
     ap.add_argument("--problems", default="", help="level-1 problem numbers, comma-separated")
     ap.add_argument("--candidate", action="append", default=[], help="N=FILE")

@@ -204,9 +204,7 @@ def test_a_cache_of_the_previous_call_fails_on_its_own_buffers():
             previous and planned.mode is InputMode.OVERWRITE and planned.source == previous[-1].key
         )
         answer = (
-            replace(reply, outputs=[honest_output(previous[-1].case)])
-            if same_buffers
-            else reply
+            replace(reply, outputs=[honest_output(previous[-1].case)]) if same_buffers else reply
         )
         previous.append(planned)
         return answer

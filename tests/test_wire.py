@@ -150,6 +150,6 @@ def test_a_body_claimed_larger_than_the_area_is_refused():
         pytest.skip("memfd is Linux only")
     try:
         with pytest.raises(wire.WireError, match="does not fit"):
-            b.take(2 << 20)
+            b.check(2 << 20)
     finally:
         b.close()

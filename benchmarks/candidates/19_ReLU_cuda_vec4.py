@@ -3,6 +3,7 @@
 Used by benchmarks/judge_speed.py: the same file is judged by kernelswarm and by KernelBench's
 own evaluator, at KernelBench's own size (4096 x 393216 float32).
 """
+
 import torch
 import torch.nn as nn
 from torch.utils.cpp_extension import load_inline

@@ -9,11 +9,14 @@ Frame: b"KSW1" | header length (8 bytes, big endian) | body length (8 bytes) | h
 
 Large bodies (tests of GiB) do not squeeze through the pipe: they travel in a ``Bulk`` area, a
 sealed shared-memory file (memfd) the judge makes for each direction of each worker. The frame
-is then b"KSW2" | lengths | header, and the body lies at the start of the area. The receiver
-copies it out at once (what it then holds, the sender can no longer change) and releases the
-pages; the area's size is sealed, so a hostile sender cannot shrink it under the reader. A
-sender uses its area only after it has heard from the other side since its last use: the
-other side had read the previous body by then.
+is then b"KSW2" | lengths | header, and the body lies at the start of the area. A GPU tensor is
+copied from the device straight into the area and, on the other side, from the area straight
+onto the receiver's device (``Channel(device=...)``): no host copy of its own on either side.
+The receiver copies every tensor out at once (what it then holds, the sender can no longer
+change); the area's size is sealed, so a hostile sender cannot shrink it under the reader; its
+pages stay (reused by the next body: fresh pages cost a fault each, and in a virtual machine
+faults, not copies, set the pace). A sender uses its area only after it has heard from the
+other side since its last use: the other side had read the previous body by then.
 
 Shared by both sides: standard library and torch only.
 """
@@ -66,13 +69,27 @@ def dtype_from_name(name: str) -> torch.dtype:
     return value
 
 
-def encode_parts(obj: Any) -> tuple[bytes, list[memoryview]]:
-    """Encode into the frame's head (prefix and JSON header) and its body, one view per tensor.
+Part = memoryview | torch.Tensor  # host bytes, or a GPU tensor's bytes (copied when sent)
+
+
+def _nbytes(part: Part) -> int:
+    return part.nbytes if isinstance(part, memoryview) else part.numel() * part.element_size()
+
+
+def _host_view(part: Part) -> memoryview:
+    if isinstance(part, memoryview):
+        return part
+    return part.cpu().numpy().data  # a GPU tensor where no shared area takes it
+
+
+def encode_parts(obj: Any) -> tuple[bytes, list[Part]]:
+    """Encode into the frame's head (prefix and JSON header) and its body, one part per tensor.
 
     The body's parts are views of the tensors' own memory, not copies: a test of several GiB
-    crosses the pipe without doubling anyone's memory.
+    crosses the pipe without doubling anyone's memory. A GPU tensor's part is the tensor (as
+    bytes) and its spec says ``"device": "cuda"``: a receiver with a GPU puts it there.
     """
-    blobs: list[memoryview] = []
+    blobs: list[Part] = []
     specs: list[dict[str, Any]] = []
     offset = 0
 
@@ -80,20 +97,27 @@ def encode_parts(obj: Any) -> tuple[bytes, list[memoryview]]:
         nonlocal offset
         if isinstance(value, torch.Tensor):
             t = value.detach()
-            if t.device.type != "cpu":
-                raise WireError("only CPU tensors travel; copy to the host first")
+            if t.device.type not in ("cpu", "cuda"):
+                raise WireError(f"a tensor on {t.device.type} cannot travel")
             t = t.contiguous()
-            raw = t.reshape(-1).view(torch.uint8).numpy().data if t.numel() else memoryview(b"")
-            specs.append(
-                {
-                    "dtype": _dtype_name(t.dtype),
-                    "shape": list(t.shape),
-                    "offset": offset,
-                    "nbytes": raw.nbytes,
-                }
-            )
+            raw: Part
+            if not t.numel():
+                raw = memoryview(b"")
+            elif t.device.type == "cuda":
+                raw = t.reshape(-1).view(torch.uint8)
+            else:
+                raw = t.reshape(-1).view(torch.uint8).numpy().data
+            spec = {
+                "dtype": _dtype_name(t.dtype),
+                "shape": list(t.shape),
+                "offset": offset,
+                "nbytes": _nbytes(raw),
+            }
+            if t.device.type == "cuda":
+                spec["device"] = "cuda"
+            specs.append(spec)
             blobs.append(raw)
-            offset += raw.nbytes
+            offset += _nbytes(raw)
             return {"__tensor__": len(specs) - 1}
         if isinstance(value, tuple):
             return {"__tuple__": [walk(v) for v in value]}
@@ -113,13 +137,25 @@ def encode_parts(obj: Any) -> tuple[bytes, list[memoryview]]:
 
 
 def encode(obj: Any) -> bytes:
-    """Encode nested dicts/lists/tuples of JSON scalars and CPU tensors into one frame."""
+    """Encode nested dicts/lists/tuples of JSON scalars and tensors into one frame."""
     head, parts = encode_parts(obj)
-    return head + b"".join(parts)
+    return head + b"".join(_host_view(p) for p in parts)
 
 
-def decode(header_bytes: bytes, body: bytearray) -> Any:
-    """Rebuild the object of one frame; every tensor's extent is checked against the body."""
+def decode(
+    header_bytes: bytes,
+    body: bytearray | mmap.mmap,
+    device: torch.device | None = None,
+    body_len: int | None = None,
+) -> Any:
+    """Rebuild the object of one frame; every tensor's extent is checked against the body.
+
+    From a ``bytearray`` the tensors are views of it; from a shared area (an ``mmap``), each is
+    copied out at once: onto ``device`` if it was a GPU tensor and a device is given, to the
+    host otherwise.
+    """
+    shared = isinstance(body, mmap.mmap)
+    size = body_len if body_len is not None else len(body)
     try:
         header = json.loads(header_bytes)
     except ValueError as exc:
@@ -137,12 +173,17 @@ def decode(header_bytes: bytes, body: bytearray) -> Any:
                 raise WireError("negative tensor dimension")
             numel *= s
         itemsize = torch.empty((), dtype=dtype).element_size()
-        if nbytes != numel * itemsize or start < 0 or start + nbytes > len(body):
+        if nbytes != numel * itemsize or start < 0 or start + nbytes > size:
             raise WireError("tensor extent does not match the bytes received")
+        onto = device if spec.get("device") == "cuda" and device is not None else None
         if numel == 0:
-            tensors.append(torch.empty(shape, dtype=dtype))
+            tensors.append(torch.empty(shape, dtype=dtype, device=onto))
             continue
         flat = torch.frombuffer(body, dtype=torch.uint8, count=nbytes, offset=start)
+        if onto is not None:
+            flat = flat.to(onto, copy=True)
+        elif shared:
+            flat = flat.clone()
         tensors.append(flat.view(dtype).reshape(shape))
 
     def walk(value: Any) -> Any:
@@ -228,36 +269,31 @@ class Bulk:
             os.close(fd)
             return None
 
-    def write(self, parts: list[memoryview], total: int) -> None:
-        view = memoryview(self.map)
+    def write(self, parts: list[Part]) -> None:
         offset = 0
-        try:
-            for part in parts:
-                data = part.cast("B") if part.format != "B" else part
-                view[offset : offset + data.nbytes] = data
-                offset += data.nbytes
-        finally:
-            view.release()
+        for part in parts:
+            n = _nbytes(part)
+            if isinstance(part, torch.Tensor):  # straight from the GPU into the area
+                if n:
+                    dst = torch.frombuffer(self.map, dtype=torch.uint8, count=n, offset=offset)
+                    dst.copy_(part)
+                    del dst
+            else:
+                view = memoryview(self.map)
+                try:
+                    data = part.cast("B") if part.format != "B" else part
+                    view[offset : offset + n] = data
+                finally:
+                    view.release()
+            offset += n
 
-    def take(self, n: int) -> bytearray:
-        """Copy the first ``n`` bytes out, then release those pages."""
+    def check(self, n: int) -> None:
         if not 0 <= n <= self.capacity:
             raise WireError(f"a body of {n} B does not fit the shared area ({self.capacity} B)")
-        body = bytearray(n)
-        view = memoryview(self.map)
-        try:
-            memoryview(body)[:] = view[:n]
-        finally:
-            view.release()
-        self.release(n)
-        return body
 
-    def release(self, n: int) -> None:
-        if n and hasattr(mmap, "MADV_REMOVE"):
-            try:
-                self.map.madvise(mmap.MADV_REMOVE, 0, n)
-            except OSError:
-                return  # pages stay until the area is closed: memory, never correctness
+    def allocated(self) -> int:
+        """Bytes of memory the area holds now (its pages written so far)."""
+        return os.fstat(self.fd).st_blocks * 512
 
     def close(self) -> None:
         self.map.close()
@@ -279,25 +315,27 @@ class Channel:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         bulk_out: Bulk | None = None,
         bulk_in: Bulk | None = None,
+        device: torch.device | None = None,
     ) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
         self.max_body_bytes = max_body_bytes
         self.bulk_out = bulk_out
         self.bulk_in = bulk_in
+        self.device = device  # where GPU tensors received go (None: to the host)
         self._bulk_unread = False  # a body we put in bulk_out may not have been read yet
         self._buffer = bytearray()
 
     def send(self, obj: Any, deadline: float | None = None) -> None:
         head, parts = encode_parts(obj)
-        body = sum(p.nbytes for p in parts)
+        body = sum(_nbytes(p) for p in parts)
         bulk = self.bulk_out
         if bulk is not None and not self._bulk_unread and BULK_MIN_BYTES <= body <= bulk.capacity:
-            bulk.write(parts, body)
+            bulk.write(parts)
             self._bulk_unread = True
             head = BULK_MAGIC + head[len(MAGIC) :]
             parts = []
-        for part in (memoryview(head), *parts):
+        for part in (memoryview(head), *(_host_view(p) for p in parts)):
             data = part.cast("B") if part.format != "B" else part
             while data:
                 self._wait(self.write_fd, writable=True, deadline=deadline)
@@ -321,8 +359,9 @@ class Channel:
         self._bulk_unread = False  # the other side speaks: it has read what we sent before
         if in_bulk:
             assert self.bulk_in is not None
-            return decode(bytes(header), self.bulk_in.take(body_len))
-        return decode(bytes(header), self._read_body(body_len, deadline))
+            self.bulk_in.check(body_len)
+            return decode(bytes(header), self.bulk_in.map, self.device, body_len)
+        return decode(bytes(header), self._read_body(body_len, deadline), self.device)
 
     def _read_exactly(self, n: int, deadline: float | None) -> bytearray:
         while len(self._buffer) < n:

@@ -15,7 +15,7 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kernelswarm.judge.attribution import attribute
@@ -27,7 +27,7 @@ from kernelswarm.judge.measure import Measurement, MeasurementFailed
 from kernelswarm.judge.protections import available
 from kernelswarm.judge.reasons import Check, Reason, Reasons
 from kernelswarm.judge.results import TimingOptions, TimingResult
-from kernelswarm.judge.sandbox import Limits, WorkerError
+from kernelswarm.judge.sandbox import Limits, WorkerError, reference_limits
 from kernelswarm.judge.shared import SharedTests
 from kernelswarm.judge.tests import TestDrawer, TestPlan
 from kernelswarm.judge.verdict import Outcome, PhaseTimes, Seeds, Verdict, Weights
@@ -174,9 +174,7 @@ class Judge:
             return self._verdict(None, time.monotonic() - started)
         # The reference runs only the problem's own code: it gets at least the default limit, so
         # that a short --timeout meant for the candidate cannot make a slow problem unjudgeable.
-        ref_limits = replace(
-            cfg.limits, wall_seconds=max(cfg.limits.wall_seconds, Limits().wall_seconds)
-        )
+        ref_limits = reference_limits(cfg.limits)
         # With the round's tests drawn already, the reference worker is needed only for timing.
         need_ref = cfg.shared is None or cfg.timing is not None
         ref = (

@@ -15,6 +15,18 @@ import signal
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+def _shared_memory(pid: int | str) -> int:
+    """The resident shared memory (shmem, memfd) of a process, in bytes; 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"RssShmem:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
+
+
 def _stat(pid: int | str) -> list[bytes] | None:
     """The fields of /proc/PID/stat after the command name (field 3 onwards), or None."""
     try:
@@ -68,12 +80,13 @@ class ProcessTree:
         return found
 
     def usage(self) -> tuple[int, int]:
-        """(resident bytes, tasks) of every member."""
+        """(resident bytes, tasks) of every member. Shared memory is left out: the channels'
+        shared areas are mapped by the judge too, and are counted where they are filled."""
         rss = tasks = 0
         for pid in self.members():
             fields = _stat(pid)
             if fields is not None:
-                rss += int(fields[21]) * _PAGE
+                rss += int(fields[21]) * _PAGE - _shared_memory(pid)
                 tasks += int(fields[17])
         return rss, tasks
 

@@ -25,9 +25,11 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
+
+import torch
 
 from kernelswarm import protocol, wire
 from kernelswarm.judge.builds import FOLDERS
@@ -50,6 +52,25 @@ ALLOWED_ENV = frozenset(
 )  # fmt: skip
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding kernelswarm/
+
+
+def reference_limits(limits: Limits) -> Limits:
+    """The reference runs only the problem's own code: at least the default time, and most of
+    this machine's memory (a KernelBench problem's tests take tens of GiB at its own size), so
+    that limits meant for a candidate cannot make a large problem unjudgeable."""
+    return replace(
+        limits,
+        wall_seconds=max(limits.wall_seconds, Limits().wall_seconds),
+        memory_bytes=max(limits.memory_bytes, int(physical_memory_bytes() * 0.75)),
+    )
+
+
+def judge_device(device: str) -> torch.device | None:
+    """Where this process puts the GPU tensors its workers send (answers, inputs, outputs):
+    the same GPU when the check runs on one this process can use; None keeps them on the host."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.device(device)
+    return None
 
 
 def physical_memory_bytes() -> int:
@@ -348,7 +369,10 @@ class Worker(Endpoint):
         os.close(to_child_r)
         os.close(from_child_w)
         os.set_blocking(to_child_w, False)
-        self.channel = wire.Channel(from_child_r, to_child_w, bulk_out=bulk_to, bulk_in=bulk_from)
+        self.channel = wire.Channel(
+            from_child_r, to_child_w, bulk_out=bulk_to, bulk_in=bulk_from,
+            device=judge_device(self.device),
+        )  # fmt: skip
         self.deadline = time.monotonic() + self.limits.wall_seconds
         if sys.platform.startswith("linux"):
             self.tree = ProcessTree(self.proc.pid, self.confined)
@@ -505,6 +529,9 @@ class Worker(Endpoint):
             if self.proc.poll() is not None:
                 return
             rss, tasks = self.tree.usage()
+            channel = self.channel
+            if channel is not None and channel.bulk_in is not None:
+                rss += channel.bulk_in.allocated()  # what it wrote to the judge, it holds
             if rss > self.limits.memory_bytes:
                 self._memory_exceeded = rss
             elif tasks > self.limits.processes:

@@ -19,7 +19,7 @@ from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.client import ReferenceClient, open_endpoint
 from kernelswarm.judge.protections import available
 from kernelswarm.judge.reasons import Reason, Reasons
-from kernelswarm.judge.sandbox import Limits, WorkerError
+from kernelswarm.judge.sandbox import Limits, WorkerError, reference_limits
 from kernelswarm.judge.tests import TestCase, TestDrawer, TestPlan
 from kernelswarm.precision import Policy
 from kernelswarm.problem import Override
@@ -57,7 +57,12 @@ def draw_shared(
     reasons = Reasons()
     notes: list[str] = []
     ref = ReferenceClient(
-        open_endpoint(Role.REFERENCE, device, limits or Limits(), confined=available().complete)
+        open_endpoint(
+            Role.REFERENCE,
+            device,
+            reference_limits(limits or Limits()),
+            confined=available().complete,
+        )
     )
     try:
         versions = ref.start().versions

@@ -204,7 +204,7 @@ class CandidateRole:
         for k, (leaf, fact, first) in enumerate(zip(leaves, facts, firsts, strict=True)):
             if first is None:
                 continue
-            late = leaf.detach().to("cpu", copy=True)
+            late = leaf.detach().to(first.device, copy=True)
             if not same_bits(first, late):
                 facts[k] = replace(fact, changed_after_return=changed_elements(first, late))
             if fact.aliases_input is None:
@@ -260,7 +260,7 @@ class CandidateRole:
             aliases_input=input_ptrs.get(ptr) if ptr else None,
             reuses_output_of_call=earlier[0] if earlier else None,
         )
-        return fact, leaf.detach().to("cpu", copy=True)
+        return fact, _kept_copy(leaf)
 
     def _new_threads(self) -> list[str]:
         return sorted(
@@ -274,7 +274,20 @@ class CandidateRole:
         self.trusted.sleep(4 * LATE_WAIT_S)
         changed = []
         for call, leaf, first in self.retained:
-            now = leaf.detach().to("cpu", copy=True)
+            now = leaf.detach().to(first.device, copy=True)
             if not same_bits(first, now):
                 changed.append(LateChange(call, changed_elements(first, now)))
         return Finished(changed, self._new_threads(), self.trusted.tampered())
+
+
+def _kept_copy(leaf: torch.Tensor) -> torch.Tensor:
+    """The output as returned, copied: what the judge compares and the re-checks look back to.
+
+    On the GPU while a few more such copies fit there (the channel then sends it from the device
+    straight to the judge's GPU), on the host otherwise.
+    """
+    if leaf.device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(leaf.device)
+        if free > 4 * leaf.numel() * leaf.element_size():
+            return leaf.detach().clone()
+    return leaf.detach().to("cpu", copy=True)

@@ -62,7 +62,11 @@ def main(argv: list[str]) -> int:
     if args.bulk_in_fd is not None and args.bulk_out_fd is not None:
         bulk_in = wire.Bulk(args.bulk_in_fd, args.bulk_bytes)
         bulk_out = wire.Bulk(args.bulk_out_fd, args.bulk_bytes)
-    channel = wire.Channel(args.in_fd, args.out_fd, bulk_out=bulk_out, bulk_in=bulk_in)
+    # GPU tensors the judge sends (inputs) go straight onto this worker's GPU
+    on_gpu = torch.device(args.device) if args.device.startswith("cuda") else None
+    channel = wire.Channel(
+        args.in_fd, args.out_fd, bulk_out=bulk_out, bulk_in=bulk_in, device=on_gpu
+    )
     phases = Phases(lambda entered: channel.send(protocol.encode(entered, None)))
     role = Role(args.role)
     answerer = make_role(role, phases, torch.device(args.device), trusted)

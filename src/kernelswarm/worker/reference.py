@@ -196,13 +196,14 @@ class ReferenceRole:
             rerun = [_fresh(x) for x in inputs]
             second = _device_leaves(self._run("working", rerun), "reference")
             if not all(same_bits(a, b) for a, b in zip(working, second, strict=True)):
-                again = [host(x) for x in second]
+                again = second
             del rerun, second
         self.tests_run += 1
-        host_inputs = [host(x) for x in inputs]
-        del inputs, working
+        del working
         self._release()
-        return DrawnTest(inputs=host_inputs, again=again, answers=answers)
+        # Everything stays where it was computed: the channel copies a GPU tensor straight
+        # into the shared area, and the judge's side straight onto its own GPU.
+        return DrawnTest(inputs=inputs, again=again, answers=answers)
 
     def _release(self) -> None:
         """Give the device memory of a test back (the judge and the candidate need it too)."""
@@ -219,14 +220,14 @@ class ReferenceRole:
         expected_dev = _device_leaves(
             self._run("float64", _cast_inputs(inputs, torch.float64)), "reference"
         )
-        expected = [host(x) for x in expected_dev]
+        expected = expected_dev
 
         self.phases.enter(Phase.WORKING_REFERENCE, f"for {name}")
         run_inputs = [_fresh(x) for x in inputs]
         out = self._run("working", run_inputs)
         structure = flatten(out)[0]
         working_dev = _device_leaves(out, "reference")
-        working = [host(x) for x in working_dev]
+        working = working_dev
         mutated = [
             i
             for i, (x, p) in enumerate(zip(inputs, run_inputs, strict=True))
@@ -254,7 +255,7 @@ class ReferenceRole:
                 fresh = [_fresh(x) for x in inputs]
                 policy_out = _host_leaves(self._run("working", fresh), "reference")[1]
         sensitivity, rounding = self._perturbed(inputs, expected_dev, working_dev, name, seed)
-        del expected_dev
+
         answers = Answers(
             expected=expected,
             working=working,
@@ -279,7 +280,7 @@ class ReferenceRole:
         """The answer's own sensitivity to its inputs' last bit, and for small outputs a steadier
         measure of the working precision's rounding error (a backward-error view of tolerance).
 
-        Everything here stays on the device: only the float32 results cross to the host."""
+        Everything here stays on the device."""
         small = sum(w.numel() for w in working) <= SMALL_OUTPUT
         gen = torch.Generator(device=self.device).manual_seed(seed ^ 0x0B0E)
         sensitivity: list[torch.Tensor | None] = []
@@ -306,8 +307,8 @@ class ReferenceRole:
         rounding = None
         if small:
             count = ROUNDING_SAMPLES + 1
-            rounding = [None if q is None else host((q / count).sqrt()) for q in squares]
-        return [None if s is None else host(s) for s in sensitivity], rounding
+            rounding = [None if q is None else (q / count).sqrt() for q in squares]
+        return sensitivity, rounding
 
     # -- timing, counting, sizing -------------------------------------------------------------
     def _implementation(self, name: str) -> Any:
