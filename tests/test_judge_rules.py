@@ -13,7 +13,7 @@ from dataclasses import replace
 import torch
 
 from kernelswarm.judge import timing_checks
-from kernelswarm.judge.calls import CallJudge, plan_calls
+from kernelswarm.judge.calls import CallJudge, plan_calls, releases
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.results import ImplTiming
 from kernelswarm.judge.tests import TestDrawer, TestPlan
@@ -142,6 +142,9 @@ def test_the_call_plan_reuses_clones_and_overwrites():
         ("t0", InputMode.OVERWRITE, "previous-overwritten", "A-overwritten"),
     ]  # fmt: skip
     assert [p.sends_inputs for p in plan] == [True, True, False, False, True, True, True, True]
+    # inputs no later call refers to are freed before the next call (GiB each at KernelBench's
+    # sizes): never one a later call reuses, clones or overwrites
+    assert releases(plan) == [[], [], ["B"], [], ["A-clone"], ["t2"], ["t3"], ["A"]]
 
 
 def test_no_overwrite_where_the_layouts_differ_and_one_call_for_one_test():

@@ -35,7 +35,7 @@ def through_the_wire(message, seq=7):
 
 def test_messages_cross_the_wire_typed():
     x = torch.randn(3, 4)
-    call = Call(InputMode.OVERWRITE, "A-overwritten", "A", [48], [x, 3, None, "s"])
+    call = Call(InputMode.OVERWRITE, "A-overwritten", "A", [48], [x, 3, None, "s"], ["B"])
     seq, back = through_the_wire(call)
     assert seq == 7 and isinstance(back, Call) and back.mode is InputMode.OVERWRITE
     assert torch.equal(back.inputs[0], x) and back.inputs[1:] == [3, None, "s"]

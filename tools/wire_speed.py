@@ -2,6 +2,7 @@
 shared area (wire.Bulk). Run: PYTHONPATH=src python3 tools/wire_speed.py [GiB]"""
 
 import os
+import subprocess
 import sys
 import time
 
@@ -50,9 +51,13 @@ def cross(gib: float, bulk: bool, gpu: bool, times: int = 3) -> list[float]:
 
 if __name__ == "__main__":
     gib = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
+    if len(sys.argv) > 3 and sys.argv[2] == "--one":  # one configuration, in a fresh process
+        bulk, gpu = sys.argv[3] == "bulk", sys.argv[4] == "gpu"
+        rates = ", ".join(f"{r:.2f}" for r in cross(gib, bulk, gpu))
+        where = "GPU to GPU" if gpu else "host to host"
+        print(f"{where}, {'shared area' if bulk else 'pipe'}: {gib} GiB at {rates} GB/s")
+        sys.exit(0)
     gpu_too = len(sys.argv) > 2 and sys.argv[2] == "gpu"
-    for gpu in (False, True) if gpu_too else (False,):
-        for bulk in (False, True):
-            rates = ", ".join(f"{r:.2f}" for r in cross(gib, bulk, gpu))
-            where = "GPU to GPU" if gpu else "host to host"
-            print(f"{where}, {'shared area' if bulk else 'pipe'}: {gib} GiB at {rates} GB/s")
+    for where in ("gpu", "host") if gpu_too else ("host",):
+        for how in ("pipe", "bulk"):  # CUDA cannot start again in a forked child: fresh processes
+            subprocess.run([sys.executable, __file__, str(gib), "--one", how, where], check=False)

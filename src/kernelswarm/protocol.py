@@ -33,7 +33,7 @@ from kernelswarm.plain import PlainError, from_plain, to_plain
 from kernelswarm.problem import Override
 
 #: bumped whenever a message changes; a worker of another version is refused at its hello
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 
 
 class ProtocolError(Exception):
@@ -375,6 +375,9 @@ class Call:
     source: str | None
     output_nbytes: list[int]
     inputs: list[Any] | None  # with FRESH and OVERWRITE only
+    #: inputs kept under these keys will not be used again: the worker frees them first (a
+    #: KernelBench test's inputs are GiB on the GPU, and the plan makes a dozen calls)
+    release: list[str]
 
 
 @_message("finish")

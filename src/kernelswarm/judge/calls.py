@@ -34,6 +34,19 @@ class PlannedCall:
         return self.mode in (InputMode.FRESH, InputMode.OVERWRITE)
 
 
+def releases(plan: list[PlannedCall]) -> list[list[str]]:
+    """For each call, the input keys no later call refers to (the worker frees them first)."""
+    out: list[list[str]] = []
+    live: set[str] = set()
+    for i, planned in enumerate(plan):
+        later = {p.source for p in plan[i:] if p.source is not None}
+        gone = sorted(k for k in live if k not in later)
+        live -= set(gone)
+        live.add(planned.key)
+        out.append(gone)
+    return out
+
+
 def plan_calls(tests: list[TestCase]) -> list[PlannedCall]:
     usable = [t for t in tests if t.usable]
     if len(usable) < 2:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.builds import folder_for
-from kernelswarm.judge.calls import CallJudge, plan_calls
+from kernelswarm.judge.calls import CallJudge, plan_calls, releases
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, open_endpoint
 from kernelswarm.judge.lock import device_lock
 from kernelswarm.judge.measure import Measurement, MeasurementFailed
@@ -41,6 +41,9 @@ from kernelswarm.protocol import (
 )
 
 Progress = Callable[[str], None]
+
+#: a test's inputs from this size on are freed in the candidate's worker once no call needs them
+RELEASE_FROM_BYTES = 256 << 20
 
 #: checks a verdict has passed once the candidate's calls were judged (unless they failed)
 _CALL_CHECKS = frozenset({
@@ -290,11 +293,17 @@ class Judge:
             self._calls(cand)
 
     def _calls(self, cand: CandidateClient) -> None:
-        for number, planned in enumerate(plan_calls(self.tests.tests), start=1):
+        plan = plan_calls(self.tests.tests)
+        # Large inputs (GiB at KernelBench's sizes) are freed in the worker once no later call
+        # refers to them; small ones are kept, so that fresh inputs never land in a freed test's
+        # memory and an address-keyed cache is caught as such (state), not as wrong values.
+        large = bool(plan) and plan[0].case.input_nbytes >= RELEASE_FROM_BYTES
+        frees = releases(plan) if large else [[] for _ in plan]
+        for number, (planned, release) in enumerate(zip(plan, frees, strict=True), 1):
             self.progress(f"candidate: call {number} ({planned.case.name}, {planned.mode.words})")
             reply = cand.call(
                 planned.mode, planned.key, planned.source, planned.case.output_nbytes,
-                planned.case.inputs if planned.sends_inputs else None,
+                planned.case.inputs if planned.sends_inputs else None, release,
             )  # fmt: skip
             self.calls.judge(planned, reply)
         self.progress("candidate: final re-check of every returned output")

@@ -217,8 +217,10 @@ class CandidateClient(TimingClient):
         source: str | None,
         output_nbytes: list[int],
         inputs: list[Any] | None,
+        release: list[str] | None = None,
     ) -> Called:
-        return self.endpoint.request(Call(mode, key, source, output_nbytes, inputs), Called)
+        request = Call(mode, key, source, output_nbytes, inputs, release or [])
+        return self.endpoint.request(request, Called)
 
     def finish(self) -> Finished:
         return self.endpoint.request(Finish(), Finished)

@@ -89,6 +89,10 @@ class TestCase:
         return self.record.skipped is None
 
     @property
+    def input_nbytes(self) -> int:
+        return sum(_nbytes(x) for x in self.inputs if isinstance(x, torch.Tensor))
+
+    @property
     def output_nbytes(self) -> list[int]:
         return [w.numel() * w.element_size() for w in self.working]
 
@@ -196,8 +200,9 @@ class TestDrawer:
             f"tests may take {budget / 2**30:.1f} GiB"
         )
         most = budget // max(per_test, 1)
-        if on_device and self.place is not None:
-            device_budget = int(_device_memory(self.place) * DEVICE_TEST_SHARE)
+        gpu = self.plan.device
+        if on_device and gpu.startswith("cuda") and torch.cuda.is_available():
+            device_budget = int(_device_memory(torch.device(gpu)) * DEVICE_TEST_SHARE)
             by_device = device_budget // on_device
             if by_device < most:
                 most = by_device

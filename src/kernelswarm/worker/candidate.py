@@ -149,6 +149,8 @@ class CandidateRole:
 
     def _place_inputs(self, req: Call) -> list[Any]:
         mode, key = req.mode, req.key
+        for gone in req.release:
+            self.inputs.pop(gone, None)
         if mode in (InputMode.FRESH, InputMode.OVERWRITE) and req.inputs is None:
             raise ValueError(f"a {mode.value} call carries no inputs")
         if mode is InputMode.FRESH:
