@@ -106,7 +106,10 @@ def judge(problem: Path, candidate: Path, out: Path, timing: bool, budget: float
     if verdict_path.exists():
         v = json.loads(verdict_path.read_text())
         outcome, phases = v["verdict"], v.get("phases") or {}
-        detail = "; ".join(r["detail"][:160] for r in v.get("reasons", [])[:2])
+        detail = "; ".join(
+            r["detail"][:160] if r["check"] != "harness" else r["detail"][-700:]
+            for r in v.get("reasons", [])[:2]
+        )
         for name, s in ((v.get("timing") or {}).get("speedups") or {}).items():
             detail += f" speedup vs {name}: {s.get('median')}"
     return Run(problem.name, "kernelswarm", candidate.name, round(seconds, 1),
@@ -195,7 +198,7 @@ def main() -> None:
             print(f"| {run.problem} | {run.tool} | {run.candidate} | {run.outcome} | {run.seconds} "
                   f"| {run.host_peak_gib} | {run.gpu_peak_gib} | {phases} |", flush=True)  # fmt: skip
             if run.outcome not in ("accepted", "correct"):
-                print(f"    {run.detail[:300]}", flush=True)
+                print(f"    {run.detail[:800]}", flush=True)
             (args.out / "judge_speed.json").write_text(
                 json.dumps([asdict(r) for r in runs], indent=1)
             )

@@ -113,3 +113,19 @@ def test_pipes_to_workers_are_widened():
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_a_gpu_that_runs_out_of_memory_holding_answers_falls_back_to_the_host(monkeypatch):
+    real, calls = judge_tests.tolerances, []
+
+    def full_once(answers, policy):
+        calls.append(1)
+        if len(calls) == 2:  # the second test does not fit
+            raise torch.OutOfMemoryError("CUDA out of memory (planted)")
+        return real(answers, policy)
+
+    monkeypatch.setattr(judge_tests, "tolerances", full_once)
+    verdict = _judge("cheats/zeros.py", None)
+    assert verdict["verdict"] == "rejected"  # still judged, every test
+    assert any("ran out of memory holding the tests' answers" in n for n in verdict["notes"])
+    assert len(verdict["tests"]) > MIN_TESTS

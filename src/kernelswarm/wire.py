@@ -181,7 +181,10 @@ def decode(
             continue
         flat = torch.frombuffer(body, dtype=torch.uint8, count=nbytes, offset=start)
         if onto is not None:
-            flat = flat.to(onto, copy=True)
+            try:
+                flat = flat.to(onto, copy=True)
+            except torch.OutOfMemoryError:  # the GPU is full: the host holds it instead
+                flat = flat.clone()
         elif shared:
             flat = flat.clone()
         tensors.append(flat.view(dtype).reshape(shape))

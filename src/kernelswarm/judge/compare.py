@@ -151,6 +151,16 @@ class Tolerance:
             allowed = allowed.clamp_(max=torch.finfo(torch.float32).max).float()
         self.allowed = allowed
 
+    def to_host(self) -> None:
+        """Hold everything in host memory (the GPU is full): comparisons then run there."""
+        self.e = self.e.cpu()
+        if self.w is not None:
+            self.w = self.w.cpu()
+        for name in ("allowed", "finite"):
+            value = getattr(self, name, None)
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.cpu())
+
     def check(self, candidate: torch.Tensor, quick: bool = False) -> Comparison:
         """Compare a candidate output (already known to have the right shape).
 

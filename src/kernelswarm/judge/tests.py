@@ -27,7 +27,7 @@ from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.sandbox import physical_memory_bytes
 from kernelswarm.judge.verdict import TestRecord
 from kernelswarm.precision import UNIT_ROUNDOFF, Policy
-from kernelswarm.protocol import DrawnTest
+from kernelswarm.protocol import Answers, DrawnTest
 from kernelswarm.tensors import same_bits
 
 #: tests drawn beyond the default ones when too few are strong
@@ -263,7 +263,32 @@ class TestDrawer:
         """
         if self.place is None:
             self.place = self._placement(drawn)
-        answers = placed(drawn.answers, self.place)
+        try:
+            case, answers = self._calibrate(record, drawn, self.place)
+        except torch.OutOfMemoryError:
+            self.place = torch.device("cpu")
+            torch.cuda.empty_cache()
+            self.notes.append(
+                "the GPU ran out of memory holding the tests' answers: held and compared on the host"
+            )
+            for earlier in self.tests:  # every test where the comparisons now run
+                earlier.expected = [e.cpu() for e in earlier.expected]
+                for tol in earlier.tolerances:
+                    tol.to_host()
+            case, answers = self._calibrate(record, drawn, self.place)
+        if drawn.again is not None:
+            self._determinism(case, [a.to(self.place) for a in drawn.again])
+        case.working = [torch.empty(w.shape, dtype=w.dtype, device="meta") for w in case.working]
+        del answers, drawn
+        if torch.cuda.is_initialized():
+            # the tolerances' temporaries, and answers moved to the host: give the GPU back
+            torch.cuda.empty_cache()
+        return case
+
+    def _calibrate(
+        self, record: TestRecord, drawn: DrawnTest, place: torch.device
+    ) -> tuple[TestCase, Answers]:
+        answers = placed(drawn.answers, place)
         case = TestCase(
             record, drawn.inputs, answers.expected, answers.working, answers.structure,
             answers.mutated_inputs, answers.aliased_inputs,
@@ -274,13 +299,7 @@ class TestDrawer:
             record.reference_normwise_error = [
                 getattr(t, "reference_normwise", None) for t in case.tolerances
             ]
-        if drawn.again is not None:
-            self._determinism(case, [a.to(self.place) for a in drawn.again])
-        case.working = [torch.empty(w.shape, dtype=w.dtype, device="meta") for w in case.working]
-        del answers
-        if self.place.type == "cuda":
-            torch.cuda.empty_cache()  # the tolerances' temporaries: give them back
-        return case
+        return case, answers
 
     def _placement(self, drawn: DrawnTest) -> torch.device:
         """The GPU when the check runs on one and three tests' answers fit its share; the host

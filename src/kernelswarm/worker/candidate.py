@@ -290,6 +290,6 @@ def _kept_copy(leaf: torch.Tensor) -> torch.Tensor:
     """
     if leaf.device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(leaf.device)
-        if free > 4 * leaf.numel() * leaf.element_size():
+        if free > 8 * leaf.numel() * leaf.element_size():
             return leaf.detach().clone()
     return leaf.detach().to("cpu", copy=True)
