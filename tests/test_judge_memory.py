@@ -129,3 +129,33 @@ def test_a_gpu_that_runs_out_of_memory_holding_answers_falls_back_to_the_host(mo
     assert verdict["verdict"] == "rejected"  # still judged, every test
     assert any("ran out of memory holding the tests' answers" in n for n in verdict["notes"])
     assert len(verdict["tests"]) > MIN_TESTS
+
+
+def test_comparisons_in_pieces_give_the_numbers_of_whole_tensors(monkeypatch):
+    import math
+
+    from kernelswarm.judge import compare
+
+    torch.manual_seed(0)
+    for shape in [(64, 32), (1000,), (3, 5, 7), (0,)]:
+        e = torch.randn(*shape, dtype=torch.float64)
+        w = e.float()
+        sens = torch.rand(*shape) * 1e-7
+        seen = []
+        for piece in (1 << 25, 7):  # one piece; pieces of 7 elements
+            monkeypatch.setattr(compare, "PIECE", piece)
+            tol = compare.Tolerance(e, w, None, POLICIES["strict"], sens, None, 2.0)
+            bad = w.clone()
+            if bad.numel():
+                bad.view(-1)[bad.numel() // 2] += 1e-2
+            checks = [tol.check(x) for x in (w, bad, torch.zeros_like(w))]
+            seen.append((tol, checks))
+        (whole, a), (pieces, b) = seen
+        assert torch.allclose(whole.allowed, pieces.allowed, rtol=1e-12, atol=0)
+        assert math.isclose(whole.allowed_normwise, pieces.allowed_normwise, rel_tol=1e-12)
+        for x, y in zip(a, b, strict=True):
+            assert (x.passed, x.worst_index, x.check) == (y.passed, y.worst_index, y.check)
+            assert math.isclose(x.normwise_error or 0, y.normwise_error or 0, rel_tol=1e-9)
+            assert x.detail.split(" normwise")[0] == y.detail.split(" normwise")[0]
+        if e.numel():
+            assert a[0].passed and not a[1].passed and "all zeros" in a[2].detail

@@ -99,33 +99,10 @@ class Tolerance:
         if self.exact or not policy.calibrated:
             return
         self.w = None
-        w = working.double()
-        r = policy_output.double() if policy_output is not None else w
-        if policy_output is not None and not all_finite(r):
-            r = torch.where(torch.isfinite(r), r, w)  # the policy format overflowed: fall back
-        del w
         self.all_finite = all_finite(self.e)
-        finite = None if self.all_finite else torch.isfinite(self.e)
-        self.finite: torch.Tensor | None = finite
-        e = self.e.flatten() if self.all_finite else self.e[finite]
-
-        def at_finite(t: torch.Tensor) -> torch.Tensor:
-            return t.flatten() if finite is None else t[finite]
-
-        ref_diff = at_finite(r) - e
-        ref_diff.abs_()
-        if rounding is not None:  # a steadier measure of the same error, for small outputs
-            ref_diff = torch.maximum(ref_diff, at_finite(rounding).double())
-        sens = at_finite(sensitivity).double() if sensitivity is not None else torch.zeros_like(e)
-        del r
+        self.finite: torch.Tensor | None = None
         self.unit = max(policy.unit_roundoff or 0.0, UNIT_ROUNDOFF.get(working.dtype, 2.0**-24))
         normwise_factor, elementwise_factor = policy.factors(working.dtype)
-        n = max(e.numel(), 1)
-        self.norm_e = float(e.norm())
-        norm_ref, norm_sens = float(ref_diff.norm()), float(sens.norm())
-        rms_e = self.norm_e / math.sqrt(n)
-        self.reference_normwise = norm_ref / self.norm_e if self.norm_e else math.inf
-        self.sensitivity_normwise = norm_sens / self.norm_e if self.norm_e else math.inf
         # Rounding an intermediate as large as the largest input M costs u M in float32 (or
         # float64) arithmetic: an output of order one (probabilities, normalised values) may
         # carry that much, whatever the reference's own algorithm happened to avoid (softmax as
@@ -133,21 +110,108 @@ class Tolerance:
         # own roundoff is far larger.
         self.input_scale = max(1.0, input_scale)
         compute_unit = 2.0**-53 if working.dtype == torch.float64 else 2.0**-24
-        floor = policy.floor_ulps * max(self.unit, compute_unit * self.input_scale)
-        self.floor = floor
+        self.floor = policy.floor_ulps * max(self.unit, compute_unit * self.input_scale)
         self.factors = (normwise_factor, elementwise_factor)
-        self.allowed_normwise = max(
-            normwise_factor * (self.reference_normwise + self.sensitivity_normwise), floor
+        if self.all_finite and (policy_output is None or all_finite(policy_output)):
+            # GiB-sized outputs: every pass runs over pieces, so that the float64 temporaries
+            # stay a few hundred MiB wherever the answers are held (a GPU shared by three
+            # processes, often); only the allowance itself is full size.
+            self._calibrate_in_pieces(working, policy_output, sensitivity, rounding)
+        else:
+            self._calibrate_masked(working, policy_output, sensitivity, rounding)
+
+    def _calibrate_in_pieces(
+        self,
+        working: torch.Tensor,
+        policy_output: torch.Tensor | None,
+        sensitivity: torch.Tensor | None,
+        rounding: torch.Tensor | None,
+    ) -> None:
+        e = self.e.flatten()
+        r = (policy_output if policy_output is not None else working).flatten()
+        s = sensitivity.flatten() if sensitivity is not None else None
+        q = rounding.flatten() if rounding is not None else None
+        n = max(e.numel(), 1)
+
+        def ref_diff(a: int, b: int) -> torch.Tensor:
+            d = (r[a:b].double() - e[a:b]).abs_()
+            if q is not None:  # a steadier measure of the same error, for small outputs
+                d = torch.maximum(d, q[a:b].double())
+            return d
+
+        sq_ref = e.new_zeros((), dtype=torch.float64)
+        sq_sens = e.new_zeros((), dtype=torch.float64)
+        for a, b in _pieces(e.numel()):
+            sq_ref += ref_diff(a, b).square_().sum()
+            if s is not None:
+                sq_sens += s[a:b].double().square().sum()
+        self.norm_e = float(torch.linalg.vector_norm(e))
+        norm_ref, norm_sens = math.sqrt(float(sq_ref)), math.sqrt(float(sq_sens))
+        self._set_normwise(norm_ref, norm_sens)
+        rms_e = self.norm_e / math.sqrt(n)
+        spread = (norm_ref + norm_sens) / math.sqrt(n)
+        relative = max(self.floor, self.allowed_normwise)
+        narrow = self.out_dtype in (torch.float32, torch.float16, torch.bfloat16)
+        allowed = torch.empty(
+            e.shape, dtype=torch.float32 if narrow else torch.float64, device=e.device
         )
+        for a, b in _pieces(e.numel()):
+            piece = ref_diff(a, b)
+            if s is not None:
+                piece.add_(s[a:b].double())
+            piece.add_(spread).mul_(self.factors[1])
+            # An element may be off, relative to its size, by as much as the whole output is
+            # allowed: rewrites whose rounding falls where the answer itself is insensitive
+            # (softmax as exp(x - logsumexp(x)) at a row's dominant element) stay honest.
+            piece.add_(e[a:b].abs().add_(rms_e).mul_(relative))
+            if narrow:  # rounding a bound by 2^-24 changes no verdict; clamped, never infinite
+                piece.clamp_(max=torch.finfo(torch.float32).max)
+            allowed[a:b] = piece
+        self.allowed = allowed.view(self.shape)
+
+    def _set_normwise(self, norm_ref: float, norm_sens: float) -> None:
+        self.reference_normwise = norm_ref / self.norm_e if self.norm_e else math.inf
+        self.sensitivity_normwise = norm_sens / self.norm_e if self.norm_e else math.inf
+        self.allowed_normwise = max(
+            self.factors[0] * (self.reference_normwise + self.sensitivity_normwise), self.floor
+        )
+
+    def _calibrate_masked(
+        self,
+        working: torch.Tensor,
+        policy_output: torch.Tensor | None,
+        sensitivity: torch.Tensor | None,
+        rounding: torch.Tensor | None,
+    ) -> None:
+        """Where some answers are NaN/Inf: the finite positions only, whole tensors at once."""
+        w = working.double()
+        r = policy_output.double() if policy_output is not None else w
+        if policy_output is not None and not all_finite(r):
+            r = torch.where(torch.isfinite(r), r, w)  # the policy format overflowed: fall back
+        del w
+        finite = None if self.all_finite else torch.isfinite(self.e)
+        self.finite = finite
+        e = self.e.flatten() if finite is None else self.e[finite]
+
+        def at_finite(t: torch.Tensor) -> torch.Tensor:
+            return t.flatten() if finite is None else t[finite]
+
+        ref_diff = at_finite(r) - e
+        ref_diff.abs_()
+        if rounding is not None:
+            ref_diff = torch.maximum(ref_diff, at_finite(rounding).double())
+        sens = at_finite(sensitivity).double() if sensitivity is not None else torch.zeros_like(e)
+        del r
+        n = max(e.numel(), 1)
+        self.norm_e = float(e.norm())
+        norm_ref, norm_sens = float(ref_diff.norm()), float(sens.norm())
+        rms_e = self.norm_e / math.sqrt(n)
+        self._set_normwise(norm_ref, norm_sens)
         allowed = ref_diff.add_(sens).add_((norm_ref + norm_sens) / math.sqrt(n))
         del sens
-        allowed.mul_(elementwise_factor)
-        # An element may be off, relative to its size, by as much as the whole output is allowed:
-        # rewrites whose rounding falls where the answer itself is insensitive (softmax as
-        # exp(x - logsumexp(x)) at a row's dominant element: error u |x|) stay honest.
-        allowed.add_(e.abs().add_(rms_e).mul_(max(floor, self.allowed_normwise)))
-        if working.dtype in (torch.float32, torch.float16, torch.bfloat16):
-            # rounding a bound by 2^-24 changes no verdict; clamped, never widened to infinity
+        allowed.mul_(self.factors[1])
+        allowed.add_(e.abs().add_(rms_e).mul_(max(self.floor, self.allowed_normwise)))
+        if self.out_dtype in (torch.float32, torch.float16, torch.bfloat16):
             allowed = allowed.clamp_(max=torch.finfo(torch.float32).max).float()
         self.allowed = allowed
 
@@ -169,13 +233,17 @@ class Tolerance:
         candidate = candidate.to(self.e.device)  # where the answers are held (a GPU, often)
         if self.exact:
             return self._check_exact(candidate)
-        c = candidate.double()
         if not self.policy.calibrated:
-            return self._check_allclose(c)
-        if not (self.all_finite and all_finite(c)):
+            return self._check_allclose(candidate.double())
+        if self.all_finite and self.finite is None and all_finite(candidate):
+            return self._check_in_pieces(candidate.flatten(), quick)
+        c = candidate.double()
+        if not (self.all_finite and all_finite(candidate)):
             bad_nonfinite = self._nonfinite_mismatch(c)
             if bad_nonfinite:
                 return Comparison(False, bad_nonfinite, Check.NONFINITE)
+        elif self.finite is None:
+            return self._check_in_pieces(candidate.flatten(), quick)
         e = self.e.flatten() if self.all_finite else self.e[self.finite]
         cf = c.flatten() if self.all_finite else c[self.finite]
         diff = (cf - e).abs()
@@ -200,6 +268,73 @@ class Tolerance:
             detail = self._explain(cf, e, diff, normwise, worst, worst_index, worst_ratio)
         return Comparison(
             passed, detail, Check.VALUES, normwise, self.allowed_normwise, worst_ratio, worst_index
+        )
+
+    def _check_in_pieces(self, cf: torch.Tensor, quick: bool) -> Comparison:
+        """The comparison with every answer and every output finite, piece by piece: the same
+        numbers as whole tensors give, with temporaries of a few hundred MiB."""
+        e, allowed = self.e.flatten(), self.allowed.flatten()
+        sq = e.new_zeros((), dtype=torch.float64)
+        worst_ratio_t = e.new_zeros((), dtype=torch.float64)
+        worst_t = torch.zeros((), dtype=torch.int64, device=e.device)
+        wrong = torch.zeros((), dtype=torch.int64, device=e.device)
+        for a, b in _pieces(e.numel()):
+            d = (cf[a:b].double() - e[a:b]).abs_()
+            sq += d.square().sum()
+            over = d > allowed[a:b]
+            wrong += over.sum()
+            ratio = (d / allowed[a:b]).masked_fill_(d == 0, 0.0)  # 0/0 where both are zero
+            value, index = ratio.max(0)
+            better = value > worst_ratio_t
+            worst_t = torch.where(better, index + a, worst_t)
+            worst_ratio_t = torch.where(better, value.double(), worst_ratio_t)
+        sq_f = float(sq)
+        normwise = (
+            math.sqrt(sq_f) / self.norm_e if self.norm_e else (0.0 if sq_f == 0 else math.inf)
+        )
+        worst_ratio = float(worst_ratio_t)
+        passed = normwise <= self.allowed_normwise and worst_ratio <= 1.0
+        if quick:
+            return Comparison(
+                passed, "", Check.VALUES, normwise, self.allowed_normwise, worst_ratio
+            )
+        worst = int(worst_t)
+        worst_index = _index(worst, self.shape) if e.numel() else None
+        detail = ""
+        if not passed:
+            lo_e, hi_e = torch.aminmax(e) if e.numel() else (e.new_zeros(()), e.new_zeros(()))
+            max_e = max(abs(float(lo_e)), abs(float(hi_e)))
+            lo_c, hi_c = torch.aminmax(cf) if cf.numel() else (cf.new_zeros(()), cf.new_zeros(()))
+            if not bool(cf.any()) and max_e > 0:
+                lead = f"output is all zeros where the expected output is not (max |expected| = {_fmt(max_e)}); "
+            elif cf.numel() > 1 and float(lo_c) == float(hi_c) and float(lo_e) != float(hi_e):
+                lead = f"output is the constant {_fmt(float(lo_c))} everywhere; "
+            else:
+                lead = f"{int(wrong)} of {cf.numel()} elements outside tolerance; "
+            got, want = float(cf[worst]), float(e[worst])
+            detail = self._words(lead, normwise, worst_index, got, want, worst, worst_ratio)
+        return Comparison(
+            passed, detail, Check.VALUES, normwise, self.allowed_normwise, worst_ratio, worst_index
+        )
+
+    def _words(
+        self,
+        lead: str,
+        normwise: float,
+        worst_index: tuple[int, ...] | None,
+        got: float,
+        want: float,
+        worst: int,
+        worst_ratio: float,
+    ) -> str:
+        return (
+            f"{lead}normwise error {_fmt(normwise)} vs allowed {_fmt(self.allowed_normwise)} "
+            f"(max({_fmt(self.factors[0])} x (the reference's own {_fmt(self.reference_normwise)} + the answer's "
+            f"sensitivity {_fmt(self.sensitivity_normwise)}), the floor {_fmt(self.floor)} (largest input "
+            f"{_fmt(self.input_scale)}))); worst element "
+            f"{list(worst_index or ())}: got {_fmt(got)}, "
+            f"expected {_fmt(want)} (error {_fmt(abs(got - want))}, "
+            f"allowed {_fmt(float(self.allowed.flatten()[worst]))}, {_fmt(worst_ratio)}x over)"
         )
 
     def _position(self, k: int) -> tuple[int, ...]:
@@ -227,14 +362,8 @@ class Tolerance:
         else:
             wrong = int((diff > self.allowed).sum())
             lead = f"{wrong} of {diff.numel()} elements outside tolerance; "
-        return (
-            f"{lead}normwise error {_fmt(normwise)} vs allowed {_fmt(self.allowed_normwise)} "
-            f"(max({_fmt(self.factors[0])} x (the reference's own {_fmt(self.reference_normwise)} + the answer's "
-            f"sensitivity {_fmt(self.sensitivity_normwise)}), the floor {_fmt(self.floor)} (largest input "
-            f"{_fmt(self.input_scale)}))); worst element "
-            f"{list(worst_index or ())}: got {_fmt(float(cf[worst]))}, "
-            f"expected {_fmt(float(e[worst]))} (error {_fmt(float(diff[worst]))}, "
-            f"allowed {_fmt(float(self.allowed[worst]))}, {_fmt(worst_ratio)}x over)"
+        return self._words(
+            lead, normwise, worst_index, float(cf[worst]), float(e[worst]), worst, worst_ratio
         )
 
     def _nonfinite_mismatch(self, c: torch.Tensor) -> str:
@@ -291,6 +420,14 @@ class Tolerance:
             f"{list(index)}: got {_fmt(float(c[index]))}, reference {_fmt(float(w[index]))})",
             worst_index=index,
         )
+
+
+#: elements per piece when a comparison runs piecewise (float64 temporaries of 256 MiB)
+PIECE = 1 << 25
+
+
+def _pieces(n: int) -> list[tuple[int, int]]:
+    return [(a, min(a + PIECE, n)) for a in range(0, n, PIECE)]
 
 
 def placed(answers: Answers, device: torch.device) -> Answers:
