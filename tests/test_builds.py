@@ -49,3 +49,39 @@ def test_a_candidate_cannot_reach_another_s_build(cache):
     verdict = check(CheckConfig(PROBLEMS / "matmul.py", probe, seed=1))
     assert verdict.accepted, [r.line() for r in verdict.reasons]
     assert not (cache / "planted").exists()
+
+
+def test_a_build_step_has_no_gpu_in_reach(monkeypatch, tmp_path):
+    from kernelswarm.judge import protections
+    from kernelswarm.protocol import Role
+
+    monkeypatch.setattr(protections, "_nvidia_devices", lambda: ["/dev/nvidia0", "/dev/nvidiactl"])
+    judging = protections.spec_for(Role.CANDIDATE, tmp_path, None, 1 << 20, 64)
+    building = protections.spec_for(Role.CANDIDATE, tmp_path, None, 1 << 20, 64, gpu=False)
+    assert "/dev/nvidia0" in judging.devices
+    assert not any("nvidia" in d for d in building.devices)
+    assert set(building.devices) < set(judging.devices)
+
+
+@pytest.mark.slow
+def test_a_prebuilt_candidate_is_not_built_again_when_judged(cache):
+    from kernelswarm.judge.prebuild import prebuild
+
+    candidate = EXAMPLES / "good" / "matmul_cpp.py"
+    done = prebuild(PROBLEMS / "matmul.py", candidate, "cpu")
+    assert done.outcome == "built", done
+    assert prebuild(PROBLEMS / "matmul.py", candidate, "cpu").outcome == "already built"
+    verdict = check(CheckConfig(PROBLEMS / "matmul.py", candidate, seed=1))
+    assert verdict.accepted
+    assert any("reused from the cache" in n for n in verdict.notes)
+    assert verdict.phases and verdict.phases.loading_and_building < done.seconds / 3
+
+
+@pytest.mark.slow
+def test_a_candidate_that_does_not_build_is_left_to_its_check(cache):
+    from kernelswarm.judge.prebuild import prebuild
+
+    done = prebuild(PROBLEMS / "matmul.py", EXAMPLES / "cheats" / "syntax_error.py", "cpu")
+    assert done.outcome.startswith("did not build")
+    verdict = check(CheckConfig(PROBLEMS / "matmul.py", EXAMPLES / "cheats" / "syntax_error.py"))
+    assert verdict.verdict.value == "rejected"

@@ -70,6 +70,7 @@ def open_endpoint(
     in_process: bool = False,
     confined: bool = True,
     builds: Path | None = None,
+    gpu: bool = True,
 ) -> Endpoint:
     """A worker for ``role``: a confined process (or, with ``confined=False``, only a sandboxed
     one), or (debugging only) the in-process twin."""
@@ -77,7 +78,7 @@ def open_endpoint(
         from kernelswarm.judge.twin import InProcessWorker
 
         return InProcessWorker(role, device)
-    return Worker(role, device, limits, keep_scratch, confined, builds)
+    return Worker(role, device, limits, keep_scratch, confined, builds, gpu)
 
 
 @dataclass

@@ -126,11 +126,17 @@ def _nvidia_devices() -> list[str]:
 
 
 def spec_for(
-    role: Role, scratch: Path, own_cache: Path | None, file_bytes: int, processes: int
+    role: Role,
+    scratch: Path,
+    own_cache: Path | None,
+    file_bytes: int,
+    processes: int,
+    gpu: bool = True,
 ) -> Confinement:
     """What one worker may touch: its scratch folder, and its own cache folder where it has one
     (the reference worker: the shared Inductor cache of problems' code; a candidate worker: the
-    build folder of its own source)."""
+    build folder of its own source). ``gpu=False``: no GPU device at all (a build step, which
+    runs while another candidate may be timed on the GPU)."""
     # /proc/self: the worker's own entries in its own /proc (the CUDA driver writes there, on
     # an H200, and cannot start without it); nothing else of /proc, where root-owned files such
     # as sysrq-trigger would otherwise be within reach of a process whose outer user is root.
@@ -140,7 +146,7 @@ def spec_for(
     return Confinement(
         read=[*SYSTEM_READ, *_python_paths()],
         write=write,
-        devices=[*DEVICES, *_nvidia_devices()],
+        devices=[*DEVICES, *(_nvidia_devices() if gpu else [])],
         file_bytes=file_bytes,
         processes=processes,
     )

@@ -16,6 +16,7 @@ worker (or a candidate writing to its channel) claims.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -63,6 +64,23 @@ def reference_limits(limits: Limits) -> Limits:
         wall_seconds=max(limits.wall_seconds, Limits().wall_seconds),
         memory_bytes=max(limits.memory_bytes, int(physical_memory_bytes() * 0.75)),
     )
+
+
+@functools.cache
+def cuda_arch_list() -> str:
+    """The GPU architectures extensions are built for, as torch derives them from the devices
+    ("9.0+PTX" on an H100 or H200); an explicit TORCH_CUDA_ARCH_LIST wins; "" without a GPU."""
+    if os.environ.get("TORCH_CUDA_ARCH_LIST"):
+        return os.environ["TORCH_CUDA_ARCH_LIST"]
+    if not torch.cuda.is_available():
+        return ""
+    found = sorted(
+        {
+            "{}.{}".format(*torch.cuda.get_device_capability(i))
+            for i in range(torch.cuda.device_count())
+        }
+    )
+    return ";".join([*found[:-1], found[-1] + "+PTX"]) if found else ""
 
 
 def judge_device(device: str) -> torch.device | None:
@@ -292,9 +310,11 @@ class Worker(Endpoint):
         keep_scratch: bool = False,
         confined: bool = True,
         builds: Path | None = None,
+        gpu: bool = True,
     ) -> None:
         super().__init__(role)
         self.builds = builds
+        self.gpu = gpu  # False: no GPU in reach (a build step; see judge.prebuild)
         self.device = device
         self.limits = limits
         self.keep_scratch = keep_scratch
@@ -338,6 +358,11 @@ class Worker(Endpoint):
                     bulk.close()
             bulk_to = bulk_from = None
         env = worker_env(self.scratch, self.builds)
+        arch = cuda_arch_list() if self.device.startswith("cuda") or not self.gpu else ""
+        if arch:  # the same compiler flags in a build step (no GPU to ask) and in the check
+            env["TORCH_CUDA_ARCH_LIST"] = arch
+        if not self.gpu:
+            env["CUDA_VISIBLE_DEVICES"] = ""
         shared = None
         if self.role is Role.REFERENCE:
             # Only the problem's own code and ours run there: its Inductor cache can be shared
@@ -352,8 +377,9 @@ class Worker(Endpoint):
         if self.confined:
             own = self.builds if self.builds is not None else shared
             spec = spec_for(
-                self.role, self.scratch, own, self.limits.file_bytes, self.limits.processes
-            )
+                self.role, self.scratch, own, self.limits.file_bytes, self.limits.processes,
+                gpu=self.gpu,
+            )  # fmt: skip
             cmd = [sys.executable, "-m", "kernelswarm.worker.confine", spec.to_json(), "--", *cmd]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
