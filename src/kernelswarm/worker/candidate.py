@@ -155,7 +155,13 @@ class CandidateRole:
             raise ValueError(f"a {mode.value} call carries no inputs")
         if mode is InputMode.FRESH:
             assert req.inputs is not None
-            self.inputs[key] = [to_device(x, self.device) for x in req.inputs]
+            # tensors that arrived on this GPU are fresh memory of their own: no second copy
+            self.inputs[key] = [
+                x
+                if isinstance(x, torch.Tensor) and x.device == self.device
+                else to_device(x, self.device)
+                for x in req.inputs
+            ]
         elif mode is InputMode.REUSE:
             self.inputs[key] = self.inputs[str(req.source)]
         elif mode is InputMode.CLONE:
