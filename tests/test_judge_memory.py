@@ -159,3 +159,30 @@ def test_comparisons_in_pieces_give_the_numbers_of_whole_tensors(monkeypatch):
             assert x.detail.split(" normwise")[0] == y.detail.split(" normwise")[0]
         if e.numel():
             assert a[0].passed and not a[1].passed and "all zeros" in a[2].detail
+
+
+def test_the_reference_s_ulp_moves_and_differences_in_pieces_are_the_same_bits(monkeypatch):
+    from kernelswarm.worker import reference
+
+    def whole_ulp(x, gen):  # the whole-tensor formula the pieces replace
+        if x.dtype in (torch.bfloat16, torch.float16):
+            x = x.float()
+        up = torch.randint(0, 2, x.shape, generator=gen, dtype=torch.bool)
+        target = torch.where(
+            up, torch.full_like(x, float("inf")), torch.full_like(x, float("-inf"))
+        )
+        return torch.where(x == 0, x, torch.nextafter(x, target))
+
+    monkeypatch.setattr(reference, "PIECE", 10)  # many pieces, one ragged
+    for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
+        x = torch.randn(37, 53).to(dtype)
+        x[3] = 0
+        x = x.t()  # not contiguous; zeros stay zeros
+        got = reference.one_ulp_away(x, torch.Generator().manual_seed(5))
+        assert torch.equal(got, whole_ulp(x, torch.Generator().manual_seed(5))), dtype
+        assert bool((got[:, 3] == 0).all()) and not bool((got == x.to(got.dtype))[x != 0].any())
+    e = torch.randn(37, 53, dtype=torch.float64)
+    w = e.float()
+    w[0, 0] = float("nan")
+    whole = torch.nan_to_num((w.t().double() - e.t()).abs(), nan=0.0, posinf=0.0).float()
+    assert torch.equal(reference._float_diff(w.t(), e.t()), whole)

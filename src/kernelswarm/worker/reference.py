@@ -417,12 +417,17 @@ def one_ulp_away(x: Any, gen: torch.Generator) -> Any:
     are given exactly, and no honest kernel rounds them further."""
     if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel()):
         return x
-    if x.dtype in (torch.bfloat16, torch.float16):
-        x = x.float()
     up = torch.randint(0, 2, x.shape, generator=gen, dtype=torch.bool, device=x.device)
-    target = torch.where(up, torch.full_like(x, float("inf")), torch.full_like(x, float("-inf")))
-    moved = torch.nextafter(x, target)
-    return torch.where(x == 0, x, moved)
+    wide = torch.float32 if x.dtype in (torch.bfloat16, torch.float16) else x.dtype
+    out = torch.empty(x.shape, dtype=wide, device=x.device)
+    # piece by piece: a 6 GiB input would otherwise take four temporaries of its size
+    flat, up_flat, out_flat = x.reshape(-1), up.reshape(-1), out.view(-1)
+    inf = torch.tensor(float("inf"), dtype=wide, device=x.device)
+    for a, b in _pieces(flat.numel()):
+        piece = flat[a:b].to(wide)
+        moved = torch.nextafter(piece, torch.where(up_flat[a:b], inf, -inf))
+        out_flat[a:b] = torch.where(piece == 0, piece, moved)
+    return out
 
 
 def _like(moved: Any, original: Any) -> Any:
@@ -436,8 +441,20 @@ def _float_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
     """|a - b| in float32 where both are floating and finite, 0 elsewhere; None for exact outputs."""
     if not (a.is_floating_point() and b.is_floating_point()):
         return None
-    d = (a.double() - b.double()).abs_()
-    return torch.nan_to_num(d, nan=0.0, posinf=0.0).float()
+    out = torch.empty(a.shape, dtype=torch.float32, device=a.device)
+    fa, fb, fo = a.reshape(-1), b.reshape(-1), out.view(-1)
+    for i, j in _pieces(fa.numel()):  # float64 temporaries of one piece, not of the output
+        d = (fa[i:j].double() - fb[i:j].double()).abs_()
+        fo[i:j] = torch.nan_to_num_(d, nan=0.0, posinf=0.0)
+    return out
+
+
+#: elements per piece of the element-wise passes above (float64 temporaries of 256 MiB)
+PIECE = 1 << 25
+
+
+def _pieces(n: int) -> list[tuple[int, int]]:
+    return [(a, min(a + PIECE, n)) for a in range(0, n, PIECE)]
 
 
 def _input_scale(inputs: list[Any]) -> float:
