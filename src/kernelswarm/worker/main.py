@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from kernelswarm import protocol, wire
-from kernelswarm.protocol import Exit, Hello, Role
+from kernelswarm.protocol import DrawnTest, Exit, Hello, Role, TimingSetAnswered
 from kernelswarm.worker.guard import Phases, Trusted, failed, versions
 
 
@@ -88,6 +88,12 @@ def main(argv: list[str]) -> int:
             channel.send(protocol.encode(reply, seq))
         except wire.WireError as exc:  # e.g. a result that cannot travel
             channel.send(protocol.encode(failed(exc, phases), seq))
+        if role is Role.REFERENCE and isinstance(reply, DrawnTest | TimingSetAnswered):
+            # a test's inputs and answers, sent: give their GPU memory back while the judge
+            # takes them in (never after a timing request: its allocations must stay warm)
+            del reply
+            if torch.cuda.is_initialized():
+                torch.cuda.empty_cache()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
