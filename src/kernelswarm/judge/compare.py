@@ -431,9 +431,8 @@ def _pieces(n: int) -> list[tuple[int, int]]:
 
 
 def placed(answers: Answers, device: torch.device) -> Answers:
-    """The same answers with every tensor on ``device`` (where the judge compares)."""
-    if device.type == "cpu":
-        return answers
+    """The same answers with every tensor on ``device`` (where the judge compares; the host
+    included: answers that arrived on the GPU and do not fit there are brought back)."""
 
     def move(values: list[torch.Tensor | None] | list[torch.Tensor] | None) -> list | None:
         if values is None:
