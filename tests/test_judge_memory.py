@@ -186,3 +186,24 @@ def test_the_reference_s_ulp_moves_and_differences_in_pieces_are_the_same_bits(m
     w[0, 0] = float("nan")
     whole = torch.nan_to_num((w.t().double() - e.t()).abs(), nan=0.0, posinf=0.0).float()
     assert torch.equal(reference._float_diff(w.t(), e.t()), whole)
+
+
+def test_a_test_holds_four_times_its_inputs_on_the_host():
+    # inputs, the float64 answer (twice a float32 output) and a float32 allowance; the
+    # working-precision output is kept only as its shape and dtype (it was a fifth copy)
+    from kernelswarm.judge.check import Judge
+    from kernelswarm.problem import Override
+
+    judge = Judge(
+        CheckConfig(
+            problem=PROBLEMS / "relu.py",
+            candidate=EXAMPLES / "cheats" / "zeros.py",
+            overrides=(Override("dim", 4096),),
+            seed=3,
+            in_process=True,
+        )  # fmt: skip
+    )
+    assert judge.run().verdict.value == "rejected"
+    for test in judge.tests.tests:
+        assert test.host_bytes <= 4 * test.input_nbytes, test.name
+        assert all(w.device.type == "meta" for w in test.working)
