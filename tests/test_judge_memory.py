@@ -201,7 +201,7 @@ def test_a_test_holds_four_times_its_inputs_on_the_host():
             overrides=(Override("dim", 4096),),
             seed=3,
             in_process=True,
-        )  # fmt: skip
+        )
     )
     assert judge.run().verdict.value == "rejected"
     for test in judge.tests.tests:
