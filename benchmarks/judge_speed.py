@@ -91,7 +91,18 @@ def self_candidate(problem: Path, folder: Path) -> Path:
     return path
 
 
-def judge(problem: Path, candidate: Path, out: Path, timing: bool, budget: float) -> Run:
+def _run(cmd: list[str], limit: float) -> subprocess.CompletedProcess[str]:
+    """The command, killed after ``limit`` seconds (then exit status 124, as timeout(1) says)."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return subprocess.CompletedProcess(cmd, 124, out, f"stopped after {limit:.0f} s")
+
+
+def judge(
+    problem: Path, candidate: Path, out: Path, timing: bool, budget: float, limit: float
+) -> Run:
     verdict_path = out / f"verdict_{problem.stem}_{candidate.stem}.json"
     cmd = [
         sys.executable, "-m", "kernelswarm", "check", str(problem), str(candidate),
@@ -100,9 +111,12 @@ def judge(problem: Path, candidate: Path, out: Path, timing: bool, budget: float
     cmd += ["--time-budget", str(budget)] if timing else ["--no-timing"]
     start = time.monotonic()
     with Peaks() as peaks:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = _run(cmd, limit)
     seconds = time.monotonic() - start
     outcome, phases, detail = f"exit {proc.returncode}", {}, proc.stderr[-400:]
+    if proc.returncode == 124:
+        verdict_path.unlink(missing_ok=True)
+        outcome = "stopped"
     if verdict_path.exists():
         v = json.loads(verdict_path.read_text())
         outcome, phases = v["verdict"], v.get("phases") or {}
@@ -130,14 +144,14 @@ print("KBRESULT " + json.dumps({"compiled": r.compiled, "correctness": r.correct
 """
 
 
-def kernelbench_eval(kb_pkg: str, problem: Path, candidate: Path, out: Path) -> Run:
+def kernelbench_eval(kb_pkg: str, problem: Path, candidate: Path, out: Path, limit: float) -> Run:
     build = out / f"kb_build_{candidate.stem}"
     start = time.monotonic()
     with Peaks() as peaks:
-        proc = subprocess.run(
+        proc = _run(
             [sys.executable, "-c", KB_EVAL, str(kb_pkg), str(problem), str(candidate), str(build)],
-            capture_output=True, text=True,
-        )  # fmt: skip
+            limit,
+        )
     seconds = time.monotonic() - start
     found = [line for line in proc.stdout.splitlines() if line.startswith("KBRESULT ")]
     if found:
@@ -167,6 +181,7 @@ def main() -> None:
     ap.add_argument(
         "--stop-after", type=float, default=1e9, help="seconds: start nothing new after"
     )
+    ap.add_argument("--limit", type=float, default=300.0, help="seconds one run may take")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     level1 = args.kernelbench / "KernelBench" / "level1"
@@ -190,9 +205,9 @@ def main() -> None:
             todo.append(("kb", 0))
         for tool, _ in todo:
             if tool == "ks":
-                run = judge(problem, cand, args.out, args.timing, args.time_budget)
+                run = judge(problem, cand, args.out, args.timing, args.time_budget, args.limit)
             else:
-                run = kernelbench_eval(args.kb_package, problem, cand, args.out)
+                run = kernelbench_eval(args.kb_package, problem, cand, args.out, args.limit)
             runs.append(run)
             phases = " ".join(f"{k[:5]}={v}" for k, v in run.phases.items())
             print(f"| {run.problem} | {run.tool} | {run.candidate} | {run.outcome} | {run.seconds} "
@@ -202,6 +217,21 @@ def main() -> None:
             (args.out / "judge_speed.json").write_text(
                 json.dumps([asdict(r) for r in runs], indent=1)
             )
+    summarise(runs)
+
+
+def summarise(runs: list[Run]) -> None:
+    """Verdicts per GPU-hour, per tool: every run counts, whatever its outcome."""
+    print()
+    for tool in sorted({r.tool for r in runs}):
+        mine = [r for r in runs if r.tool == tool]
+        seconds = sum(r.seconds for r in mine)
+        done = sum(r.outcome in ("accepted", "rejected", "correct", "wrong") for r in mine)
+        rate = 3600 * len(mine) / seconds if seconds else 0.0
+        print(
+            f"{tool}: {len(mine)} runs ({done} with a verdict on the candidate) in {seconds:.0f} s: "
+            f"{rate:.0f} per GPU-hour"
+        )
 
 
 if __name__ == "__main__":
