@@ -85,3 +85,20 @@ def test_a_candidate_that_does_not_build_is_left_to_its_check(cache):
     assert done.outcome.startswith("did not build")
     verdict = check(CheckConfig(PROBLEMS / "matmul.py", EXAMPLES / "cheats" / "syntax_error.py"))
     assert verdict.verdict.value == "rejected"
+
+
+@pytest.mark.slow
+def test_a_round_is_built_ahead_only_for_a_gpu(cache):
+    from kernelswarm.judge.prebuild import ToBuild, prebuilding
+
+    candidate = EXAMPLES / "good" / "matmul_cpp.py"
+    todo = [ToBuild(PROBLEMS / "matmul.py", candidate)]
+    said: list[str] = []
+    with prebuilding(todo, "cpu", progress=said.append):  # a CPU check: no build competes
+        pass
+    assert not builds.folder_for(candidate, "cpu")[1] and not said
+    # for a GPU check, built ahead (the build step needs no GPU: this C++ extension builds here)
+    with prebuilding(todo, "cuda", progress=said.append):
+        pass
+    assert builds.folder_for(candidate, "cuda")[1]
+    assert said and "built ahead of its check" in said[0]

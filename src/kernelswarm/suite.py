@@ -20,6 +20,7 @@ from typing import Any
 
 from kernelswarm.judge.bench import BenchConfig, run_bench
 from kernelswarm.judge.check import CheckConfig, check
+from kernelswarm.judge.prebuild import ToBuild, prebuilding
 from kernelswarm.judge.results import BenchResult, TimingOptions
 from kernelswarm.judge.sandbox import Limits
 from kernelswarm.judge.verdict import Outcome, Verdict
@@ -229,8 +230,19 @@ def run_suite(
             progress(entry, done, len(problems))
         return entry
 
+    ahead = []
+    if cfg.solutions is not None:  # on a GPU, the solutions are built while others are judged
+        for problem in problems:
+            candidate = match_solution(problem, cfg.root, cfg.solutions)
+            if candidate is not None:
+                ahead.append(
+                    ToBuild(problem.path, candidate.resolve(), tuple(_sizes(cfg, problem)))
+                )
     try:
-        with ThreadPoolExecutor(max(1, cfg.jobs)) as pool:
+        with (
+            prebuilding(ahead, cfg.device, cfg.limits),
+            ThreadPoolExecutor(max(1, cfg.jobs)) as pool,
+        ):
             entries = list(pool.map(one, problems))
     except BaseException:
         if store:

@@ -12,7 +12,11 @@ Since it cannot touch the GPU, it can run while another candidate is being timed
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,3 +61,39 @@ def prebuild(
     finally:
         client.close()
     return Prebuilt(candidate, time.monotonic() - started, outcome)
+
+
+@dataclass(frozen=True)
+class ToBuild:
+    problem: Path
+    candidate: Path
+    overrides: tuple[Override, ...] = ()
+
+
+@contextlib.contextmanager
+def prebuilding(
+    todo: list[ToBuild],
+    device: str,
+    limits: Limits | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """On a GPU, build ``todo`` on a quarter of the CPU cores while the body judges; waits for
+    the builds still running when the body ends. Elsewhere (a CPU check), nothing is built
+    ahead: the builds would compete with the timing for the same cores."""
+    if not device.startswith("cuda") or not todo:
+        yield
+        return
+    say = progress or (lambda message: None)
+
+    def build(item: ToBuild) -> None:
+        done = prebuild(item.problem, item.candidate, device, item.overrides, limits)
+        if done.outcome != "already built":
+            say(f"{item.candidate.name}: {done.outcome} ahead of its check ({done.seconds:.0f} s)")
+
+    builders = ThreadPoolExecutor(max(1, (os.cpu_count() or 2) // 4))
+    try:
+        for item in todo:
+            builders.submit(build, item)
+        yield
+    finally:
+        builders.shutdown(wait=True, cancel_futures=True)

@@ -14,12 +14,10 @@ interrupted run up where it stopped: replies come from the cache, verdicts from 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -27,7 +25,7 @@ from typing import Any
 
 from kernelswarm.judge.bench import BenchConfig, run_bench
 from kernelswarm.judge.check import CheckConfig, check
-from kernelswarm.judge.prebuild import prebuild
+from kernelswarm.judge.prebuild import ToBuild, prebuilding
 from kernelswarm.judge.results import BenchResult, TimingOptions
 from kernelswarm.judge.sandbox import Limits, physical_memory_bytes
 from kernelswarm.judge.shared import SharedTests, draw_shared
@@ -255,10 +253,13 @@ class Supervisor:
             self.store.verdict(self.run_id, self.problem_id, cid, verdict)
             return proposal, path, cid, verdict
 
+        ahead = [
+            ToBuild(self.problem.resolve(), path.resolve(), self.overrides)
+            for p, path, _ in todo
+            if sha256_text(p.source or "") not in self.judged
+        ]
         with (
-            self._prebuilding(
-                [path for p, path, _ in todo if sha256_text(p.source or "") not in self.judged]
-            ),
+            prebuilding(ahead, self.device, self.limits, self.progress),
             ThreadPoolExecutor(max(1, self.jobs)) as pool,
         ):
             for proposal, path, cid, verdict in pool.map(judge, todo):
@@ -269,30 +270,6 @@ class Supervisor:
                     f"{path.name}: {attempt.verdict}"
                     + (f" ({attempt.reasons[0][:120]})" if attempt.reasons else "")
                 )
-
-    @contextlib.contextmanager
-    def _prebuilding(self, paths: list[Path]) -> Iterator[None]:
-        """On a GPU, the round's candidates are built on the CPU cores (no GPU in reach) while
-        the GPU judges: a check then finds its extensions compiled (``judge.prebuild``)."""
-        if not self.device.startswith("cuda") or not paths:
-            yield
-            return
-        problem = self.problem.resolve()
-
-        def build(path: Path) -> None:
-            done = prebuild(problem, path.resolve(), self.device, self.overrides, self.limits)
-            if done.outcome != "already built":
-                self.progress(
-                    f"{path.name}: {done.outcome} ahead of its check ({done.seconds:.0f} s)"
-                )
-
-        builders = ThreadPoolExecutor(max(1, (os.cpu_count() or 2) // 4))
-        try:
-            for path in paths:
-                builders.submit(build, path)
-            yield
-        finally:
-            builders.shutdown(wait=True, cancel_futures=True)
 
     def _shared_tests(self) -> SharedTests | None:
         """This round's tests, drawn once for every candidate (None: each draws its own)."""
