@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from conftest import EXAMPLES, PROBLEMS
 
+from kernelswarm import tensors
 from kernelswarm.judge import tests as judge_tests
 from kernelswarm.judge.check import CheckConfig, check
 from kernelswarm.judge.compare import Tolerance
@@ -143,7 +144,7 @@ def test_comparisons_in_pieces_give_the_numbers_of_whole_tensors(monkeypatch):
         sens = torch.rand(*shape) * 1e-7
         seen = []
         for piece in (1 << 25, 7):  # one piece; pieces of 7 elements
-            monkeypatch.setattr(compare, "PIECE", piece)
+            monkeypatch.setattr(tensors, "PIECE", piece)
             tol = compare.Tolerance(e, w, None, POLICIES["strict"], sens, None, 2.0)
             bad = w.clone()
             if bad.numel():
@@ -173,7 +174,7 @@ def test_the_reference_s_ulp_moves_and_differences_in_pieces_are_the_same_bits(m
         )
         return torch.where(x == 0, x, torch.nextafter(x, target))
 
-    monkeypatch.setattr(reference, "PIECE", 10)  # many pieces, one ragged
+    monkeypatch.setattr(tensors, "PIECE", 10)  # many pieces, one ragged
     for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
         x = torch.randn(37, 53).to(dtype)
         x[3] = 0

@@ -12,6 +12,14 @@ import torch
 
 from kernelswarm.protocol import Change
 
+#: elements per piece of an element-wise pass over a large tensor (float64 temporaries of 256 MiB)
+PIECE = 1 << 25
+
+
+def pieces(n: int) -> list[tuple[int, int]]:
+    """[start, end) ranges of at most PIECE elements covering n elements."""
+    return [(a, min(a + PIECE, n)) for a in range(0, n, PIECE)]
+
 
 def flatten(out: Any) -> tuple[str, list[Any]]:
     """A structure string and the leaves of a forward's result (tensors, scalars, other)."""

@@ -33,6 +33,7 @@ import torch
 from kernelswarm.judge.reasons import Check
 from kernelswarm.precision import UNIT_ROUNDOFF, Policy
 from kernelswarm.protocol import Answers
+from kernelswarm.tensors import pieces
 
 
 @dataclass(frozen=True)
@@ -116,21 +117,39 @@ class Tolerance:
             # GiB-sized outputs: every pass runs over pieces, so that the float64 temporaries
             # stay a few hundred MiB wherever the answers are held (a GPU shared by three
             # processes, often); only the allowance itself is full size.
-            self._calibrate_in_pieces(working, policy_output, sensitivity, rounding)
-        else:
-            self._calibrate_masked(working, policy_output, sensitivity, rounding)
+            flat = [None if t is None else t.flatten() for t in (sensitivity, rounding)]
+            r = (policy_output if policy_output is not None else working).flatten()
+            self.allowed = self._allowance(self.e.flatten(), r, *flat).view(self.shape)
+            return
+        # Some answers are NaN/Inf: the same allowance over the finite positions only.
+        w = working.double()
+        r = policy_output.double() if policy_output is not None else w
+        if policy_output is not None and not all_finite(r):
+            r = torch.where(torch.isfinite(r), r, w)  # the policy format overflowed: fall back
+        del w
+        finite = None if self.all_finite else torch.isfinite(self.e)
+        self.finite = finite
 
-    def _calibrate_in_pieces(
+        def at_finite(t: torch.Tensor | None) -> torch.Tensor | None:
+            if t is None:
+                return None
+            return t.flatten() if finite is None else t[finite]
+
+        e = at_finite(self.e)
+        assert e is not None
+        self.allowed = self._allowance(e, at_finite(r), at_finite(sensitivity), at_finite(rounding))
+
+    def _allowance(
         self,
-        working: torch.Tensor,
-        policy_output: torch.Tensor | None,
-        sensitivity: torch.Tensor | None,
-        rounding: torch.Tensor | None,
-    ) -> None:
-        e = self.e.flatten()
-        r = (policy_output if policy_output is not None else working).flatten()
-        s = sensitivity.flatten() if sensitivity is not None else None
-        q = rounding.flatten() if rounding is not None else None
+        e: torch.Tensor,
+        r: torch.Tensor | None,
+        s: torch.Tensor | None,
+        q: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """The allowed error of each element of ``e`` (flat), in pieces: ``r`` the reference in
+        the policy's precision, ``s`` the answer's sensitivity, ``q`` a steadier measure of the
+        reference's rounding (small outputs). Sets the normwise numbers on the way."""
+        assert r is not None
         n = max(e.numel(), 1)
 
         def ref_diff(a: int, b: int) -> torch.Tensor:
@@ -141,13 +160,17 @@ class Tolerance:
 
         sq_ref = e.new_zeros((), dtype=torch.float64)
         sq_sens = e.new_zeros((), dtype=torch.float64)
-        for a, b in _pieces(e.numel()):
+        for a, b in pieces(e.numel()):
             sq_ref += ref_diff(a, b).square_().sum()
             if s is not None:
                 sq_sens += s[a:b].double().square().sum()
         self.norm_e = float(torch.linalg.vector_norm(e))
         norm_ref, norm_sens = math.sqrt(float(sq_ref)), math.sqrt(float(sq_sens))
-        self._set_normwise(norm_ref, norm_sens)
+        self.reference_normwise = norm_ref / self.norm_e if self.norm_e else math.inf
+        self.sensitivity_normwise = norm_sens / self.norm_e if self.norm_e else math.inf
+        self.allowed_normwise = max(
+            self.factors[0] * (self.reference_normwise + self.sensitivity_normwise), self.floor
+        )
         rms_e = self.norm_e / math.sqrt(n)
         spread = (norm_ref + norm_sens) / math.sqrt(n)
         relative = max(self.floor, self.allowed_normwise)
@@ -155,7 +178,7 @@ class Tolerance:
         allowed = torch.empty(
             e.shape, dtype=torch.float32 if narrow else torch.float64, device=e.device
         )
-        for a, b in _pieces(e.numel()):
+        for a, b in pieces(e.numel()):
             piece = ref_diff(a, b)
             if s is not None:
                 piece.add_(s[a:b].double())
@@ -167,53 +190,7 @@ class Tolerance:
             if narrow:  # rounding a bound by 2^-24 changes no verdict; clamped, never infinite
                 piece.clamp_(max=torch.finfo(torch.float32).max)
             allowed[a:b] = piece
-        self.allowed = allowed.view(self.shape)
-
-    def _set_normwise(self, norm_ref: float, norm_sens: float) -> None:
-        self.reference_normwise = norm_ref / self.norm_e if self.norm_e else math.inf
-        self.sensitivity_normwise = norm_sens / self.norm_e if self.norm_e else math.inf
-        self.allowed_normwise = max(
-            self.factors[0] * (self.reference_normwise + self.sensitivity_normwise), self.floor
-        )
-
-    def _calibrate_masked(
-        self,
-        working: torch.Tensor,
-        policy_output: torch.Tensor | None,
-        sensitivity: torch.Tensor | None,
-        rounding: torch.Tensor | None,
-    ) -> None:
-        """Where some answers are NaN/Inf: the finite positions only, whole tensors at once."""
-        w = working.double()
-        r = policy_output.double() if policy_output is not None else w
-        if policy_output is not None and not all_finite(r):
-            r = torch.where(torch.isfinite(r), r, w)  # the policy format overflowed: fall back
-        del w
-        finite = None if self.all_finite else torch.isfinite(self.e)
-        self.finite = finite
-        e = self.e.flatten() if finite is None else self.e[finite]
-
-        def at_finite(t: torch.Tensor) -> torch.Tensor:
-            return t.flatten() if finite is None else t[finite]
-
-        ref_diff = at_finite(r) - e
-        ref_diff.abs_()
-        if rounding is not None:
-            ref_diff = torch.maximum(ref_diff, at_finite(rounding).double())
-        sens = at_finite(sensitivity).double() if sensitivity is not None else torch.zeros_like(e)
-        del r
-        n = max(e.numel(), 1)
-        self.norm_e = float(e.norm())
-        norm_ref, norm_sens = float(ref_diff.norm()), float(sens.norm())
-        rms_e = self.norm_e / math.sqrt(n)
-        self._set_normwise(norm_ref, norm_sens)
-        allowed = ref_diff.add_(sens).add_((norm_ref + norm_sens) / math.sqrt(n))
-        del sens
-        allowed.mul_(self.factors[1])
-        allowed.add_(e.abs().add_(rms_e).mul_(max(self.floor, self.allowed_normwise)))
-        if self.out_dtype in (torch.float32, torch.float16, torch.bfloat16):
-            allowed = allowed.clamp_(max=torch.finfo(torch.float32).max).float()
-        self.allowed = allowed
+        return allowed
 
     def to_host(self) -> None:
         """Hold everything in host memory (the GPU is full): comparisons then run there."""
@@ -235,15 +212,12 @@ class Tolerance:
             return self._check_exact(candidate)
         if not self.policy.calibrated:
             return self._check_allclose(candidate.double())
-        if self.all_finite and self.finite is None and all_finite(candidate):
+        if self.all_finite and all_finite(candidate):
             return self._check_in_pieces(candidate.flatten(), quick)
         c = candidate.double()
-        if not (self.all_finite and all_finite(candidate)):
-            bad_nonfinite = self._nonfinite_mismatch(c)
-            if bad_nonfinite:
-                return Comparison(False, bad_nonfinite, Check.NONFINITE)
-        elif self.finite is None:
-            return self._check_in_pieces(candidate.flatten(), quick)
+        bad_nonfinite = self._nonfinite_mismatch(c)
+        if bad_nonfinite:
+            return Comparison(False, bad_nonfinite, Check.NONFINITE)
         e = self.e.flatten() if self.all_finite else self.e[self.finite]
         cf = c.flatten() if self.all_finite else c[self.finite]
         diff = (cf - e).abs()
@@ -278,7 +252,7 @@ class Tolerance:
         worst_ratio_t = e.new_zeros((), dtype=torch.float64)
         worst_t = torch.zeros((), dtype=torch.int64, device=e.device)
         wrong = torch.zeros((), dtype=torch.int64, device=e.device)
-        for a, b in _pieces(e.numel()):
+        for a, b in pieces(e.numel()):
             d = (cf[a:b].double() - e[a:b]).abs_()
             sq += d.square().sum()
             over = d > allowed[a:b]
@@ -420,14 +394,6 @@ class Tolerance:
             f"{list(index)}: got {_fmt(float(c[index]))}, reference {_fmt(float(w[index]))})",
             worst_index=index,
         )
-
-
-#: elements per piece when a comparison runs piecewise (float64 temporaries of 256 MiB)
-PIECE = 1 << 25
-
-
-def _pieces(n: int) -> list[tuple[int, int]]:
-    return [(a, min(a + PIECE, n)) for a in range(0, n, PIECE)]
 
 
 def placed(answers: Answers, device: torch.device) -> Answers:

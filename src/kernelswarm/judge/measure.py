@@ -43,7 +43,7 @@ from kernelswarm.judge.floor import (
 from kernelswarm.judge.lock import device_lock
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.results import ImplTiming, Speedup, TimingOptions, TimingResult
-from kernelswarm.judge.sandbox import WorkerError
+from kernelswarm.judge.sandbox import WorkerError, judge_device
 from kernelswarm.judge.stats import (
     describe_speedup,
     median_interval,
@@ -371,8 +371,9 @@ class Measurement:
         outputs = self.cand.final_outputs("candidate", indices)
         for j, leaves in zip(indices, outputs, strict=True):
             answers = self.ref.answer_timing_set(j)
-            if self.device.startswith("cuda") and torch.cuda.is_available():
-                answers = placed(answers, torch.device(self.device))  # compared on the GPU
+            gpu = judge_device(self.device)
+            if gpu is not None:
+                answers = placed(answers, gpu)  # compared on the GPU
             for k, (w, tolerance) in enumerate(
                 zip(answers.working, tolerances(answers, self.policy), strict=True)
             ):

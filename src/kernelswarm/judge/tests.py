@@ -24,7 +24,7 @@ import torch
 from kernelswarm import variants
 from kernelswarm.judge.compare import Tolerance, all_finite, placed, tolerances
 from kernelswarm.judge.reasons import Check, Reasons
-from kernelswarm.judge.sandbox import physical_memory_bytes
+from kernelswarm.judge.sandbox import judge_device, physical_memory_bytes
 from kernelswarm.judge.verdict import TestRecord
 from kernelswarm.precision import UNIT_ROUNDOFF, Policy
 from kernelswarm.protocol import Answers, DrawnTest
@@ -200,9 +200,9 @@ class TestDrawer:
             f"tests may take {budget / 2**30:.1f} GiB"
         )
         most = budget // max(per_test, 1)
-        gpu = self.plan.device
-        if on_device and gpu.startswith("cuda") and torch.cuda.is_available():
-            device_budget = int(_device_memory(torch.device(gpu)) * DEVICE_TEST_SHARE)
+        gpu = judge_device(self.plan.device)
+        if on_device and gpu is not None:
+            device_budget = int(_device_memory(gpu) * DEVICE_TEST_SHARE)
             by_device = device_budget // on_device
             if by_device < most:
                 most = by_device
@@ -309,9 +309,9 @@ class TestDrawer:
     def _placement(self, drawn: DrawnTest) -> torch.device:
         """The GPU when the check runs on one and three tests' answers fit its share; the host
         otherwise."""
-        if not self.plan.device.startswith("cuda") or not torch.cuda.is_available():
+        device = judge_device(self.plan.device)
+        if device is None:
             return torch.device("cpu")
-        device = torch.device(self.plan.device)
         # held per test: the float64 answer and a float32 allowance per output
         per_test = sum(e.numel() * 12 for e in drawn.answers.expected)
         if MIN_TESTS * per_test > DEVICE_TEST_SHARE * _device_memory(device):

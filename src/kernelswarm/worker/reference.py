@@ -38,7 +38,15 @@ from kernelswarm.protocol import (
     TimingSetsDrawn,
     WorkCounted,
 )
-from kernelswarm.tensors import flatten, host, same_bits, state_fingerprint, storage_ptr, to_device
+from kernelswarm.tensors import (
+    flatten,
+    host,
+    pieces,
+    same_bits,
+    state_fingerprint,
+    storage_ptr,
+    to_device,
+)
 from kernelswarm.worker import counting, timing
 from kernelswarm.worker.guard import Phases, Trusted
 
@@ -58,30 +66,18 @@ def _fresh(x: Any) -> Any:
     return x.clone() if isinstance(x, torch.Tensor) else x
 
 
-def _device_leaves(out: Any, what: str) -> list[torch.Tensor]:
-    """An output's tensors where they lie (Python numbers as tensors), detached."""
+def _device_leaves(out: Any, what: str, copy: bool = False) -> list[torch.Tensor]:
+    """An output's tensors where they lie (Python numbers as tensors), detached; ``copy``: in
+    memory of their own (an output may be a parameter's or an input's memory, changed later)."""
     leaves = []
     for leaf in flatten(out)[1]:
         if isinstance(leaf, torch.Tensor):
-            leaves.append(leaf.detach())
+            leaves.append(leaf.detach().clone() if copy else leaf.detach())
         elif isinstance(leaf, bool | int | float):
             leaves.append(torch.tensor(leaf))
         else:
             raise TypeError(f"the {what} returned a {type(leaf).__qualname__}; expected tensors")
     return leaves
-
-
-def _host_leaves(out: Any, what: str) -> tuple[str, list[torch.Tensor]]:
-    structure, leaves = flatten(out)
-    copies = []
-    for leaf in leaves:
-        if isinstance(leaf, torch.Tensor):
-            copies.append(leaf.detach().to("cpu", copy=True))
-        elif isinstance(leaf, bool | int | float):
-            copies.append(torch.tensor(leaf))
-        else:
-            raise TypeError(f"the {what} returned a {type(leaf).__qualname__}; expected tensors")
-    return structure, copies
 
 
 class ReferenceRole:
@@ -217,17 +213,15 @@ class ReferenceRole:
         (and the working-precision outputs as they lie on the device). ``inputs`` (on the
         device) are never handed to a model: each run gets its own copies."""
         self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {name}")
-        expected_dev = _device_leaves(
+        expected = _device_leaves(
             self._run("float64", _cast_inputs(inputs, torch.float64)), "reference"
         )
-        expected = expected_dev
 
         self.phases.enter(Phase.WORKING_REFERENCE, f"for {name}")
         run_inputs = [_fresh(x) for x in inputs]
         out = self._run("working", run_inputs)
         structure = flatten(out)[0]
-        working_dev = _device_leaves(out, "reference")
-        working = working_dev
+        working = _device_leaves(out, "reference")
         mutated = [
             i
             for i, (x, p) in enumerate(zip(inputs, run_inputs, strict=True))
@@ -248,13 +242,13 @@ class ReferenceRole:
         if self.policy_dtype is not None:
             self.phases.enter(Phase.POLICY_REFERENCE, f"({self.policy_dtype}) for {name}")
             cast = _cast_inputs(inputs, self.policy_dtype)
-            policy_out = _host_leaves(self._run("policy", cast), "reference")[1]
+            policy_out = _device_leaves(self._run("policy", cast), "reference")
         elif self.policy_tf32:
             self.phases.enter(Phase.POLICY_REFERENCE, f"(tf32) for {name}")
             with precision.tf32_compute(self.device.type):
                 fresh = [_fresh(x) for x in inputs]
-                policy_out = _host_leaves(self._run("working", fresh), "reference")[1]
-        sensitivity, rounding = self._perturbed(inputs, expected_dev, working_dev, name, seed)
+                policy_out = _device_leaves(self._run("working", fresh), "reference")
+        sensitivity, rounding = self._perturbed(inputs, expected, working, name, seed)
 
         answers = Answers(
             expected=expected,
@@ -267,7 +261,7 @@ class ReferenceRole:
             rounding=rounding,
             input_scale=_input_scale(inputs),
         )
-        return answers, working_dev
+        return answers, working
 
     def _perturbed(
         self,
@@ -370,10 +364,10 @@ class ReferenceRole:
         model = self.models["working"]
         base = self._draw(req.seeds[0], "base")
         other = self._draw(req.seeds[1], "base")
-        y0 = _host_leaves(self._run("working", base), "reference")[1]
+        y0 = _device_leaves(self._run("working", base), "reference", copy=True)
 
         def change(inputs: list[Any]) -> float:
-            y = _host_leaves(self._run("working", inputs), "reference")[1]
+            y = _device_leaves(self._run("working", inputs), "reference")
             return max(_relative_change(a, b) for a, b in zip(y0, y, strict=True))
 
         inputs = {}
@@ -423,7 +417,7 @@ def one_ulp_away(x: Any, gen: torch.Generator) -> Any:
     # piece by piece: a 6 GiB input would otherwise take four temporaries of its size
     flat, up_flat, out_flat = x.reshape(-1), up.reshape(-1), out.view(-1)
     inf = torch.tensor(float("inf"), dtype=wide, device=x.device)
-    for a, b in _pieces(flat.numel()):
+    for a, b in pieces(flat.numel()):
         piece = flat[a:b].to(wide)
         moved = torch.nextafter(piece, torch.where(up_flat[a:b], inf, -inf))
         out_flat[a:b] = torch.where(piece == 0, piece, moved)
@@ -443,18 +437,10 @@ def _float_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
         return None
     out = torch.empty(a.shape, dtype=torch.float32, device=a.device)
     fa, fb, fo = a.reshape(-1), b.reshape(-1), out.view(-1)
-    for i, j in _pieces(fa.numel()):  # float64 temporaries of one piece, not of the output
+    for i, j in pieces(fa.numel()):  # float64 temporaries of one piece, not of the output
         d = (fa[i:j].double() - fb[i:j].double()).abs_()
         fo[i:j] = torch.nan_to_num_(d, nan=0.0, posinf=0.0)
     return out
-
-
-#: elements per piece of the element-wise passes above (float64 temporaries of 256 MiB)
-PIECE = 1 << 25
-
-
-def _pieces(n: int) -> list[tuple[int, int]]:
-    return [(a, min(a + PIECE, n)) for a in range(0, n, PIECE)]
 
 
 def _input_scale(inputs: list[Any]) -> float:
