@@ -46,6 +46,29 @@ def gpu_used() -> int:
         return -1
 
 
+def gpu_by_process() -> dict[str, int]:
+    """GPU memory in use per process, named by its part: a worker by its role, else "judge"."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    used: dict[str, int] = {}
+    for line in out.splitlines():
+        try:
+            pid, mib = (int(x) for x in line.split(","))
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (ValueError, OSError):
+            continue
+        name = "judge"
+        if b"--role" in argv:
+            name = argv[argv.index(b"--role") + 1].decode()
+        used[name] = used.get(name, 0) + (mib << 20)
+    return used
+
+
 class Peaks:
     """Peak host memory (above the start) and GPU memory while a command runs."""
 
@@ -53,6 +76,7 @@ class Peaks:
         self.base = host_used()
         self.host = 0
         self.gpu = 0
+        self.parts: dict[str, int] = {}  # each part's peak GPU memory
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -60,6 +84,8 @@ class Peaks:
         while not self._stop.wait(0.2):
             self.host = max(self.host, host_used() - self.base)
             self.gpu = max(self.gpu, gpu_used())
+            for name, used in gpu_by_process().items():
+                self.parts[name] = max(self.parts.get(name, 0), used)
 
     def __enter__(self) -> Peaks:
         self._thread.start()
@@ -81,6 +107,7 @@ class Run:
     outcome: str
     phases: dict = field(default_factory=dict)
     detail: str = ""
+    gpu_parts_gib: dict = field(default_factory=dict)
 
 
 def self_candidate(problem: Path, folder: Path) -> Path:
@@ -126,8 +153,10 @@ def judge(
         )
         for name, s in ((v.get("timing") or {}).get("speedups") or {}).items():
             detail += f" speedup vs {name}: {s.get('median')}"
+    parts = {k: round(v / 2**30, 1) for k, v in peaks.parts.items()}
     return Run(problem.name, "kernelswarm", candidate.name, round(seconds, 1),
-               round(peaks.host / 2**30, 2), round(peaks.gpu / 2**30, 2), outcome, phases, detail)  # fmt: skip
+               round(peaks.host / 2**30, 2), round(peaks.gpu / 2**30, 2), outcome, phases, detail,
+               parts)  # fmt: skip
 
 
 KB_EVAL = r"""
@@ -210,6 +239,8 @@ def main() -> None:
                 run = kernelbench_eval(args.kb_package, problem, cand, args.out, args.limit)
             runs.append(run)
             phases = " ".join(f"{k[:5]}={v}" for k, v in run.phases.items())
+            if run.gpu_parts_gib:
+                phases += " GPU GiB: " + " ".join(f"{k}={v}" for k, v in run.gpu_parts_gib.items())
             print(f"| {run.problem} | {run.tool} | {run.candidate} | {run.outcome} | {run.seconds} "
                   f"| {run.host_peak_gib} | {run.gpu_peak_gib} | {phases} |", flush=True)  # fmt: skip
             if run.outcome not in ("accepted", "correct"):

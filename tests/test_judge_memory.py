@@ -208,3 +208,23 @@ def test_a_test_holds_four_times_its_inputs_on_the_host():
     for test in judge.tests.tests:
         assert test.host_bytes <= 4 * test.input_nbytes, test.name
         assert all(w.device.type == "meta" for w in test.working)
+
+
+def test_outputs_let_go_early_still_show_a_reused_buffer(monkeypatch):
+    # Large outputs are not all kept to the end: past RETAIN_BYTES the oldest are looked at
+    # again and let go when the next call comes. A candidate handing back the same buffer is
+    # still caught, and an honest one still passes.
+    from kernelswarm.worker import candidate as candidate_worker
+
+    monkeypatch.setattr(candidate_worker, "RETAIN_BYTES", 0)
+
+    def verdict(name: str) -> dict:
+        config = CheckConfig(
+            problem=PROBLEMS / "matmul.py", candidate=EXAMPLES / name, seed=5, in_process=True
+        )
+        return check(config).to_dict()
+
+    reused = verdict("cheats/reused_output_buffer.py")
+    assert reused["verdict"] == "rejected"
+    assert {r["check"] for r in reused["reasons"]} & {"aliasing", "completion"}
+    assert verdict("good/matmul_tiled.py")["verdict"] == "accepted"

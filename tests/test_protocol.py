@@ -174,6 +174,9 @@ def test_a_reply_of_the_wrong_kind_or_sequence_is_a_protocol_failure():
         (FailureKind.EXCEPTION, Phase.PREPARE_CALL, Check.FORWARD),
         (FailureKind.COMPILE, Phase.IMPORT_CANDIDATE, Check.COMPILE),
         (FailureKind.OUT_OF_MEMORY, Phase.FORWARD, Check.MEMORY),
+        # the judge's own copies on a GPU it shares: no proof against the candidate either way
+        (FailureKind.OUT_OF_MEMORY, Phase.PREPARE_CALL, Check.HARNESS),
+        (FailureKind.OUT_OF_MEMORY, Phase.FINAL_RECHECK, Check.HARNESS),
         (FailureKind.EXIT, Phase.FORWARD, Check.EARLY_EXIT),
         (FailureKind.CUDA_ERROR, Phase.TIME_CANDIDATE, Check.CUDA_ERROR),
     ],

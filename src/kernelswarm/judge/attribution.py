@@ -22,6 +22,11 @@ _EXCEPTION_CHECKS = {
     Phase.IMPORT_CANDIDATE: Check.IMPORT, Phase.CONSTRUCT_CANDIDATE: Check.CONSTRUCTOR,
     Phase.SHARE_WEIGHTS: Check.CONSTRUCTOR, Phase.MOVE_CANDIDATE: Check.CONSTRUCTOR,
 }  # fmt: skip
+#: phases of the candidate's worker where the judge's own copies are made (inputs placed, a
+#: pristine copy, outputs kept, the final look): out of memory there is no proof against the
+#: candidate — the GPU is shared with the judge and the reference — so it is "could not judge",
+#: never a rejection, and never an acceptance either
+_JUDGE_COPIES = {Phase.PREPARE_CALL, Phase.INSPECT_OUTPUT, Phase.FINAL_RECHECK}
 
 
 def attribute(failure: Failure) -> Reason:
@@ -32,6 +37,12 @@ def attribute(failure: Failure) -> Reason:
         return Reason(Check.PROBLEM, f"the problem's own code failed: {detail}")
     if failure.owner is Owner.HARNESS:
         return Reason(Check.HARNESS, f"the worker failed before any candidate code ran: {detail}")
+    if failure.kind is FailureKind.OUT_OF_MEMORY and failure.phase in _JUDGE_COPIES:
+        return Reason(
+            Check.HARNESS,
+            f"no room for the judge's own copies during {failure.phase.value} (the GPU is shared "
+            f"by the judge, the reference and the candidate): {detail}",
+        )
     check = _FAILURE_CHECKS.get(failure.kind)
     if check is None:
         check = _EXCEPTION_CHECKS.get(failure.phase, Check.FORWARD)

@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 import torch
+from torch.multiprocessing.reductions import StorageWeakRef
 
 from kernelswarm import precision, problem, variants
 from kernelswarm.protocol import (
@@ -57,6 +58,10 @@ from kernelswarm.worker import poison, timing
 from kernelswarm.worker.guard import Phases, Trusted
 
 LATE_WAIT_S = 0.05
+# Outputs kept for the final look (whether they changed after return) take at most this much;
+# past it the oldest are looked at once more and let go when the next call comes (the judge has
+# compared them by then). Small problems keep every output to the end, as before.
+RETAIN_BYTES = 1 << 30
 
 
 def _share_weights(reference: dict[str, torch.Tensor], candidate: torch.nn.Module) -> WeightsReport:
@@ -91,6 +96,10 @@ class CandidateRole:
         self.inputs: dict[str, list[Any]] = {}
         #: (call, output, first copy) of every returned output
         self.retained: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+        self.changed_later: list[LateChange] = []
+        # outputs let go early: their memory, watched, so that one handed back again (a cache)
+        # is still seen while the candidate keeps it alive
+        self.let_go: list[tuple[int, int, StorageWeakRef]] = []
         self.threads_before: set[threading.Thread] = set()
         self.calls = 0
         self.timing = timing.TimingOps(
@@ -184,6 +193,7 @@ class CandidateRole:
         self.calls += 1
         call = self.calls
         self.phases.enter(Phase.PREPARE_CALL, str(call))
+        self._look_back(keep=RETAIN_BYTES)
         inputs = self._place_inputs(req)
         pristine = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
         input_ptrs = {
@@ -263,6 +273,7 @@ class CandidateRole:
             return OutputFact(**described, null_data=True), None
         ptr = storage_ptr(leaf)
         earlier = [c for c, kept, _ in self.retained if ptr and storage_ptr(kept) == ptr]
+        earlier += [c for c, p, ref in self.let_go if ptr and p == ptr and not ref.expired()]
         fact = OutputFact(
             **described,
             aliases_input=input_ptrs.get(ptr) if ptr else None,
@@ -280,12 +291,25 @@ class CandidateRole:
         if self.device.type == "cuda":
             self.trusted.synchronize()
         self.trusted.sleep(4 * LATE_WAIT_S)
-        changed = []
-        for call, leaf, first in self.retained:
+        self._look_back(keep=0)
+        return Finished(self.changed_later, self._new_threads(), self.trusted.tampered())
+
+    def _look_back(self, keep: int) -> None:
+        """Compare kept outputs with what they were on return, oldest first, and let them go
+        until those still kept take at most ``keep`` bytes."""
+        held = sum(_nbytes(leaf) + _nbytes(first) for _, leaf, first in self.retained)
+        while self.retained and held > keep:
+            call, leaf, first = self.retained.pop(0)
+            held -= _nbytes(leaf) + _nbytes(first)
+            self.let_go.append((call, storage_ptr(leaf), StorageWeakRef(leaf.untyped_storage())))
             now = leaf.detach().to(first.device, copy=True)
             if not same_bits(first, now):
-                changed.append(LateChange(call, changed_elements(first, now)))
-        return Finished(changed, self._new_threads(), self.trusted.tampered())
+                self.changed_later.append(LateChange(call, changed_elements(first, now)))
+            del now, leaf, first
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
 
 
 def _kept_copy(leaf: torch.Tensor) -> torch.Tensor:
