@@ -136,10 +136,14 @@ def judge(
         "--device", "cuda", "--json", str(verdict_path), "-q",
     ]  # fmt: skip
     cmd += ["--time-budget", str(budget)] if timing else ["--no-timing"]
+    memlog = out / f"memlog_{problem.stem}.txt"
+    memlog.unlink(missing_ok=True)
+    os.environ["KERNELSWARM_MEMORY_LOG"] = str(memlog)  # the judge's own GPU memory, per event
     start = time.monotonic()
     with Peaks() as peaks:
         proc = _run(cmd, limit)
     seconds = time.monotonic() - start
+    del os.environ["KERNELSWARM_MEMORY_LOG"]
     outcome, phases, detail = f"exit {proc.returncode}", {}, proc.stderr[-400:]
     if proc.returncode == 124:
         verdict_path.unlink(missing_ok=True)

@@ -153,3 +153,33 @@ def test_a_body_claimed_larger_than_the_area_is_refused():
             b.check(2 << 20)
     finally:
         b.close()
+
+
+def test_a_received_message_is_freed_when_dropped_without_the_garbage_collector():
+    # A reference cycle in decoding (a recursive closure) kept every tensor of every message
+    # alive until the collector ran: GiBs of a large problem's answers on a shared GPU.
+    import gc
+    import weakref
+
+    from kernelswarm import protocol
+    from kernelswarm.protocol import Answers, DrawnTest
+
+    x = torch.randn(64, 64)
+    sent = DrawnTest([x], None, Answers([x.double()], [x], None, "Tensor", [], []))
+    frame = wire.encode(protocol.encode(sent, 1))
+    gc.disable()
+    try:
+        _, got = protocol.decode(wire.decode_frame(frame))
+        refs = [weakref.ref(got.inputs[0]), weakref.ref(got.answers.expected[0])]
+        del got
+        assert all(r() is None for r in refs), "a decoded tensor outlived its message"
+        # and a sender lets go of what it sent
+        from torch.multiprocessing.reductions import StorageWeakRef
+
+        y = torch.randn(64, 64)
+        storage = StorageWeakRef(y.untyped_storage())
+        head, parts = wire.encode_parts([y, {"k": (y,)}])
+        del y, parts, head
+        assert storage.expired(), "a sent tensor outlived its frame"
+    finally:
+        gc.enable()

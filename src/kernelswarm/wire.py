@@ -82,19 +82,17 @@ def _host_view(part: Part) -> memoryview:
     return part.cpu().numpy().data  # a GPU tensor where no shared area takes it
 
 
-def encode_parts(obj: Any) -> tuple[bytes, list[Part]]:
-    """Encode into the frame's head (prefix and JSON header) and its body, one part per tensor.
+class _Encoder:
+    """Walks a message, collecting its tensors (a method, not a recursive closure: a closure
+    calling itself is a reference cycle, and would hold every tensor sent until the garbage
+    collector ran)."""
 
-    The body's parts are views of the tensors' own memory, not copies: a test of several GiB
-    crosses the pipe without doubling anyone's memory. A GPU tensor's part is the tensor (as
-    bytes) and its spec says ``"device": "cuda"``: a receiver with a GPU puts it there.
-    """
-    blobs: list[Part] = []
-    specs: list[dict[str, Any]] = []
-    offset = 0
+    def __init__(self) -> None:
+        self.blobs: list[Part] = []
+        self.specs: list[dict[str, Any]] = []
+        self.offset = 0
 
-    def walk(value: Any) -> Any:
-        nonlocal offset
+    def walk(self, value: Any) -> Any:
         if isinstance(value, torch.Tensor):
             t = value.detach()
             if t.device.type not in ("cpu", "cuda"):
@@ -110,30 +108,39 @@ def encode_parts(obj: Any) -> tuple[bytes, list[Part]]:
             spec = {
                 "dtype": _dtype_name(t.dtype),
                 "shape": list(t.shape),
-                "offset": offset,
+                "offset": self.offset,
                 "nbytes": _nbytes(raw),
             }
             if t.device.type == "cuda":
                 spec["device"] = "cuda"
-            specs.append(spec)
-            blobs.append(raw)
-            offset += _nbytes(raw)
-            return {"__tensor__": len(specs) - 1}
+            self.specs.append(spec)
+            self.blobs.append(raw)
+            self.offset += _nbytes(raw)
+            return {"__tensor__": len(self.specs) - 1}
         if isinstance(value, tuple):
-            return {"__tuple__": [walk(v) for v in value]}
+            return {"__tuple__": [self.walk(v) for v in value]}
         if isinstance(value, list):
-            return [walk(v) for v in value]
+            return [self.walk(v) for v in value]
         if isinstance(value, dict):
             if any(not isinstance(k, str) for k in value):
                 raise WireError("dict keys must be strings")
-            return {k: walk(v) for k, v in value.items()}
+            return {k: self.walk(v) for k, v in value.items()}
         if value is None or isinstance(value, bool | int | float | str):
             return value
         raise WireError(f"cannot send a {type(value).__name__}")
 
-    payload = walk(obj)
-    header = json.dumps({"payload": payload, "tensors": specs}).encode()
-    return _PREFIX.pack(MAGIC, len(header), offset) + header, blobs
+
+def encode_parts(obj: Any) -> tuple[bytes, list[Part]]:
+    """Encode into the frame's head (prefix and JSON header) and its body, one part per tensor.
+
+    The body's parts are views of the tensors' own memory, not copies: a test of several GiB
+    crosses the pipe without doubling anyone's memory. A GPU tensor's part is the tensor (as
+    bytes) and its spec says ``"device": "cuda"``: a receiver with a GPU puts it there.
+    """
+    enc = _Encoder()
+    payload = enc.walk(obj)
+    header = json.dumps({"payload": payload, "tensors": enc.specs}).encode()
+    return _PREFIX.pack(MAGIC, len(header), enc.offset) + header, enc.blobs
 
 
 def encode(obj: Any) -> bytes:
@@ -189,21 +196,25 @@ def decode(
             flat = flat.clone()
         tensors.append(flat.view(dtype).reshape(shape))
 
-    def walk(value: Any) -> Any:
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        if isinstance(value, dict):
-            if set(value) == {"__tensor__"}:
-                index = value["__tensor__"]
-                if not isinstance(index, int) or not 0 <= index < len(tensors):
-                    raise WireError("tensor reference out of range")
-                return tensors[index]
-            if set(value) == {"__tuple__"}:
-                return tuple(walk(v) for v in value["__tuple__"])
-            return {k: walk(v) for k, v in value.items()}
-        return value
+    # a module-level walk: a recursive closure would be a reference cycle holding every tensor
+    # received (GiBs, on the GPU) until the garbage collector happened to run
+    return _rebuild(header["payload"], tensors)
 
-    return walk(header["payload"])
+
+def _rebuild(value: Any, tensors: list[torch.Tensor]) -> Any:
+    """The payload with its tensor references replaced by the tensors received."""
+    if isinstance(value, list):
+        return [_rebuild(v, tensors) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tensor__"}:
+            index = value["__tensor__"]
+            if not isinstance(index, int) or not 0 <= index < len(tensors):
+                raise WireError("tensor reference out of range")
+            return tensors[index]
+        if set(value) == {"__tuple__"}:
+            return tuple(_rebuild(v, tensors) for v in value["__tuple__"])
+        return {k: _rebuild(v, tensors) for k, v in value.items()}
+    return value
 
 
 def decode_frame(frame: bytes | bytearray) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kernelswarm.judge import memlog
 from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.builds import folder_for
 from kernelswarm.judge.calls import CallJudge, plan_calls, releases
@@ -306,6 +307,8 @@ class Judge:
                 planned.case.inputs if planned.sends_inputs else None, release,
             )  # fmt: skip
             self.calls.judge(planned, reply)
+            del reply
+            memlog.log(f"call {number} judged")
         self.progress("candidate: final re-check of every returned output")
         self.calls.finish(cand.finish())
 

@@ -22,13 +22,14 @@ from typing import Any, Protocol
 import torch
 
 from kernelswarm import variants
+from kernelswarm.judge import memlog
 from kernelswarm.judge.compare import Tolerance, all_finite, placed, tolerances
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.sandbox import judge_device, physical_memory_bytes
 from kernelswarm.judge.verdict import TestRecord
 from kernelswarm.precision import UNIT_ROUNDOFF, Policy
 from kernelswarm.protocol import Answers, DrawnTest
-from kernelswarm.tensors import same_bits
+from kernelswarm.tensors import host, same_bits
 
 #: tests drawn beyond the default ones when too few are strong
 MAX_EXTRA_TESTS = 8
@@ -118,6 +119,16 @@ class TestCase:
 
 def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
+
+
+def _to_host(case: TestCase) -> None:
+    """A test's answers and tolerances, held and compared on the host from now on."""
+    for tol in case.tolerances:
+        tol.to_host()
+    # a tolerance holds the very float64 answer the test holds: one copy, not two
+    case.expected = (
+        [tol.e for tol in case.tolerances] if case.tolerances else [e.cpu() for e in case.expected]
+    )
 
 
 class TestDrawer:
@@ -250,9 +261,12 @@ class TestDrawer:
         """Draw one test under a fresh seed and hold it, with its tolerances."""
         seed = self.rng.getrandbits(48)
         self.progress(f"reference: test {name}")
-        return self.hold(
-            TestRecord(name=name, variant=variant, seed=seed), source.draw_test(name, seed, variant)
-        )
+        drawn = source.draw_test(name, seed, variant)
+        memlog.log(f"test {name} received")
+        case = self.hold(TestRecord(name=name, variant=variant, seed=seed), drawn)
+        del drawn
+        memlog.log(f"test {name} held")
+        return case
 
     def hold(self, record: TestRecord, drawn: DrawnTest) -> TestCase:
         """A drawn test as the judge keeps it: domain checked, tolerances calibrated.
@@ -263,8 +277,12 @@ class TestDrawer:
         """
         if self.place is None:
             self.place = self._placement(drawn)
+        # Tolerances are computed where the answers arrived (the GPU, fast) and then held where
+        # the comparisons run (the host, when three tests' answers would not fit the GPU).
+        arrived = drawn.answers.expected[0].device if drawn.answers.expected else self.place
+        work_on = arrived if arrived.type == "cuda" else self.place
         try:
-            case, answers = self._calibrate(record, drawn, self.place)
+            case, answers = self._calibrate(record, drawn, work_on)
         except torch.OutOfMemoryError:
             self.place = torch.device("cpu")
             torch.cuda.empty_cache()
@@ -272,18 +290,15 @@ class TestDrawer:
                 "the GPU ran out of memory holding the tests' answers: held and compared on the host"
             )
             for earlier in self.tests:  # every test where the comparisons now run
-                for tol in earlier.tolerances:
-                    tol.to_host()
-                # a tolerance holds the very float64 answer the test holds: one copy, not two
-                earlier.expected = (
-                    [tol.e for tol in earlier.tolerances]
-                    if earlier.tolerances
-                    else [e.cpu() for e in earlier.expected]
-                )
+                _to_host(earlier)
             case, answers = self._calibrate(record, drawn, self.place)
+        if self.place.type == "cpu" and work_on.type == "cuda":
+            _to_host(case)
         if drawn.again is not None:
             self._determinism(case, [a.to(self.place) for a in drawn.again])
         case.working = [torch.empty(w.shape, dtype=w.dtype, device="meta") for w in case.working]
+        # the inputs only travel on to the candidate: host memory, not the shared GPU's
+        case.inputs = [host(x) for x in case.inputs]
         del answers, drawn
         if torch.cuda.is_initialized():
             # the tolerances' temporaries, and answers moved to the host: give the GPU back
