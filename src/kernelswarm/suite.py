@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from kernelswarm.judge.bench import BenchConfig, run_bench
-from kernelswarm.judge.check import CheckConfig, check
+from kernelswarm.judge.check import CheckConfig
+from kernelswarm.judge.executor import Executor, LocalExecutor
 from kernelswarm.judge.prebuild import ToBuild, prebuilding
 from kernelswarm.judge.results import BenchResult, TimingOptions
 from kernelswarm.judge.sandbox import Limits
@@ -148,7 +149,11 @@ def _sizes(cfg: SuiteConfig, problem: SuiteProblem) -> list[Override]:
 
 
 def _judge(
-    cfg: SuiteConfig, problem: SuiteProblem, candidate: Path, overrides: list[Override]
+    cfg: SuiteConfig,
+    problem: SuiteProblem,
+    candidate: Path,
+    overrides: list[Override],
+    executor: Executor,
 ) -> SuiteEntry:
     entry = SuiteEntry(problem, candidate, sizes=[f"{o.name}={o.value}" for o in overrides])
     config = CheckConfig(
@@ -161,10 +166,10 @@ def _judge(
         timing=cfg.timing,
         unconfined=cfg.unconfined,
     )
-    verdict = check(config)
+    verdict = executor.check(config)
     if cfg.policy == "kernelbench":
         # The looser rule decided; the strict one says whether that was right.
-        strict = check(replace(config, policy=POLICIES["strict"], timing=None))
+        strict = executor.check(replace(config, policy=POLICIES["strict"], timing=None))
         entry.kernelbench_verdict = verdict.verdict.value
         entry.also = [verdict]
         _count(entry, strict, speedups_from=verdict if strict.accepted else None)
@@ -200,8 +205,14 @@ def _measure(cfg: SuiteConfig, problem: SuiteProblem, overrides: list[Override])
 
 
 def run_suite(
-    cfg: SuiteConfig, store: Store | None, progress: Callable[[SuiteEntry, int, int], None]
+    cfg: SuiteConfig,
+    store: Store | None,
+    progress: Callable[[SuiteEntry, int, int], None],
+    executor: Executor | None = None,
 ) -> list[SuiteEntry]:
+    """Every problem under ``cfg.root``: its baselines measured, or its solution judged (on the
+    executor's GPUs or cluster; baselines are measured on this host)."""
+    runs: Executor = executor or LocalExecutor(cfg.device, None, cfg.jobs, lambda m: None)
     problems = discover(cfg.root, cfg.only)
     if cfg.limit:
         problems = problems[: cfg.limit]
@@ -213,10 +224,14 @@ def run_suite(
         nonlocal done
         overrides = _sizes(cfg, problem)
         if cfg.solutions is None:
-            entry = _measure(cfg, problem, overrides)
+            entry = runs.here(lambda: _measure(cfg, problem, overrides))
         else:
             candidate = match_solution(problem, cfg.root, cfg.solutions)
-            entry = _judge(cfg, problem, candidate, overrides) if candidate else SuiteEntry(problem)
+            entry = (
+                _judge(cfg, problem, candidate, overrides, runs)
+                if candidate
+                else SuiteEntry(problem)
+            )
         if store is not None:
             pid = store.problem(problem.path, problem.level)
             if entry.candidate is not None and entry.verdict is not None:
@@ -241,7 +256,7 @@ def run_suite(
     try:
         with (
             prebuilding(ahead, cfg.device, cfg.limits),
-            ThreadPoolExecutor(max(1, cfg.jobs)) as pool,
+            ThreadPoolExecutor(max(1, cfg.jobs, runs.slots)) as pool,
         ):
             entries = list(pool.map(one, problems))
     except BaseException:

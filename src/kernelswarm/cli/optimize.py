@@ -48,6 +48,9 @@ def optimize_command(
     timeout: opt.TimeoutOption = 600.0,
     json_path: opt.JsonOption = None,
     unconfined: opt.UnconfinedOption = False,
+    gpus: opt.GpusOption = None,
+    executor: opt.ExecutorOption = opt.ExecutorKind.local,
+    ray_address: opt.RayAddressOption = None,
 ) -> None:
     """Generate candidates with a swarm, judge and time every one, keep the fastest correct one."""
     resolved, why = opt.resolve_device(device)
@@ -63,11 +66,13 @@ def optimize_command(
         raise opt.fail("cannot optimize", why)
     if rounds is not None:
         config = replace(config, budget=replace(config.budget, rounds=rounds))
+    runs = opt.executor(executor, resolved, gpus, jobs, ray_address, "cannot optimize")
     store = Store(db)
     supervisor = Supervisor(
         problem.resolve(), config, resolved, POLICIES[precision.value], overrides, store, out_dir,
         opt.timing_options(budget=time_budget), Limits(wall_seconds=timeout), jobs, resume,
         progress=lambda m: opt.err.print(Text(m, style="dim")), unconfined=unconfined,
+        executor=runs,
     )  # fmt: skip
     try:
         result = supervisor.run()

@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from kernelswarm.judge.results import TimingOptions
 from kernelswarm.problem import Override
+
+if TYPE_CHECKING:
+    from kernelswarm.judge.executor import Executor
 
 err = Console(stderr=True)
 # Logs and CI have no terminal: give tables room instead of rich's 80-column default.
@@ -69,6 +73,27 @@ UnconfinedOption = Annotated[
     ),
 ]
 DbOption = Annotated[Path, typer.Option(help="Results database (SQLite)")]
+GpusOption = Annotated[
+    str | None,
+    typer.Option(help="GPUs to judge on, e.g. 0,1 (default: every visible GPU, one judge each)"),
+]
+
+
+class ExecutorKind(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+ExecutorOption = Annotated[
+    ExecutorKind,
+    typer.Option(
+        "--executor", help="Where checks run: this host, or a Ray cluster (kernelswarm[ray])"
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster to join (default: start one on this host, or RAY_ADDRESS)"),
+]
 OnlyOption = Annotated[str, typer.Option(help="Only problems whose path contains this text")]
 
 
@@ -109,6 +134,25 @@ def timing_options(
         compile_baseline=compile_baseline,
         remeasure_peaks=remeasure_peaks,
     )
+
+
+def executor(
+    kind: ExecutorKind, device: str, gpus: str | None, jobs: int, address: str | None, what: str
+) -> Executor:
+    """The executor the options ask for, or a clear failure (exit status 2)."""
+    from kernelswarm.judge.executor import make_executor
+
+    if address is not None and kind is not ExecutorKind.ray:
+        raise fail(what, "--ray-address needs --executor ray")
+    if gpus is not None and not device.startswith("cuda"):
+        raise fail(what, f"--gpus chooses GPUs, but the device is {device}")
+    try:
+        return make_executor(
+            kind.value, device, gpus, jobs, address,
+            lambda m: err.print(Text(m, style="dim")),
+        )  # fmt: skip
+    except (ValueError, RuntimeError, ConnectionError) as exc:  # a bad --gpus, Ray absent or down
+        raise fail(what, str(exc)) from None
 
 
 def fail(what: str, why: str) -> typer.Exit:

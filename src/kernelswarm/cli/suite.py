@@ -48,6 +48,9 @@ def suite_command(
     limit: Annotated[int, typer.Option(help="At most this many problems (0: all)")] = 0,
     timeout: opt.TimeoutOption = 900.0,
     unconfined: opt.UnconfinedOption = False,
+    gpus: opt.GpusOption = None,
+    executor: opt.ExecutorOption = opt.ExecutorKind.local,
+    ray_address: opt.RayAddressOption = None,
 ) -> None:
     """Baselines of every problem in ROOT, or, with --solutions, a judged and timed scoreboard."""
     resolved, why = opt.resolve_device(device)
@@ -75,6 +78,7 @@ def suite_command(
         limit=limit,
         unconfined=unconfined,
     )
+    runs = opt.executor(executor, resolved, gpus, jobs, ray_address, "cannot run the suite")
     store = Store(db)
     finished: list[SuiteEntry] = []
 
@@ -89,7 +93,7 @@ def suite_command(
         opt.err.print(suite_line(entry, done, total))
 
     try:
-        entries = run_suite(config, store, progress)
+        entries = run_suite(config, store, progress, runs)
     finally:
         store.close()
     render_suite(entries, summarise(entries), opt.out)

@@ -23,6 +23,7 @@ from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.builds import folder_for
 from kernelswarm.judge.calls import CallJudge, plan_calls, releases
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, open_endpoint
+from kernelswarm.judge.gpus import Gpu, pinned
 from kernelswarm.judge.lock import device_lock
 from kernelswarm.judge.measure import Measurement, MeasurementFailed
 from kernelswarm.judge.protections import available
@@ -81,6 +82,8 @@ class CheckConfig:
     build_cache: bool = True
     #: a round's tests, drawn once for every candidate (``judge.shared``); None: draw them here
     shared: SharedTests | None = None
+    #: the GPU of several this check is pinned to (``judge.gpus``); None: the process's default
+    gpu: Gpu | None = None
 
 
 def describe_weights(loaded: CandidateLoaded) -> Weights:
@@ -171,6 +174,10 @@ class Judge:
         return False
 
     def run(self) -> Verdict:
+        with pinned(self.config.gpu):  # workers, tensors and the device lock: that GPU's
+            return self._run()
+
+    def _run(self) -> Verdict:
         started = time.monotonic()
         cfg = self.config
         confined = self._confinement()

@@ -12,6 +12,7 @@ import fcntl
 import os
 from collections.abc import Callable, Iterator
 
+from kernelswarm.judge import gpus
 from kernelswarm.judge.floor import cache_path
 
 Progress = Callable[[str], None]
@@ -25,7 +26,12 @@ def device_lock(device: str, progress: Progress, shared: bool = False) -> Iterat
     phase holds it exclusive, so that nothing else runs on the device while anything is timed.
     A process must release one hold before taking the other (flock does not nest).
     """
-    index = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0] if device == "cuda" else ""
+    pinned = gpus.current()
+    index = ""
+    if device == "cuda":  # the check's own GPU, or this process's first
+        index = (
+            pinned.visible if pinned else os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]
+        )
     path = cache_path().parent / f"timing-{device}{index}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:

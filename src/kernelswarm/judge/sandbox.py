@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import torch
 
 from kernelswarm import protocol, wire
+from kernelswarm.judge import gpus
 from kernelswarm.judge.builds import FOLDERS
 from kernelswarm.judge.processes import ProcessTree
 from kernelswarm.judge.protections import spec_for
@@ -87,7 +88,8 @@ def judge_device(device: str) -> torch.device | None:
     """Where this process puts the GPU tensors its workers send (answers, inputs, outputs):
     the same GPU when the check runs on one this process can use; None keeps them on the host."""
     if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.device(device)
+        gpu = gpus.current()
+        return torch.device("cuda", gpu.index) if gpu is not None else torch.device(device)
     return None
 
 
@@ -363,6 +365,8 @@ class Worker(Endpoint):
             env["TORCH_CUDA_ARCH_LIST"] = arch
         if not self.gpu:
             env["CUDA_VISIBLE_DEVICES"] = ""
+        elif (pinned := gpus.current()) is not None:
+            env["CUDA_VISIBLE_DEVICES"] = pinned.visible  # the check's own GPU, and only it
         shared = None
         if self.role is Role.REFERENCE:
             # Only the problem's own code and ours run there: its Inductor cache can be shared

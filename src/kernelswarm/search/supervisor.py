@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from kernelswarm.judge.bench import BenchConfig, run_bench
-from kernelswarm.judge.check import CheckConfig, check
+from kernelswarm.judge.check import CheckConfig
+from kernelswarm.judge.executor import Executor, LocalExecutor
 from kernelswarm.judge.prebuild import ToBuild, prebuilding
 from kernelswarm.judge.results import BenchResult, TimingOptions
 from kernelswarm.judge.sandbox import Limits, physical_memory_bytes
@@ -60,6 +61,7 @@ class Supervisor:
         resume: bool = False,
         progress: Progress | None = None,
         unconfined: bool = False,
+        executor: Executor | None = None,
     ) -> None:
         self.problem = problem
         self.swarm = swarm
@@ -74,6 +76,8 @@ class Supervisor:
         self.resume = resume
         self.unconfined = unconfined
         self.progress = progress or (lambda message: None)
+        #: where checks run (this host's GPUs, or a Ray cluster); the store stays here
+        self.executor = executor or LocalExecutor(device, None, jobs, self.progress)
         self.cache = store  # the generators' reply cache
         self.attempts: list[Attempt] = []
         self.history: dict[str, list[Feedback]] = {g.name: [] for g in swarm.generators}
@@ -83,6 +87,11 @@ class Supervisor:
         self.run_id = 0
         self.problem_id = 0
         self.judged: dict[str, Verdict] = {}
+
+    @property
+    def slots(self) -> int:
+        """Checks judged at once: --jobs, or more to keep every GPU busy."""
+        return max(1, self.jobs, self.executor.slots)
 
     def fingerprint(self) -> str:
         """What makes two runs the same run (for --resume)."""
@@ -223,7 +232,8 @@ class Supervisor:
 
         shared = (
             self._shared_tests()
-            if any(sha256_text(p.source or "") not in self.judged for p, _, _ in todo)
+            if self.executor.shares_tests
+            and any(sha256_text(p.source or "") not in self.judged for p, _, _ in todo)
             else None
         )
 
@@ -233,7 +243,7 @@ class Supervisor:
             if digest in self.judged:  # resumed: this verdict was already taken
                 return proposal, path, cid, self.judged[digest]
             self.progress(f"judging {path.name}")
-            verdict = check(
+            verdict = self.executor.check(
                 CheckConfig(
                     problem=self.problem.resolve(),
                     candidate=path.resolve(),
@@ -246,7 +256,7 @@ class Supervisor:
                     shared=shared,
                     # the judges of one round run side by side: they share the host's memory
                     test_memory_bytes=int(
-                        physical_memory_bytes() * TEST_MEMORY_SHARE / max(1, self.jobs)
+                        physical_memory_bytes() * TEST_MEMORY_SHARE / max(1, self.slots)
                     ),
                 )
             )
@@ -260,7 +270,7 @@ class Supervisor:
         ]
         with (
             prebuilding(ahead, self.device, self.limits, self.progress),
-            ThreadPoolExecutor(max(1, self.jobs)) as pool,
+            ThreadPoolExecutor(self.slots) as pool,
         ):
             for proposal, path, cid, verdict in pool.map(judge, todo):
                 attempt = Attempt.judged(round_, proposal, path, cid, verdict)

@@ -1,0 +1,188 @@
+"""Where checks run: this host (every chosen GPU) or a Ray cluster.
+
+``optimize`` and ``suite`` hand each check to an executor from several threads at once; the
+supervisor, the model calls, the reply cache and the store stay in the calling process, so a
+check retried elsewhere is never counted twice and never repeats a paid model call.
+
+- ``LocalExecutor``: checks run in this process, each pinned to a GPU of a ``GpuPool`` (the
+  least busy; a GPU that faults and then fails its probe leaves the rotation).
+- ``RayExecutor``: each check is a Ray task holding one GPU (``num_gpus=1``; none for a CPU
+  check) on any node; the problem and candidate travel as text, the verdict comes back as its
+  JSON. A task whose worker dies is retried by Ray on another worker. A round's shared tests
+  stay on the head: remote checks draw their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from kernelswarm.judge.check import CheckConfig, check
+from kernelswarm.judge.gpus import Gpu, GpuPool, choose, pinned, visible_gpus
+from kernelswarm.judge.reasons import Check, Reason
+from kernelswarm.judge.sandbox import physical_memory_bytes
+from kernelswarm.judge.tests import TEST_MEMORY_SHARE
+from kernelswarm.judge.verdict import Outcome, Verdict
+
+Progress = Callable[[str], None]
+T = TypeVar("T")
+#: how often Ray runs a check again whose worker died (a node lost, a process killed)
+RAY_RETRIES = 3
+
+
+class Executor(Protocol):
+    #: how many checks at once keep it busy
+    slots: int
+    #: whether a round's tests drawn in this process reach its checks (not across machines)
+    shares_tests: bool
+
+    def check(self, config: CheckConfig) -> Verdict: ...
+
+    def here(self, work: Callable[[], T]) -> T:
+        """``work`` in this process (a baseline measurement), on a GPU of this host."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    def __init__(self, device: str, gpus: list[Gpu] | None, jobs: int, progress: Progress) -> None:
+        self.progress = progress
+        self.shares_tests = True
+        self.pool = GpuPool(gpus) if device.startswith("cuda") and gpus else None
+        # on several GPUs, at least one check per GPU at once
+        self.slots = max(jobs, len(gpus or []) if self.pool else 1)
+
+    def check(self, config: CheckConfig) -> Verdict:
+        if self.pool is None:
+            return check(config)
+        return self.pool.judge(
+            lambda gpu: check(dataclasses.replace(config, gpu=gpu)), self.progress
+        )
+
+    def here(self, work: Callable[[], T]) -> T:
+        if self.pool is None:
+            return work()
+        with self.pool.take() as gpu, pinned(gpu):
+            return work()
+
+    def close(self) -> None:
+        pass
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteCheck:
+    """A check as it travels to a Ray worker: the files as text, the rest of its config."""
+
+    problem_name: str
+    problem_text: str
+    candidate_name: str
+    candidate_text: str
+    config: CheckConfig
+
+    @classmethod
+    def of(cls, config: CheckConfig) -> RemoteCheck:
+        plain = dataclasses.replace(config, shared=None, gpu=None, test_memory_bytes=None)
+        return cls(
+            config.problem.name, config.problem.read_text(),
+            config.candidate.name, config.candidate.read_text(), plain,
+        )  # fmt: skip
+
+    def run(self) -> dict[str, Any]:
+        """On the worker: the files written to a fresh folder, checked there, the verdict as JSON."""
+        with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
+            problem = Path(tmp) / self.problem_name
+            candidate = Path(tmp) / "candidate" / self.candidate_name
+            candidate.parent.mkdir()
+            problem.write_text(self.problem_text)
+            candidate.write_text(self.candidate_text)
+            config = dataclasses.replace(self.config, problem=problem, candidate=candidate)
+            if config.device.startswith("cuda"):
+                # one check per GPU of this node at once: each takes its GPU's share of the host
+                gpus = max(1, len(list(Path("/dev").glob("nvidia[0-9]*"))))
+                config = dataclasses.replace(
+                    config,
+                    test_memory_bytes=int(physical_memory_bytes() * TEST_MEMORY_SHARE / gpus),
+                )
+            return check(config).to_dict()
+
+
+class RayNotInstalled(RuntimeError):
+    pass
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise RayNotInstalled("--executor ray needs Ray: pip install 'kernelswarm[ray]'") from None
+    return ray
+
+
+def _run_remote(job: RemoteCheck) -> dict[str, Any]:
+    return job.run()
+
+
+class RayExecutor:
+    def __init__(self, device: str, address: str | None, progress: Progress) -> None:
+        ray = _ray()
+        self.ray = ray
+        self.shares_tests = False
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, logging_level="ERROR")
+        gpu = device.startswith("cuda")
+        resources = ray.cluster_resources()
+        total = int(resources.get("GPU", 0) if gpu else resources.get("CPU", 1) // 2)
+        if gpu and total == 0:
+            raise RuntimeError(f"the Ray cluster at {address or 'this host'} has no GPU")
+        self.slots = max(1, total)
+        self.remote = ray.remote(
+            num_gpus=1 if gpu else 0, num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False
+        )(_run_remote)
+        progress(f"Ray: {self.slots} check(s) at once on {resources.get('GPU', 0):g} GPU(s), "
+                 f"{resources.get('CPU', 0):g} CPU(s)")  # fmt: skip
+
+    def check(self, config: CheckConfig) -> Verdict:
+        try:
+            return Verdict.from_dict(self.ray.get(self.remote.remote(RemoteCheck.of(config))))
+        except self.ray.exceptions.RayError as exc:  # retries spent: no verdict on the candidate
+            return Verdict(
+                verdict=Outcome.ERROR,
+                reasons=[
+                    Reason(
+                        Check.HARNESS,
+                        f"the Ray task judging it failed {1 + RAY_RETRIES} times "
+                        f"({type(exc).__name__}): {str(exc)[-600:]}",
+                    )
+                ],
+                problem=str(config.problem), candidate=str(config.candidate),
+                device=config.device, precision=config.policy.name,
+            )  # fmt: skip
+
+    def here(self, work: Callable[[], T]) -> T:
+        return work()
+
+    def close(self) -> None:
+        pass
+
+
+def make_executor(
+    kind: str,
+    device: str,
+    gpus_spec: str | None,
+    jobs: int,
+    address: str | None,
+    progress: Progress,
+) -> Executor:
+    """The executor ``--executor``, ``--gpus`` and ``--ray-address`` ask for."""
+    if kind == "ray":
+        return RayExecutor(device, address, progress)
+    if kind != "local":
+        raise ValueError(f"unknown executor {kind!r} (local or ray)")
+    chosen = choose(gpus_spec, visible_gpus()) if device.startswith("cuda") else None
+    if chosen is not None and len(chosen) > 1:
+        progress(f"judging on {len(chosen)} GPUs: " + ", ".join(str(g) for g in chosen))
+    return LocalExecutor(device, chosen, jobs, progress)

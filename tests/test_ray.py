@@ -1,0 +1,102 @@
+"""``--executor ray``: checks as Ray tasks on a local Ray cluster (CPU), one of its workers
+killed in the middle of a check: the check is retried elsewhere, nothing is lost or counted
+twice, and no model call is repeated (the supervisor, the model calls and the store stay on the
+head)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fake_llm import FakeModelServer
+from test_swarm import TREE, ZEROS, fenced, optimize
+
+pytest.importorskip("ray")
+
+pytestmark = pytest.mark.slow
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _parent(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _ray_worker_judging() -> int | None:
+    """The Ray worker process running a check: the ancestor of a kernelswarm worker that Ray
+    named after the task it runs."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or "kernelswarm.worker" not in _cmdline(int(entry.name)):
+            continue
+        pid = int(entry.name)
+        while pid > 1:
+            pid = _parent(pid)
+            if _cmdline(pid).startswith("ray::"):
+                return pid
+    return None
+
+
+def test_a_killed_ray_worker_s_check_is_retried_and_counted_once(tmp_path):
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def kill_the_first_judging_worker() -> None:
+        while not stop.wait(0.2):
+            pid = _ray_worker_judging()
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+
+    with FakeModelServer([fenced(TREE), fenced(ZEROS)]) as oa:
+        swarm = (f'[[generator]]\nname = "gpt"\nkind = "openai"\nmodel = "m"\nbase_url = "{oa.url}/v1"\n'
+                 f'api_key_env = "K"\nproposals_per_round = 2\nmax_retries = 0\n\n[budget]\nrounds = 1\n')  # fmt: skip
+        killer = threading.Thread(target=kill_the_first_judging_worker, daemon=True)
+        killer.start()
+        started = time.monotonic()
+        proc = optimize(tmp_path, swarm, "--executor", "ray", env={"K": "sk", "RAY_ADDRESS": ""})
+        stop.set()
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert killed, f"no Ray worker was seen judging in {time.monotonic() - started:.0f} s"
+        assert len(oa.requests) == 2  # each model call once, though a check ran twice
+    result = json.loads((tmp_path / "result.json").read_text())
+    verdicts = sorted(a["verdict"] for a in result["attempts"])
+    assert verdicts == ["accepted", "rejected"]  # as a local run judges them
+    db = sqlite3.connect(tmp_path / "r.db")
+    assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM generations").fetchone()[0] == 2
+    assert db.execute("SELECT status FROM runs").fetchone()[0] == "finished"
+
+
+def test_ray_executor_without_ray_or_with_a_bad_address_says_so(tmp_path, monkeypatch):
+    from kernelswarm.judge import executor
+
+    def no_ray() -> None:
+        raise executor.RayNotInstalled("--executor ray needs Ray: pip install 'kernelswarm[ray]'")
+
+    monkeypatch.setattr(executor, "_ray", no_ray)
+    with pytest.raises(executor.RayNotInstalled, match=r"kernelswarm\[ray\]"):
+        executor.make_executor("ray", "cpu", None, 1, None, lambda m: None)
+    monkeypatch.undo()
+    swarm = '[[generator]]\nname = "b"\nkind = "builtin"\n'
+    proc = optimize(tmp_path, swarm, "--executor", "local", "--ray-address", "x:1")
+    assert (
+        proc.returncode == 2 and "--ray-address needs --executor ray" in proc.stdout + proc.stderr
+    )
+    proc = optimize(tmp_path, swarm, "--gpus", "0")  # on the CPU
+    assert proc.returncode == 2 and "--gpus chooses GPUs, but the device is cpu" in proc.stderr
