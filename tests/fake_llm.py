@@ -18,9 +18,13 @@ from typing import Any
 
 class FakeModelServer:
     def __init__(
-        self, script: list[Any], on_request: Callable[[int, dict[str, Any]], None] | None = None
+        self,
+        script: list[Any],
+        on_request: Callable[[int, dict[str, Any]], None] | None = None,
+        models: list[str] | None = None,
     ) -> None:
         self.script = list(script)
+        self.models = models  # GET /v1/models lists these; None: 404, as many endpoints answer
         self.requests: list[dict[str, Any]] = []
         self.on_request = on_request
         self._lock = threading.Lock()
@@ -29,6 +33,29 @@ class FakeModelServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
+
+            def do_GET(self) -> None:
+                if not self.path.split("?")[0].endswith("/models") or server.models is None:
+                    self.send_error(404)
+                    return
+                if "anthropic-version" in {k.lower() for k in self.headers}:
+                    listing: dict[str, Any] = {
+                        "data": [{"id": m, "type": "model", "display_name": m,
+                                  "created_at": "2025-01-01T00:00:00Z"} for m in server.models],
+                        "has_more": False, "first_id": None, "last_id": None,
+                    }  # fmt: skip
+                else:
+                    listing = {
+                        "object": "list",
+                        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                                 for m in server.models],
+                    }  # fmt: skip
+                payload = json.dumps(listing).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def do_POST(self) -> None:
                 body = json.loads(

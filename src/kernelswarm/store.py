@@ -134,14 +134,35 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class StoreError(Exception):
+    """The file cannot be kernelswarm's database (the message says why; nothing was written)."""
+
+
 class Store:
     """A connection to one results database, safe to share between threads."""
 
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        # A busy timeout instead of failing when another process holds the write lock.
-        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a database file")
+        try:
+            # A busy timeout instead of failing when another process holds the write lock.
+            self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+            tables = {
+                row[0]
+                for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.DatabaseError as exc:  # not SQLite, damaged, or a place that cannot hold it
+            raise StoreError(f"{self.path} cannot be opened as a SQLite database ({exc})") from None
+        if tables and not {"meta", "runs", "verdicts"} <= tables:
+            # Another program's database: never add tables to it or switch its journal mode.
+            self._db.close()
+            shown = ", ".join(sorted(tables)[:6]) + (", …" if len(tables) > 6 else "")
+            raise StoreError(
+                f"{self.path} is another program's SQLite database (tables: {shown}); kernelswarm "
+                "leaves it untouched: give --db a new file or a kernelswarm database"
+            )
         self._db.row_factory = sqlite3.Row
         # WAL: readers never block the writer, and a crash never corrupts the file.
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from kernelswarm.cli.bench import bench_command
 from kernelswarm.cli.check import check_command
 from kernelswarm.cli.doctor import doctor_command
-from kernelswarm.cli.info import checks_command, version_command
+from kernelswarm.cli.info import checks_command, schema_command, version_command, version_option
 from kernelswarm.cli.lint import lint_command
 from kernelswarm.cli.optimize import optimize_command
 from kernelswarm.cli.selftest import selftest_command
 from kernelswarm.cli.suite import suite_command
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Make PyTorch modules faster with generated kernels, judged so the numbers hold up.",
 )
+
+
+@app.callback()
+def _common(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_option, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Make PyTorch modules faster with generated kernels, judged so the numbers hold up."""
+
+
 app.command("check")(check_command)
 app.command("bench")(bench_command)
 app.command("suite")(suite_command)
@@ -27,6 +42,7 @@ app.command("selftest")(selftest_command)
 app.command("checks")(checks_command)
 app.command("doctor")(doctor_command)
 app.command("version")(version_command)
+app.command("schema")(schema_command)
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ def bench_command(
     if not isinstance(result, BenchResult):
         raise opt.fail(result.check.value, result.detail)
     result.problem = str(problem)
-    render_timing(result.timing, opt.out)
+    render_timing(result.timing, opt.people(json_path))
     if json_path is not None:
         write_json(result.to_dict(), json_path)
     raise typer.Exit(0)

@@ -115,7 +115,7 @@ def check_command(
     if json_path is not None:
         verdict.write_json(json_path)
     if quiet:
-        opt.out.print(verdict_line(verdict), soft_wrap=True, markup=False)
+        opt.people(json_path).print(verdict_line(verdict), soft_wrap=True, markup=False)
     else:
-        render_verdict(verdict, opt.out)
+        render_verdict(verdict, opt.people(json_path))
     raise typer.Exit(verdict.exit_code)

@@ -49,7 +49,7 @@ def lint_command(
                         f"{Path(result.problem).name}: {', '.join(f.kind for f in result.findings)}"
                     )
                 )
-    render_lint(results, opt.out)
+    render_lint(results, opt.people(json_path))
     if json_path is not None:
         write_json(results, json_path)
     raise typer.Exit(1 if any(r.findings for r in results) else 0)

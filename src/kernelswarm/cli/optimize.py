@@ -16,7 +16,6 @@ from kernelswarm.precision import POLICIES
 from kernelswarm.report.tables import render_attempts
 from kernelswarm.search.supervisor import Supervisor
 from kernelswarm.search.swarm_file import SwarmFileError, default_swarm, load_swarm
-from kernelswarm.store import Store
 
 
 def optimize_command(
@@ -31,7 +30,7 @@ def optimize_command(
     ] = opt.Precision.strict,
     set_: opt.SetOption = None,
     rounds: Annotated[
-        int | None, typer.Option(help="Rounds (overrides the swarm file's budget)")
+        int | None, typer.Option(min=1, help="Rounds (overrides the swarm file's budget)")
     ] = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for the winner and every candidate")
@@ -62,12 +61,13 @@ def optimize_command(
         config = load_swarm(swarm) if swarm is not None else default_swarm()
     except SwarmFileError as exc:
         why = str(exc)
+    why = why or opt.unwritable(out_dir, json_path)
     if why:
         raise opt.fail("cannot optimize", why)
     if rounds is not None:
         config = replace(config, budget=replace(config.budget, rounds=rounds))
     runs = opt.executor(executor, resolved, gpus, jobs, ray_address, "cannot optimize")
-    store = Store(db)
+    store = opt.open_store(db, "cannot optimize")
     supervisor = Supervisor(
         problem.resolve(), config, resolved, POLICIES[precision.value], overrides, store, out_dir,
         opt.timing_options(budget=time_budget), Limits(wall_seconds=timeout), jobs, resume,
@@ -87,7 +87,14 @@ def optimize_command(
         raise opt.fail("cannot optimize", str(exc)) from None
     finally:
         store.close()
-    render_attempts(result, opt.out)
+    render_attempts(result, opt.people(json_path))
     if json_path is not None:
         write_json(result, json_path)
+    if not any(a.candidate_path for a in result.attempts):
+        # every generator failed or wrote no code: the run did not do its job
+        said = sorted({f"{a.generator}: {a.reasons[0]}" for a in result.attempts if a.reasons})
+        raise opt.fail(
+            "optimize judged no candidate",
+            "no generator proposed code" + (" (" + "; ".join(said[:6]) + ")" if said else ""),
+        )
     raise typer.Exit(0)

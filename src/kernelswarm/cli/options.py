@@ -16,6 +16,7 @@ from kernelswarm.problem import Override
 
 if TYPE_CHECKING:
     from kernelswarm.judge.executor import Executor
+    from kernelswarm.store import Store
 
 err = Console(stderr=True)
 # Logs and CI have no terminal: give tables room instead of rich's 80-column default.
@@ -153,6 +154,41 @@ def executor(
         )  # fmt: skip
     except (ValueError, RuntimeError, ConnectionError) as exc:  # a bad --gpus, Ray absent or down
         raise fail(what, str(exc)) from None
+
+
+def open_store(db: Path, what: str) -> Store:
+    """The results database, or a clear failure (exit status 2) with nothing written."""
+    from kernelswarm.store import Store, StoreError
+
+    try:
+        return Store(db)
+    except (StoreError, RuntimeError) as exc:  # not a database, another program's, newer schema
+        raise fail(what, str(exc)) from None
+
+
+def unwritable(folder: Path | None, json_path: Path | None = None) -> str | None:
+    """Why results could not be written where asked (checked before anything is measured)."""
+    import tempfile
+
+    for place, words in (
+        (folder, "--out"),
+        (json_path.parent if json_path and str(json_path) != "-" else None, "--json"),
+    ):
+        if place is None:
+            continue
+        try:
+            place.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=place):
+                pass
+        except OSError as exc:
+            return f"{words}: cannot write in {place} ({exc.strerror or exc})"
+    return None
+
+
+def people(json_path: Path | None) -> Console:
+    """Where tables and summaries go: standard output, or standard error when ``--json -``
+    writes the JSON there (so that the JSON stays a document a program can read)."""
+    return err if json_path is not None and str(json_path) == "-" else out
 
 
 def fail(what: str, why: str) -> typer.Exit:

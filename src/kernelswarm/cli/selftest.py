@@ -51,12 +51,14 @@ def selftest_command(
         for i, outcome in enumerate(pool.map(lambda r: run_example(r, resolved), runs), start=1):
             status.update(f"selftest {i}/{len(runs)} done")
             outcomes.append(outcome)
-    render_selftest(outcomes, resolved, opt.out)
+    render_selftest(outcomes, resolved, opt.people(json_path))
     if json_path is not None:
         rows = [{"example": o.run.label, "expected": o.run.verdict, "expected_checks": list(o.run.checks),
                  "verdict": o.verdict, "checks": list(o.checks), "ok": o.ok, "seconds": o.seconds,
                  "detail": o.detail} for o in outcomes]  # fmt: skip
         write_json(rows, json_path)
     failures = sum(not o.ok for o in outcomes)
-    opt.out.print(f"{len(runs) - failures} of {len(runs)} examples judged as expected")
+    opt.people(json_path).print(
+        f"{len(runs) - failures} of {len(runs)} examples judged as expected"
+    )
     raise typer.Exit(1 if failures else 0)

@@ -11,7 +11,6 @@ from kernelswarm.cli import options as opt
 from kernelswarm.judge.sandbox import Limits
 from kernelswarm.judge.verdict import write_json
 from kernelswarm.report.tables import render_suite, suite_line
-from kernelswarm.store import Store
 from kernelswarm.suite import SuiteConfig, SuiteEntry, run_suite, summarise
 
 
@@ -79,7 +78,7 @@ def suite_command(
         unconfined=unconfined,
     )
     runs = opt.executor(executor, resolved, gpus, jobs, ray_address, "cannot run the suite")
-    store = Store(db)
+    store = opt.open_store(db, "cannot run the suite")
     finished: list[SuiteEntry] = []
 
     def save(entries: list[SuiteEntry]) -> None:
@@ -96,7 +95,7 @@ def suite_command(
         entries = run_suite(config, store, progress, runs)
     finally:
         store.close()
-    render_suite(entries, summarise(entries), opt.out)
-    opt.out.print(f"results stored in {db}", markup=False)
+    render_suite(entries, summarise(entries), opt.people(json_path))
+    opt.people(json_path).print(f"results stored in {db}", markup=False)
     save(entries)
     raise typer.Exit(0)

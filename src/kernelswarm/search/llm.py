@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import inspect
 import json
 import os
@@ -41,10 +42,28 @@ def request_key(config: GeneratorConfig, system: str, prompt: str, sample: int) 
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+#: the SDK each API kind needs, and the extra that installs it
+SDKS = {"openai": ("openai", "openai"), "anthropic": ("anthropic", "anthropic")}
+PROBE_SECONDS = 15.0
+
+
+def sdk(kind: str) -> Any:
+    """The SDK module of an API kind, or a GeneratorError naming the extra that installs it."""
+    module, extra = SDKS[kind]
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise GeneratorError(
+            f"kind {kind!r} needs the {module} package: pip install 'kernelswarm[{extra}]' "
+            "(or 'kernelswarm[llm]' for every model API)"
+        ) from None
+
+
 class _ChatGenerator:
     """What both API kinds share: keys, caching, costing, extraction."""
 
     default_key_env = ""
+    kind = ""
 
     def __init__(self, config: GeneratorConfig, context: Any) -> None:
         self.config = config
@@ -62,6 +81,38 @@ class _ChatGenerator:
 
     def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
         raise NotImplementedError
+
+    def probe(self) -> str | None:
+        """Before anything is measured: the SDK installed, the key's variable set, the endpoint
+        reachable, and the model offered there (where the endpoint lists its models). None when
+        all is well; otherwise why not, in words."""
+        try:
+            module = sdk(self.kind)
+            client_class = module.OpenAI if self.kind == "openai" else module.Anthropic
+            client = client_class(
+                api_key=self._key(), base_url=self.config.base_url, max_retries=0,
+                timeout=PROBE_SECONDS,
+            )  # fmt: skip
+            if getattr(client, "models", None) is None:
+                return None  # an SDK too old to list models: the first call will tell
+            with self._errors(module):
+                try:
+                    offered = [m.id for m in client.models.list()]
+                except module.NotFoundError:
+                    return None  # an endpoint that does not list its models: reachable is enough
+                except module.APIStatusError as exc:
+                    if exc.status_code in (404, 405, 501):
+                        return None
+                    raise
+        except GeneratorError as exc:
+            return str(exc)
+        if offered and self.config.model not in offered:
+            shown = ", ".join(sorted(offered)[:8]) + (", …" if len(offered) > 8 else "")
+            return (
+                f"model {self.config.model!r} is not offered at "
+                f"{self.config.base_url or 'the API'} (it offers {shown})"
+            )
+        return None
 
     def _client_of(self, client_class: Any) -> Any:
         """The SDK's client, made once: it retries 429s and 5xx with backoff, and times out."""
@@ -134,9 +185,10 @@ class OpenAIGenerator(_ChatGenerator):
     """Any OpenAI-compatible chat endpoint: hosted APIs, OpenRouter, vLLM, SGLang, Ollama."""
 
     default_key_env = "OPENAI_API_KEY"
+    kind = "openai"
 
     def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
-        import openai
+        openai = sdk("openai")
 
         with self._errors(openai):
             response = self._client_of(openai.OpenAI).chat.completions.create(
@@ -162,9 +214,10 @@ class AnthropicGenerator(_ChatGenerator):
     """Anthropic's Messages API."""
 
     default_key_env = "ANTHROPIC_API_KEY"
+    kind = "anthropic"
 
     def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
-        import anthropic
+        anthropic = sdk("anthropic")
 
         client = self._client_of(anthropic.Anthropic)
         params: dict[str, Any] = {

@@ -45,6 +45,14 @@ from kernelswarm.store import Store, sha256_text
 Progress = Callable[[str], None]
 
 
+class NothingToResume(RuntimeError):
+    pass
+
+
+class NoGenerator(RuntimeError):
+    """No generator of the swarm can propose anything (each one's reason in the message)."""
+
+
 class Supervisor:
     def __init__(
         self,
@@ -106,9 +114,16 @@ class Supervisor:
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> OptimizeResult:
+        """The whole run; the store says honestly how it ended (finished, failed, interrupted)."""
         started = time.monotonic()
+        generators = self._generators()  # before anything is measured or stored
         fingerprint = self.fingerprint()
         run_id = self.store.unfinished_run("optimize", fingerprint) if self.resume else None
+        if self.resume and run_id is None:
+            raise NothingToResume(
+                f"nothing to resume: {self.store.path} holds no unfinished optimize run of this "
+                "problem with this swarm, device, precision and sizes; run without --resume"
+            )
         if run_id is not None:
             self.store.reopen_run(run_id)
             self.progress(f"resuming run {run_id}")
@@ -119,11 +134,39 @@ class Supervisor:
                  "device": self.device, "policy": self.policy.name, "overrides": list(self.overrides)},
             )  # fmt: skip
         self.run_id = run_id
+        try:
+            return self._rounds(started, generators)
+        except KeyboardInterrupt:
+            self.store.finish_run(run_id, "interrupted")
+            raise
+        except BaseException:
+            self.store.finish_run(run_id, "failed")
+            raise
+
+    def _generators(self) -> list[Any]:
+        """Every generator of the swarm, built and probed (key set, endpoint reachable, model
+        offered); a run where none can propose stops here, before the baselines are measured."""
+        generators = [build_generator(cfg, self) for cfg in self.swarm.generators]
+        failed = {}
+        for generator in generators:
+            probe = getattr(generator, "probe", None)
+            why = probe() if probe is not None else None
+            if why is not None:
+                failed[generator.config.name] = why
+                self.progress(f"{generator.config.name}: {why}")
+        if failed and len(failed) == len(generators):
+            raise NoGenerator(
+                "every generator failed its probe: "
+                + "; ".join(f"{name}: {why}" for name, why in failed.items())
+            )
+        return generators
+
+    def _rounds(self, started: float, generators: list[Any]) -> OptimizeResult:
+        run_id = self.run_id
         self.problem_id = self.store.problem(self.problem)
         self.judged = self.store.judged(run_id)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         bar = self._bar()
-        generators = [build_generator(cfg, self) for cfg in self.swarm.generators]
         budget = self.swarm.budget
         stopped = f"all {budget.rounds} rounds done"
         for round_ in range(1, budget.rounds + 1):
