@@ -51,7 +51,9 @@ def test_a_typo_in_the_swarm_file_is_said_at_once_with_its_place(tmp_path):
     proc = optimize(tmp_path, '[[generator]]\nname = "b"\nkind = "builtin"\nbackend = "tritn"\n'
                               '[budget]\nrounds = "3"\n')  # fmt: skip
     assert proc.returncode == 2
-    assert "generator 1 (b): backend: Input should be 'auto', 'cuda', 'triton' or 'cpp'" in said(proc)
+    assert "generator 1 (b): backend: Input should be 'auto', 'cuda', 'triton' or 'cpp'" in said(
+        proc
+    )
     assert "[budget]: rounds: Input should be a valid integer (got '3')" in said(proc)
     assert "Traceback" not in proc.stderr and time.monotonic() - start < 60
     assert _no_runs(tmp_path / "r.db")
@@ -124,7 +126,9 @@ def test_the_published_swarm_schema_is_the_one_the_code_checks():
     from kernelswarm.search.swarm_schema import json_schema
 
     published = ROOT / "docs" / "swarm.schema.json"
-    assert published.read_text() == json_schema(), "run: kernelswarm schema > docs/swarm.schema.json"
+    assert published.read_text() == json_schema(), (
+        "run: kernelswarm schema > docs/swarm.schema.json"
+    )
     schema = json.loads(published.read_text())
     assert schema["properties"]["generator"]["minItems"] == 1
     assert schema["$defs"]["BudgetTable"]["properties"]["rounds"]["minimum"] == 1
