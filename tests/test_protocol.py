@@ -197,3 +197,32 @@ def test_the_reference_worker_s_own_failures_are_never_the_candidate_s():
         with pytest.raises(WorkerError) as caught:
             worker.request(Stored(), Stored)
         assert attribute(caught.value.failure).check is check, phase
+
+
+def test_a_missing_toolchain_is_this_machine_s_not_the_candidate_s(monkeypatch):
+    import importlib.util
+
+    from kernelswarm.judge import attribution
+    from kernelswarm.judge.sandbox import Failure
+    from kernelswarm.protocol import Owner
+
+    def import_failure(module: str) -> Failure:
+        return Failure(
+            FailureKind.IMPORT, Phase.IMPORT_CANDIDATE, Owner.CANDIDATE,
+            f"import failed during import candidate: ModuleNotFoundError: No module named '{module}'",
+        )  # fmt: skip
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        attribution.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "triton" else real(name, *a),
+    )
+    reason = attribute(import_failure("triton"))
+    assert reason.check is Check.TOOLCHAIN and reason.check.judge_fault
+    assert "lacks Triton" in reason.detail
+    # any other missing module is the candidate's own import failure
+    assert attribute(import_failure("flash_attn_nonexistent")).check is Check.IMPORT
+    # where Triton is installed, a candidate saying it is missing is not believed
+    monkeypatch.setattr(attribution.importlib.util, "find_spec", lambda name, *a: object())
+    assert attribute(import_failure("triton")).check is Check.IMPORT

@@ -144,6 +144,23 @@ def load_candidate_class(path: str | Path, overrides: list[Override] | None = No
     return cls
 
 
+def settable_globals(path: str | Path) -> set[str] | None:
+    """The names ``--set`` can change in a problem file (its top-level ``NAME = ...``), or None
+    where the file cannot be read or parsed (its own failure is reported elsewhere)."""
+    try:
+        tree = parse_python(Path(path).read_text())
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            if isinstance(node.targets[0], ast.Name):
+                names.add(node.targets[0].id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+            names.add(node.target.id)
+    return names
+
+
 def size_globals(path: str | Path) -> dict[str, int | None]:
     """Top-level integer assignments of a problem file, the sizes a user can scale with --set:
     each name with its value, or None where it is an expression (``n = 2**20``)."""

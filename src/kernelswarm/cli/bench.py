@@ -36,7 +36,7 @@ def bench_command(
 ) -> None:
     """Baselines of PROBLEM: eager and torch.compile times, flops, bytes, the speed-of-light floor."""
     resolved, why = opt.resolve_device(device)
-    overrides, bad_set = opt.parse_overrides(set_)
+    overrides, bad_set = opt.parse_overrides(set_, problem)
     why = why or bad_set
     if not problem.is_file():
         why = f"the problem file {problem} does not exist"

@@ -76,7 +76,7 @@ def check_command(
 ) -> None:
     """Judge CANDIDATE against PROBLEM: accepted (0), rejected (1), or could not judge (2)."""
     resolved, why = opt.resolve_device(device)
-    overrides, bad_set = opt.parse_overrides(set_)
+    overrides, bad_set = opt.parse_overrides(set_, problem)
     why = why or bad_set
     for label, path in (("problem", problem), ("candidate", candidate)):
         if not path.is_file():

@@ -55,7 +55,7 @@ def optimize_command(
     resolved, why = opt.resolve_device(device)
     if not problem.is_file():
         why = f"the problem file {problem} does not exist"
-    overrides, bad_set = opt.parse_overrides(set_)
+    overrides, bad_set = opt.parse_overrides(set_, problem)
     why = why or bad_set
     try:
         config = load_swarm(swarm) if swarm is not None else default_swarm()

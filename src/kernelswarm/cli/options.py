@@ -113,12 +113,25 @@ def resolve_device(device: Device) -> tuple[str, str | None]:
     return device.value, None
 
 
-def parse_overrides(values: list[str] | None) -> tuple[tuple[Override, ...], str | None]:
-    """The --set overrides, or why they cannot be used."""
+def parse_overrides(
+    values: list[str] | None, problem: Path | None = None
+) -> tuple[tuple[Override, ...], str | None]:
+    """The --set overrides, or why they cannot be used (a name the problem file does not
+    define is a mistake of the command line, said before anything runs)."""
+    from kernelswarm.problem import settable_globals
+
     try:
-        return tuple(Override.parse(v) for v in values or []), None
+        overrides = tuple(Override.parse(v) for v in values or [])
     except ValueError as exc:
         return (), f"--set: {exc}"
+    names = settable_globals(problem) if problem is not None and problem.is_file() else None
+    unknown = [o.name for o in overrides if names is not None and o.name not in names]
+    if unknown:
+        return (), (
+            f"--set {unknown[0]}: {problem} defines no global {unknown[0]!r}; it can set "
+            + (", ".join(sorted(names or [])) or "nothing")
+        )
+    return overrides, None
 
 
 def timing_options(

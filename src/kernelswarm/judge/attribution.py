@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.sandbox import Failure
 from kernelswarm.protocol import FailureKind, Owner, Phase
@@ -29,6 +31,23 @@ _EXCEPTION_CHECKS = {
 _JUDGE_COPIES = {Phase.PREPARE_CALL, Phase.INSPECT_OUTPUT, Phase.FINAL_RECHECK}
 
 
+#: tools a candidate's backend needs: missing here, it is this machine that cannot judge
+TOOLCHAIN = {"triton": "Triton", "ninja": "ninja (torch's C++/CUDA extension builds)"}
+
+
+def missing_tool(failure: Failure) -> str | None:
+    """The toolchain a candidate needed and this machine lacks (checked here, not taken from the
+    candidate's word: a candidate cannot turn its own rejection into "could not judge")."""
+    text = failure.detail
+    for module, words in TOOLCHAIN.items():
+        said = f"No module named '{module}'" in text or (
+            module == "ninja" and "Ninja is required" in text
+        )
+        if said and importlib.util.find_spec(module) is None:
+            return words
+    return None
+
+
 def attribute(failure: Failure) -> Reason:
     """The failed check a worker's failure stands for: the problem's, the harness's, or one of
     the candidate's (by failure kind, and for an exception by where it was raised)."""
@@ -37,6 +56,13 @@ def attribute(failure: Failure) -> Reason:
         return Reason(Check.PROBLEM, f"the problem's own code failed: {detail}")
     if failure.owner is Owner.HARNESS:
         return Reason(Check.HARNESS, f"the worker failed before any candidate code ran: {detail}")
+    tool = missing_tool(failure) if failure.owner is Owner.CANDIDATE else None
+    if tool is not None:
+        return Reason(
+            Check.TOOLCHAIN,
+            f"this machine lacks {tool}, which the candidate's backend needs: install it to judge "
+            f"this candidate ({failure.detail.splitlines()[0][:200]})",
+        )
     if failure.kind is FailureKind.OUT_OF_MEMORY and failure.phase in _JUDGE_COPIES:
         return Reason(
             Check.HARNESS,

@@ -45,6 +45,7 @@ class Check(StrEnum):
     IMPOSSIBLE = "impossible"
     HARNESS = "harness"
     CONFINEMENT = "confinement"
+    TOOLCHAIN = "toolchain"
 
     @property
     def judge_fault(self) -> bool:
@@ -65,6 +66,7 @@ JUDGE_FAULTS = frozenset(
         Check.STRENGTH,
         Check.HARNESS,
         Check.CONFINEMENT,
+        Check.TOOLCHAIN,
     }
 )
 
@@ -104,6 +106,7 @@ CHECKS: dict[Check, str] = {
     Check.HARNESS: "the judge itself did not break",
     Check.CONFINEMENT: "the workers run confined: own namespaces, Landlock, limits (or --unconfined was asked for)",
     Check.PROCESSES: "the work stays within the process limit",
+    Check.TOOLCHAIN: "the tools the candidate's backend needs (Triton, ninja) are installed here",
 }
 
 
