@@ -113,3 +113,36 @@ def test_a_linter_failure_is_that_file_s_finding(monkeypatch):
     result = linter.lint(PROBLEMS / "matmul.py")
     errors = [f for f in result.findings if f.kind == "lint-error"]
     assert len(errors) == 1 and "SystemError" in errors[0].detail
+
+
+def test_broken_files_are_findings_in_a_folder_and_alone(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "1_good.py").write_text(
+        (PROBLEMS.parent.parent / "problems" / "level1" / "6_layernorm.py").read_text()
+    )
+    (tmp_path / "2_syntax.py").write_text("import torch\nclass Model(:\n")
+    (tmp_path / "3_raises.py").write_text(
+        "import torch, torch.nn as nn\nclass Model(nn.Module):\n    def __init__(self):\n"
+        "        raise RuntimeError('broken on purpose')\n"
+        "def get_inputs():\n    return [torch.randn(4)]\ndef get_init_inputs():\n    return []\n"
+    )
+
+    def lint(target):
+        return subprocess.run(
+            [sys.executable, "-m", "kernelswarm", "lint", str(target), "--json", "-"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    folder = lint(tmp_path)
+    assert folder.returncode == 1, folder.stderr
+    import json
+
+    by_name = {r["problem"].rsplit("/", 1)[-1]: r for r in json.loads(folder.stdout)}
+    assert set(by_name) == {"1_good.py", "2_syntax.py", "3_raises.py"}  # none skipped in silence
+    assert not by_name["1_good.py"]["findings"]
+    assert by_name["2_syntax.py"]["findings"][0]["kind"] == "broken"
+    assert "broken on purpose" in by_name["3_raises.py"]["findings"][0]["detail"]
+    alone = lint(tmp_path / "2_syntax.py")
+    assert alone.returncode == 1 and json.loads(alone.stdout)[0]["findings"]

@@ -110,6 +110,11 @@ class Linter:
             self._sizes_at_default(ref, path, result)
             overrides = self._fit(ref, path, result)
             if overrides is None:
+                # never "no findings" for a file that was not checked
+                if not any("too large" in n for n in result.notes):
+                    ref.begin_load(str(path), (), 0, None).result()  # a broken file says why
+                why = "; ".join(result.notes) or "its sizes could not be estimated"
+                result.findings.append(Finding("unchecked", f"not checked: {why}"))
                 return result
             result.checked_at = [f"{o.name}={o.value}" for o in overrides]
             self._judge_tests(ref, path, overrides, result)

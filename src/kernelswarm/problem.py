@@ -207,6 +207,19 @@ def declared_cpu_sizes(path: str | Path) -> list[Override]:
     return []
 
 
+def unreadable(path: str | Path) -> str | None:
+    """Why a Python file cannot even be parsed (None when it can)."""
+    try:
+        parse_python(Path(path).read_text())
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror}"
+    except UnicodeDecodeError as exc:
+        return f"not text: {exc.reason}"
+    except SyntaxError as exc:
+        return f"syntax error at line {exc.lineno}: {exc.msg}"
+    return None
+
+
 def looks_like_problem(path: str | Path) -> bool:
     """Whether a file defines Model, get_inputs and get_init_inputs at top level (not run)."""
     try:

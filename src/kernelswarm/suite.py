@@ -27,7 +27,7 @@ from kernelswarm.judge.sandbox import Limits
 from kernelswarm.judge.verdict import Outcome, Verdict
 from kernelswarm.plain import to_plain
 from kernelswarm.precision import POLICIES
-from kernelswarm.problem import Override, declared_cpu_sizes, looks_like_problem
+from kernelswarm.problem import Override, declared_cpu_sizes, looks_like_problem, unreadable
 from kernelswarm.store import Store
 
 FAST_P = (0.0, 0.5, 0.8, 1.0, 1.5, 2.0)
@@ -101,12 +101,14 @@ class LevelSummary:
 
 
 def discover(root: Path, only: str = "") -> list[SuiteProblem]:
-    """Problem files under ``root`` (recursively), in level and numeric order."""
+    """Problem files under ``root`` (recursively), in level and numeric order; a file that does
+    not even parse is kept (it may be a broken problem: judging it then says why), never
+    skipped in silence."""
     found = []
     for path in root.rglob("*.py"):
         if only and only not in str(path):
             continue
-        if not looks_like_problem(path):
+        if not looks_like_problem(path) and unreadable(path) is None:
             continue
         level = next(
             (
