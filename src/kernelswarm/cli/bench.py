@@ -33,6 +33,8 @@ def bench_command(
         bool, typer.Option(help="Measure the device's peaks again instead of using the cache")
     ] = False,
     timeout: opt.TimeoutOption = 600.0,
+    quiet: opt.QuietOption = False,
+    verbose: opt.VerboseOption = False,
 ) -> None:
     """Baselines of PROBLEM: eager and torch.compile times, flops, bytes, the speed-of-light floor."""
     resolved, why = opt.resolve_device(device)
@@ -47,8 +49,8 @@ def bench_command(
         opt.timing_options(warm_cache, cuda_graph, time_budget, remeasure_peaks=remeasure_peaks),
         Limits(wall_seconds=timeout), seed,
     )  # fmt: skip
-    with opt.err.status("measuring…") as status:
-        result = run_bench(config, lambda m: status.update(f"measuring: {m}"))
+    with opt.reporter("measuring", quiet, verbose) as progress:
+        result = run_bench(config, progress)
     if not isinstance(result, BenchResult):
         raise opt.fail(result.check.value, result.detail)
     result.problem = str(problem)

@@ -44,8 +44,9 @@ def check_command(
         bool, typer.Option(help="Keep the workers' scratch directories")
     ] = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only the verdict line")
+        bool, typer.Option("--quiet", "-q", help="No progress; print only the verdict line")
     ] = False,
+    verbose: opt.VerboseOption = False,
     timing: Annotated[
         bool,
         typer.Option(
@@ -107,11 +108,8 @@ def check_command(
             unconfined=unconfined,
             build_cache=build_cache,
         )
-        if quiet:
-            verdict = check(config)
-        else:
-            with opt.err.status("judging…") as status:
-                verdict = check(config, progress=lambda m: status.update(f"judging: {m}"))
+        with opt.reporter("judging", quiet, verbose) as progress:
+            verdict = check(config, progress=progress)
     if json_path is not None:
         verdict.write_json(json_path)
     if quiet:

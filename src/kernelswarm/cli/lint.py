@@ -39,9 +39,9 @@ def lint_command(
         raise opt.fail("cannot lint", f"no problem files under {root}")
     linter = Linter(resolved, sizes)
     results = []
-    with opt.err.status("linting…") as status, ThreadPoolExecutor(max(1, jobs)) as pool:
+    with opt.reporter("linting") as progress, ThreadPoolExecutor(max(1, jobs)) as pool:
         for i, result in enumerate(pool.map(linter.lint, paths), start=1):
-            status.update(f"linting: {i}/{len(paths)} done")
+            progress.advance(i, len(paths))
             results.append(result)
             if result.findings:
                 opt.err.print(

@@ -50,6 +50,7 @@ def optimize_command(
     gpus: opt.GpusOption = None,
     executor: opt.ExecutorOption = opt.ExecutorKind.local,
     ray_address: opt.RayAddressOption = None,
+    quiet: opt.QuietOption = False,
 ) -> None:
     """Generate candidates with a swarm, judge and time every one, keep the fastest correct one."""
     resolved, why = opt.resolve_device(device)
@@ -71,7 +72,8 @@ def optimize_command(
     supervisor = Supervisor(
         problem.resolve(), config, resolved, POLICIES[precision.value], overrides, store, out_dir,
         opt.timing_options(budget=time_budget), Limits(wall_seconds=timeout), jobs, resume,
-        progress=lambda m: opt.err.print(Text(m, style="dim")), unconfined=unconfined,
+        progress=(lambda m: None) if quiet else (lambda m: opt.err.print(Text(m, style="dim"))),
+        unconfined=unconfined,
         executor=runs,
     )  # fmt: skip
     try:

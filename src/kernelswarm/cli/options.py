@@ -15,6 +15,7 @@ from kernelswarm.judge.results import TimingOptions
 from kernelswarm.problem import Override
 
 if TYPE_CHECKING:
+    from kernelswarm.cli.progress import Reporter
     from kernelswarm.judge.executor import Executor
     from kernelswarm.store import Store
 
@@ -74,6 +75,10 @@ UnconfinedOption = Annotated[
     ),
 ]
 DbOption = Annotated[Path, typer.Option(help="Results database (SQLite)")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; only the result")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Every progress message, each on its own line")
+]
 GpusOption = Annotated[
     str | None,
     typer.Option(help="GPUs to judge on, e.g. 0,1 (default: every visible GPU, one judge each)"),
@@ -196,6 +201,13 @@ def unwritable(folder: Path | None, json_path: Path | None = None) -> str | None
         except OSError as exc:
             return f"{words}: cannot write in {place} ({exc.strerror or exc})"
     return None
+
+
+def reporter(what: str, quiet: bool = False, verbose: bool = False) -> Reporter:
+    """Progress on standard error: live on a terminal, plain lines every few seconds otherwise."""
+    from kernelswarm.cli.progress import Reporter
+
+    return Reporter(err, what, quiet, verbose)
 
 
 def people(json_path: Path | None) -> Console:

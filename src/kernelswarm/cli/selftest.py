@@ -47,9 +47,9 @@ def selftest_command(
     if not runs:
         raise opt.fail("cannot run the selftest", f"no runnable examples under {examples}")
     outcomes = []
-    with opt.err.status("selftest…") as status, ThreadPoolExecutor(max(1, jobs)) as pool:
+    with opt.reporter("selftest") as progress, ThreadPoolExecutor(max(1, jobs)) as pool:
         for i, outcome in enumerate(pool.map(lambda r: run_example(r, resolved), runs), start=1):
-            status.update(f"selftest {i}/{len(runs)} done")
+            progress.advance(i, len(runs))
             outcomes.append(outcome)
     render_selftest(outcomes, resolved, opt.people(json_path))
     if json_path is not None:

@@ -50,6 +50,7 @@ def suite_command(
     gpus: opt.GpusOption = None,
     executor: opt.ExecutorOption = opt.ExecutorKind.local,
     ray_address: opt.RayAddressOption = None,
+    quiet: opt.QuietOption = False,
 ) -> None:
     """Baselines of every problem in ROOT, or, with --solutions, a judged and timed scoreboard."""
     resolved, why = opt.resolve_device(device)
@@ -89,7 +90,8 @@ def suite_command(
     def progress(entry: SuiteEntry, done: int, total: int) -> None:
         finished.append(entry)
         save(finished)  # as results arrive: an interrupted suite keeps what it measured
-        opt.err.print(suite_line(entry, done, total))
+        if not quiet:
+            opt.err.print(suite_line(entry, done, total))
 
     try:
         entries = run_suite(config, store, progress, runs)
