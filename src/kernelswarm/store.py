@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -25,7 +27,7 @@ from typing import Any
 from kernelswarm.judge.results import BenchResult
 from kernelswarm.judge.verdict import Verdict, json_safe
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_PATH = Path("kernelswarm.db")
 
 #: version 1, as it first shipped; later versions are migrations from it
@@ -126,8 +128,15 @@ def _to_2(db: sqlite3.Connection) -> None:
     )
 
 
+def _to_3(db: sqlite3.Connection) -> None:
+    """Version 3: the process and host that run a run, so that a run left 'running' by a process
+    that is gone reads as interrupted (``kernelswarm runs``)."""
+    db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
+    db.execute("ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''")
+
+
 #: version -> the migration that makes it from the version before
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_2, 3: _to_3}
 
 
 def sha256_text(text: str) -> str:
@@ -208,12 +217,14 @@ class Store:
     ) -> int:
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO runs (kind, started, args, versions) VALUES (?, ?, ?, ?)",
+                "INSERT INTO runs (kind, started, args, versions, pid, host) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     kind,
                     time.time(),
                     json.dumps(json_safe(args)),
                     json.dumps(json_safe(versions or {})),
+                    os.getpid(),
+                    socket.gethostname(),
                 ),
             )
             return int(cur.lastrowid or 0)
@@ -336,7 +347,10 @@ class Store:
 
     def reopen_run(self, run_id: int) -> None:
         with self._tx() as db:
-            db.execute("UPDATE runs SET status='running', finished=NULL WHERE id=?", (run_id,))
+            db.execute(
+                "UPDATE runs SET status='running', finished=NULL, pid=?, host=? WHERE id=?",
+                (os.getpid(), socket.gethostname(), run_id),
+            )
 
     def judged(self, run_id: int) -> dict[str, Verdict]:
         """Verdicts already taken in a run, by candidate source hash."""

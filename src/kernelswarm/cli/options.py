@@ -210,6 +210,16 @@ def reporter(what: str, quiet: bool = False, verbose: bool = False) -> Reporter:
     return Reporter(err, what, quiet, verbose)
 
 
+def write_json_to(data: object, json_path: Path) -> None:
+    """``--json FILE`` (or ``-``: standard output), with an unwritable place said, not raised."""
+    from kernelswarm.judge.verdict import write_json
+
+    try:
+        write_json(data, json_path)
+    except OSError as exc:
+        raise fail("cannot write the JSON", f"{json_path}: {exc.strerror or exc}") from None
+
+
 def people(json_path: Path | None) -> Console:
     """Where tables and summaries go: standard output, or standard error when ``--json -``
     writes the JSON there (so that the JSON stays a document a program can read)."""
