@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -114,3 +115,34 @@ def test_runs_never_writes_and_refuses_what_it_cannot_read(db, tmp_path):
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     with pytest.raises(RunsError, match="not a kernelswarm database"):
         RunsReader(other)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package")
+def test_the_html_report_as_a_person_sees_it(db, tmp_path):
+    html = tmp_path / "report.html"
+    proc = ks("report", "1", "--db", str(db), "--html", str(html))
+    assert proc.returncode == 0, proc.stderr
+    text = html.read_text()
+    # nothing fetched: no scripts, no remote images, styles or fonts (SVG namespaces are names)
+    assert "<script" not in text
+    assert not any(f'{attr}="http' in text for attr in ("src", "href")) and "url(http" not in text
+    chrome = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              "--enable-logging=stderr", "--v=0", "--window-size=1280,2400"]  # fmt: skip
+    shown = subprocess.run(
+        [*chrome, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120
+    )
+    dom = shown.stdout
+    assert "kernelswarm run 1" in dom and "Every attempt (2)" in dom
+    assert dom.count("<svg") >= 2  # the roofline and the progress per generator
+    assert "all zeros" in dom and "values" in dom  # the failing check and its numbers
+    assert 'id="winner-source"' in dom and "ModelNew" in dom  # the winner's source, escaped
+    assert "kernelswarm optimize" in dom  # the command to reproduce
+    assert "CONSOLE" not in shown.stderr and "Uncaught" not in shown.stderr
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [*chrome, f"--screenshot={shot}", html.as_uri()], capture_output=True, timeout=120
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

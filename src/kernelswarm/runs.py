@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kernelswarm.judge.results import BenchResult
 from kernelswarm.judge.verdict import Verdict
 
 
@@ -217,6 +218,20 @@ class RunsReader:
         if accepted:
             detail.winner = min(accepted, key=lambda j: j.candidate_seconds or float("inf"))
         return detail
+
+    def benches(self, run_id: int) -> dict[str, BenchResult]:
+        """Each problem's latest baselines in a run, whole (peaks, counts, every sample)."""
+        found: dict[str, BenchResult] = {}
+        for row in self.db.execute(
+            "SELECT p.name, b.json FROM baselines b JOIN problems p ON p.id=b.problem_id "
+            "WHERE b.run_id=? ORDER BY b.id",
+            (run_id,),
+        ):
+            try:
+                found[row["name"]] = BenchResult.from_dict(json.loads(row["json"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a measurement of an older schema: shown in the table, not charted
+        return found
 
     def source(self, candidate_id: int) -> str:
         row = self.db.execute(

@@ -211,6 +211,7 @@ def run_suite(
     store: Store | None,
     progress: Callable[[SuiteEntry, int, int], None],
     executor: Executor | None = None,
+    started: Callable[[int], None] | None = None,
 ) -> list[SuiteEntry]:
     """Every problem under ``cfg.root``: its baselines measured, or its solution judged (on the
     executor's GPUs or cluster; baselines are measured on this host)."""
@@ -219,6 +220,8 @@ def run_suite(
     if cfg.limit:
         problems = problems[: cfg.limit]
     run_id = store.start_run("suite", {"config": cfg}) if store else 0
+    if started is not None and store is not None:
+        started(run_id)  # the caller's report reads this run back
     done = 0
     lock = threading.Lock()
 

@@ -12,6 +12,7 @@ from kernelswarm.cli.doctor import doctor_command
 from kernelswarm.cli.info import checks_command, schema_command, version_command, version_option
 from kernelswarm.cli.lint import lint_command
 from kernelswarm.cli.optimize import optimize_command
+from kernelswarm.cli.report import report_command
 from kernelswarm.cli.runs import app as runs_app
 from kernelswarm.cli.selftest import selftest_command
 from kernelswarm.cli.suite import suite_command
@@ -45,6 +46,7 @@ app.command("doctor")(doctor_command)
 app.command("version")(version_command)
 app.command("schema")(schema_command)
 app.add_typer(runs_app, name="runs")
+app.command("report")(report_command)
 
 
 def main() -> None:

@@ -51,6 +51,7 @@ def optimize_command(
     executor: opt.ExecutorOption = opt.ExecutorKind.local,
     ray_address: opt.RayAddressOption = None,
     quiet: opt.QuietOption = False,
+    html: opt.HtmlOption = None,
 ) -> None:
     """Generate candidates with a swarm, judge and time every one, keep the fastest correct one."""
     resolved, why = opt.resolve_device(device)
@@ -90,6 +91,7 @@ def optimize_command(
     finally:
         store.close()
     render_attempts(result, opt.people(json_path))
+    opt.html_report(db, result.run_id, html or out_dir / f"report_run{result.run_id}.html")
     if json_path is not None:
         write_json(result, json_path)
     if not any(a.candidate_path for a in result.attempts):

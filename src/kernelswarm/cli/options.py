@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -75,6 +75,10 @@ UnconfinedOption = Annotated[
     ),
 ]
 DbOption = Annotated[Path, typer.Option(help="Results database (SQLite)")]
+HtmlOption = Annotated[
+    Path | None,
+    typer.Option("--html", help="Write the run's HTML report here (default: beside the results)"),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; only the result")]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Every progress message, each on its own line")
@@ -218,6 +222,23 @@ def write_json_to(data: object, json_path: Path) -> None:
         write_json(data, json_path)
     except OSError as exc:
         raise fail("cannot write the JSON", f"{json_path}: {exc.strerror or exc}") from None
+
+
+def html_report(
+    db: Path, run_id: int, html: Path | None, levels: list[dict[str, Any]] | None = None
+) -> None:
+    """The run's HTML report, written at the end of a run (a failure to write it is said, and
+    the run's results stand: they are in the database)."""
+    from kernelswarm.report.html import write_report
+
+    target = html or Path(f"kernelswarm-run{run_id}.html")
+    try:
+        write_report(db, run_id, target, levels)
+    except (OSError, RuntimeError, ValueError) as exc:
+        err.print(f"the HTML report was not written ({exc}); `kernelswarm report {run_id}` "
+                  "can write it later", style="yellow", markup=False)  # fmt: skip
+        return
+    err.print(f"report: {target}", markup=False)
 
 
 def people(json_path: Path | None) -> Console:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from kernelswarm.cli import options as opt
 from kernelswarm.judge.verdict import json_text
@@ -62,8 +63,8 @@ def list_command(
             f" +{len(r.problems) - 3}" if len(r.problems) > 3 else ""
         )
         table.add_row(
-            str(r.id), r.kind, f"[{STATE_STYLE.get(r.state, '')}]{r.state}[/]", _when(r.started),
-            _num(r.seconds, "{:.0f}"), problems, str(r.judged), str(r.accepted),
+            str(r.id), r.kind, Text(r.state, style=STATE_STYLE.get(r.state, "")), _when(r.started),
+            _num(r.seconds, "{:.0f}"), Text(problems), str(r.judged), str(r.accepted),
             _num(r.best_eager), _num(r.best_compile),
         )  # fmt: skip
     opt.people(json_path).print(table if runs else f"{db} holds no run yet")
@@ -77,10 +78,10 @@ def _judged_table(rows: list[JudgedRow], title: str) -> Table:
     for j in rows:
         style = {"accepted": "green", "rejected": "red"}.get(j.verdict, "yellow")
         failed = f"{j.failed_check}: {j.detail[:90]}" if j.failed_check else ""
-        table.add_row(
-            j.problem, str(j.round or ""), j.generator or "", Path(j.origin).name or str(j.candidate_id),
-            f"[{style}]{j.verdict}[/]", failed, _x(j.eager), _x(j.compile),
-            _num(j.sol_fraction, "{:.0%}"),
+        table.add_row(  # user text (names, details) as Text: never read as markup
+            Text(j.problem), str(j.round or ""), Text(j.generator or ""),
+            Text(Path(j.origin).name or str(j.candidate_id)), Text(j.verdict, style=style),
+            Text(failed), _x(j.eager), _x(j.compile), _num(j.sol_fraction, "{:.0%}"),
         )  # fmt: skip
     return table
 
@@ -149,7 +150,7 @@ def compare_command(
         tb = c.b.candidate_seconds if c.b else None
         faster = f"run {a}" if ta and (not tb or ta < tb) else f"run {b}" if tb else "neither"
         table.add_row(
-            c.problem, _x(c.a.eager if c.a else None), _x(c.a.compile if c.a else None),
+            Text(c.problem), _x(c.a.eager if c.a else None), _x(c.a.compile if c.a else None),
             _x(c.b.eager if c.b else None), _x(c.b.compile if c.b else None), faster,
         )  # fmt: skip
     opt.people(json_path).print(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -51,6 +52,7 @@ def suite_command(
     executor: opt.ExecutorOption = opt.ExecutorKind.local,
     ray_address: opt.RayAddressOption = None,
     quiet: opt.QuietOption = False,
+    html: opt.HtmlOption = None,
 ) -> None:
     """Baselines of every problem in ROOT, or, with --solutions, a judged and timed scoreboard."""
     resolved, why = opt.resolve_device(device)
@@ -81,6 +83,7 @@ def suite_command(
     runs = opt.executor(executor, resolved, gpus, jobs, ray_address, "cannot run the suite")
     store = opt.open_store(db, "cannot run the suite")
     finished: list[SuiteEntry] = []
+    run_ids: list[int] = []
 
     def save(entries: list[SuiteEntry]) -> None:
         if json_path is not None:
@@ -94,10 +97,13 @@ def suite_command(
             opt.err.print(suite_line(entry, done, total))
 
     try:
-        entries = run_suite(config, store, progress, runs)
+        entries = run_suite(config, store, progress, runs, started=run_ids.append)
     finally:
         store.close()
-    render_suite(entries, summarise(entries), opt.people(json_path))
+    summaries = summarise(entries)
+    render_suite(entries, summaries, opt.people(json_path))
+    if run_ids:
+        opt.html_report(db, run_ids[0], html, [asdict(s) for s in summaries])
     opt.people(json_path).print(f"results stored in {db}", markup=False)
     save(entries)
     raise typer.Exit(0)
