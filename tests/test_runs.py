@@ -146,3 +146,15 @@ def test_the_html_report_as_a_person_sees_it(db, tmp_path):
         [*chrome, f"--screenshot={shot}", html.as_uri()], capture_output=True, timeout=120
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_a_run_s_winner_exports_as_a_custom_op_that_tests_itself(db, tmp_path):
+    out = tmp_path / "sum_rows_op.py"
+    proc = ks("export", "1", "--db", str(db), "--out", str(out))
+    assert proc.returncode == 0 and "torch.ops.kernelswarm.sum_rows" in proc.stdout, proc.stderr
+    assert "run 1 of" in out.read_text()  # where it came from
+    selftest = subprocess.run([sys.executable, str(out)], capture_output=True, text=True,
+                              timeout=300, cwd=tmp_path)  # fmt: skip
+    assert selftest.returncode == 0 and "eager and compiled" in selftest.stdout, selftest.stderr
+    none = ks("export", "3", "--db", str(db), "--out", str(tmp_path / "x.py"))
+    assert none.returncode == 2 and "accepted no candidate" in none.stderr

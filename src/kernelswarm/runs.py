@@ -233,6 +233,17 @@ class RunsReader:
                 continue  # a measurement of an older schema: shown in the table, not charted
         return found
 
+    def problem_of(self, candidate_id: int) -> tuple[str, str]:
+        """The name and source of the problem a candidate was written for."""
+        row = self.db.execute(
+            "SELECT p.name, p.source FROM candidates c JOIN problems p ON p.id=c.problem_id "
+            "WHERE c.id=?",
+            (candidate_id,),
+        ).fetchone()
+        if row is None:
+            raise RunsError(f"no candidate {candidate_id} in {self.path}")
+        return str(row["name"]), str(row["source"])
+
     def source(self, candidate_id: int) -> str:
         row = self.db.execute(
             "SELECT source FROM candidates WHERE id=?", (candidate_id,)

@@ -9,6 +9,7 @@ import typer
 from kernelswarm.cli.bench import bench_command
 from kernelswarm.cli.check import check_command
 from kernelswarm.cli.doctor import doctor_command
+from kernelswarm.cli.export import export_command
 from kernelswarm.cli.info import checks_command, schema_command, version_command, version_option
 from kernelswarm.cli.lint import lint_command
 from kernelswarm.cli.optimize import optimize_command
@@ -47,6 +48,7 @@ app.command("version")(version_command)
 app.command("schema")(schema_command)
 app.add_typer(runs_app, name="runs")
 app.command("report")(report_command)
+app.command("export")(export_command)
 
 
 def main() -> None:

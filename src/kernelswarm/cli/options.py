@@ -250,5 +250,5 @@ def people(json_path: Path | None) -> Console:
 def fail(what: str, why: str) -> typer.Exit:
     """Say why a command cannot run (exit status 2)."""
     err.print(f"[red]{what}:[/red] ", end="")
-    err.print(why, markup=False)
+    err.print(why, markup=False, soft_wrap=True)  # never broken mid-path: a user copies it
     return typer.Exit(2)
