@@ -74,7 +74,8 @@ def test_suite_run_judges_and_stores(tmp_path):
     out, db = tmp_path / "suite.json", tmp_path / "r.db"
     proc = subprocess.run(
         [sys.executable, "-m", "kernelswarm", "suite", str(tmp_path / "problems"), "--solutions", str(sols),
-         "--device", "cpu", "--no-timing", "--policy", "kernelbench", "--db", str(db), "--json", str(out)],
+         "--device", "cpu", "--no-timing", "--policy", "kernelbench", "--db", str(db), "--json", str(out),
+         "--html", str(tmp_path / "suite.html")],
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -94,6 +95,14 @@ def test_suite_run_judges_and_stores(tmp_path):
     )
     import sqlite3
 
+    # the report written at the end has the per-level fast_p table, and so does one written later
+    page = (tmp_path / "suite.html").read_text()
+    assert "Per level: correctness and fast_p" in page and "level1" in page
+    later = subprocess.run(
+        [sys.executable, "-m", "kernelswarm", "report", "--db", str(db), "--html", str(tmp_path / "again.html")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert later.returncode == 0 and "level1" in (tmp_path / "again.html").read_text()
     rows = sqlite3.connect(db).execute("SELECT precision, verdict FROM verdicts").fetchall()
     assert sorted(rows) == [("kernelbench", "accepted"), ("kernelbench", "accepted"), ("strict", "accepted"),
                             ("strict", "rejected")]  # fmt: skip

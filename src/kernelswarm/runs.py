@@ -79,6 +79,8 @@ class RunDetail:
     run: RunSummary
     args: dict[str, Any]
     versions: dict[str, Any]
+    #: what the command printed at the end (a suite: {"levels": [fast_p per level]})
+    summary: dict[str, Any] = field(default_factory=dict)
     baselines: list[Baseline] = field(default_factory=list)
     judged: list[JudgedRow] = field(default_factory=list)
     generations: list[dict[str, Any]] = field(default_factory=list)
@@ -117,7 +119,8 @@ class RunsReader:
         if not {"runs", "verdicts", "meta"} <= tables:
             raise RunsError(f"{path} is not a kernelswarm database")
         self.path = path
-        self._has_pid = "pid" in {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+        self._has_pid, self._has_summary = "pid" in columns, "summary" in columns
 
     def close(self) -> None:
         self.db.close()
@@ -184,9 +187,10 @@ class RunsReader:
     # -- one run ------------------------------------------------------------------------------
     def show(self, run_id: int) -> RunDetail:
         row = self._run_row(run_id)
+        summary = row["summary"] if self._has_summary else None
         detail = RunDetail(
             run=self._summary(row), args=json.loads(row["args"]),
-            versions=json.loads(row["versions"] or "{}"),
+            versions=json.loads(row["versions"] or "{}"), summary=json.loads(summary or "{}"),
         )  # fmt: skip
         for b in self.db.execute(
             "SELECT p.name, b.device, b.eager_seconds, b.compile_seconds, b.floor_seconds "

@@ -130,9 +130,11 @@ def _to_2(db: sqlite3.Connection) -> None:
 
 def _to_3(db: sqlite3.Connection) -> None:
     """Version 3: the process and host that run a run, so that a run left 'running' by a process
-    that is gone reads as interrupted (``kernelswarm runs``)."""
+    that is gone reads as interrupted (``kernelswarm runs``); a run's summary as its command
+    printed it (a suite's fast_p per level, over every problem, those without a solution too)."""
     db.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
     db.execute("ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE runs ADD COLUMN summary TEXT")
 
 
 #: version -> the migration that makes it from the version before
@@ -233,6 +235,12 @@ class Store:
         with self._tx() as db:
             db.execute(
                 "UPDATE runs SET finished=?, status=? WHERE id=?", (time.time(), status, run_id)
+            )
+
+    def summarise_run(self, run_id: int, summary: Any) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET summary=? WHERE id=?", (json.dumps(json_safe(summary)), run_id)
             )
 
     def problem(self, path: Path, level: str = "") -> int:

@@ -103,7 +103,13 @@ def suite_command(
     summaries = summarise(entries)
     render_suite(entries, summaries, opt.people(json_path))
     if run_ids:
-        opt.html_report(db, run_ids[0], html, [asdict(s) for s in summaries])
+        levels = [asdict(s) for s in summaries]
+        store = opt.open_store(db, "cannot store the suite's summary")
+        try:
+            store.summarise_run(run_ids[0], {"levels": levels})
+        finally:
+            store.close()
+        opt.html_report(db, run_ids[0], html)
     opt.people(json_path).print(f"results stored in {db}", markup=False)
     save(entries)
     raise typer.Exit(0)

@@ -35,7 +35,7 @@ class Report:
 
 def gather(reader: RunsReader, run_id: int, levels: list[dict[str, Any]] | None = None) -> Report:
     detail = reader.show(run_id)
-    report = Report(detail, levels=levels or [])
+    report = Report(detail, levels=levels or detail.summary.get("levels") or [])
     if detail.winner is not None:
         report.winner_source = reader.source(detail.winner.candidate_id)
     report.benches = reader.benches(run_id)
