@@ -11,7 +11,6 @@ from kernelswarm.cli import options as opt
 from kernelswarm.judge.bench import BenchConfig, run_bench
 from kernelswarm.judge.results import BenchResult
 from kernelswarm.judge.sandbox import Limits
-from kernelswarm.judge.verdict import write_json
 from kernelswarm.precision import POLICIES
 from kernelswarm.report.timing import render_timing
 
@@ -42,6 +41,7 @@ def bench_command(
     why = why or bad_set
     if not problem.is_file():
         why = f"the problem file {problem} does not exist"
+    why = why or opt.unwritable(None, json_path)  # said before anything runs
     if why:
         raise opt.fail("cannot measure", why)
     config = BenchConfig(
@@ -56,5 +56,5 @@ def bench_command(
     result.problem = str(problem)
     render_timing(result.timing, opt.people(json_path))
     if json_path is not None:
-        write_json(result.to_dict(), json_path)
+        opt.write_json_to(result.to_dict(), json_path)
     raise typer.Exit(0)

@@ -82,6 +82,9 @@ def check_command(
     for label, path in (("problem", problem), ("candidate", candidate)):
         if not path.is_file():
             why = f"the {label} file {path} does not exist"
+    unwritable = opt.unwritable(None, json_path)  # said before anything runs
+    if unwritable:
+        raise opt.fail("cannot judge", unwritable)
     if why:
         verdict = Verdict(
             verdict=Outcome.ERROR, reasons=[Reason(Check.ARGUMENTS, why)], problem=str(problem),
@@ -111,7 +114,7 @@ def check_command(
         with opt.reporter("judging", quiet, verbose) as progress:
             verdict = check(config, progress=progress)
     if json_path is not None:
-        verdict.write_json(json_path)
+        opt.write_json_to(verdict.to_dict(), json_path)
     if quiet:
         opt.people(json_path).print(verdict_line(verdict), soft_wrap=True, markup=False)
     else:

@@ -10,7 +10,6 @@ import typer
 from rich.text import Text
 
 from kernelswarm.cli import options as opt
-from kernelswarm.judge.verdict import write_json
 from kernelswarm.lint import Linter
 from kernelswarm.report.tables import render_lint
 from kernelswarm.suite import discover
@@ -32,6 +31,7 @@ def lint_command(
     """Report the problems that cannot be judged well: near-constant or insensitive outputs,
     inputs or weights without effect, overhead-bound or too-large sizes. Exit 1 if any."""
     resolved, why = opt.resolve_device(device)
+    why = why or opt.unwritable(None, json_path)  # said before anything runs
     if why:
         raise opt.fail("cannot lint", why)
     paths = [root.resolve()] if root.is_file() else [p.path for p in discover(root, only)]
@@ -51,5 +51,5 @@ def lint_command(
                 )
     render_lint(results, opt.people(json_path))
     if json_path is not None:
-        write_json(results, json_path)
+        opt.write_json_to(results, json_path)
     raise typer.Exit(1 if any(r.findings for r in results) else 0)

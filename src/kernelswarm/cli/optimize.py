@@ -11,7 +11,6 @@ from rich.text import Text
 
 from kernelswarm.cli import options as opt
 from kernelswarm.judge.sandbox import Limits
-from kernelswarm.judge.verdict import write_json
 from kernelswarm.precision import POLICIES
 from kernelswarm.report.tables import render_attempts
 from kernelswarm.search.supervisor import Supervisor
@@ -93,7 +92,7 @@ def optimize_command(
     render_attempts(result, opt.people(json_path))
     opt.html_report(db, result.run_id, html or out_dir / f"report_run{result.run_id}.html")
     if json_path is not None:
-        write_json(result, json_path)
+        opt.write_json_to(result, json_path)
     if not any(a.candidate_path for a in result.attempts):
         # every generator failed or wrote no code: the run did not do its job
         said = sorted({f"{a.generator}: {a.reasons[0]}" for a in result.attempts if a.reasons})

@@ -10,7 +10,6 @@ import typer
 
 from kernelswarm.catalog import discover, run_example
 from kernelswarm.cli import options as opt
-from kernelswarm.judge.verdict import write_json
 from kernelswarm.report.tables import render_selftest
 
 
@@ -33,6 +32,7 @@ def selftest_command(
 ) -> None:
     """Run the example catalogue and show that the judge says what each example expects."""
     resolved, why = opt.resolve_device(device)
+    why = why or opt.unwritable(None, json_path)  # said before anything runs
     if why:
         raise opt.fail("cannot run the selftest", why)
     runs = [
@@ -56,7 +56,7 @@ def selftest_command(
         rows = [{"example": o.run.label, "expected": o.run.verdict, "expected_checks": list(o.run.checks),
                  "verdict": o.verdict, "checks": list(o.checks), "ok": o.ok, "seconds": o.seconds,
                  "detail": o.detail} for o in outcomes]  # fmt: skip
-        write_json(rows, json_path)
+        opt.write_json_to(rows, json_path)
     failures = sum(not o.ok for o in outcomes)
     opt.people(json_path).print(
         f"{len(runs) - failures} of {len(runs)} examples judged as expected"

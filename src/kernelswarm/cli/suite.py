@@ -10,7 +10,6 @@ import typer
 
 from kernelswarm.cli import options as opt
 from kernelswarm.judge.sandbox import Limits
-from kernelswarm.judge.verdict import write_json
 from kernelswarm.report.tables import render_suite, suite_line
 from kernelswarm.suite import SuiteConfig, SuiteEntry, run_suite, summarise
 
@@ -64,6 +63,7 @@ def suite_command(
         why = f"--sizes must be auto, full or cpu, not {sizes!r}"
     overrides, bad_set = opt.parse_overrides(set_)
     why = why or bad_set
+    why = why or opt.unwritable(None, json_path)  # said before anything runs
     if why:
         raise opt.fail("cannot run the suite", why)
     config = SuiteConfig(
@@ -88,7 +88,7 @@ def suite_command(
     def save(entries: list[SuiteEntry]) -> None:
         if json_path is not None:
             data = {"entries": [e.to_dict() for e in entries], "summary": summarise(entries)}
-            write_json(data, json_path)
+            opt.write_json_to(data, json_path)
 
     def progress(entry: SuiteEntry, done: int, total: int) -> None:
         finished.append(entry)
