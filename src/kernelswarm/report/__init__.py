@@ -1,1 +1,1 @@
-"""Showing results to people: the terminal (``console``) and, later, HTML reports."""
+"""Showing results to people: the terminal (``console``) and the run's HTML report."""
