@@ -183,15 +183,19 @@ pre { background: #f6f8fa; padding: 1em; overflow-x: auto; font-size: 12px; }
  · device {{ run.device or 'unknown' }} · problems: {{ run.problems | join(', ') or '—' }}
  · {{ run.judged }} judged, {{ run.accepted }} accepted</p>
 
-<h2 id="winner">Winner</h2>
-{% if winner %}
+{% if winner and beats %}<h2 id="winner">Winner</h2>
 <p>Candidate {{ winner.candidate_id }} ({{ winner.origin }}) on {{ winner.problem }}:
 <b>{{ x(winner.eager) }}</b> against eager, <b>{{ x(winner.compile) }}</b> against torch.compile
 (median [95% interval]){% if winner.sol_fraction %}, at {{ '%.0f' % (100 * winner.sol_fraction) }}% of the speed of light{% endif %}.</p>
-<pre id="winner-source">{{ winner_source }}</pre>
-{% else %}
+{% elif winner %}<h2 id="winner">No winner</h2>
+<p>No candidate beat both baselines with confidence (the rule: the 95% interval above
+{{ '%.2f' % gain }}x against eager and against torch.compile). The fastest accepted candidate,
+{{ winner.candidate_id }} ({{ winner.origin }}) on {{ winner.problem }}, measured {{ x(winner.eager) }}
+against eager and {{ x(winner.compile) }} against torch.compile.</p>
+{% else %}<h2 id="winner">No winner</h2>
 <p>No candidate was accepted{% if run.judged %} ({{ run.judged }} judged){% endif %}.</p>
 {% endif %}
+{% if winner %}<pre id="winner-source">{{ winner_source }}</pre>{% endif %}
 
 {% if baselines %}<h2 id="baselines">Baselines</h2>
 <table><tr><th>problem</th><th>device</th><th>eager</th><th>torch.compile</th><th>speed-of-light floor</th></tr>
@@ -247,12 +251,20 @@ def render(report: Report, database: str = "") -> str:
     def seconds(v: float | None) -> str:
         return f"{v * 1e3:.4g} ms" if v else "—"
 
+    budget = (
+        ((detail.args.get("swarm") or {}).get("budget") or {})
+        if isinstance(detail.args.get("swarm"), dict)
+        else {}
+    )
+    gain = float(budget.get("min_gain", 1.0))
+    w = detail.winner
+    beats = bool(w and w.eager and w.compile and w.eager.low > gain and w.compile.low > gain)
     versions = detail.versions or next(
         (to_plain(b.versions) for b in report.benches.values() if b.versions), {}
     )
     return env.from_string(TEMPLATE).render(
         run=detail.run, started=datetime.datetime.fromtimestamp(detail.run.started).isoformat(" ", "seconds"),
-        winner=detail.winner, winner_source=report.winner_source, baselines=detail.baselines,
+        winner=detail.winner, beats=beats, gain=gain, winner_source=report.winner_source, baselines=detail.baselines,
         charts=charts, levels=report.levels, judged=detail.judged, command=reproduce(detail),
         settings=json.dumps(detail.args, indent=2, default=str),
         versions=json.dumps(versions, indent=2, default=str), version=__version__,
