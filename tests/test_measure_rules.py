@@ -5,6 +5,7 @@ block counts for, and what a candidate's running thread or memoisation costs it.
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,33 @@ def test_at_least_three_rounds_whatever_the_budget(monkeypatch):
     log: list[str] = []
     m = run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 2e-3))
     assert len(m.result.implementations["candidate"].rounds) >= 3
+
+
+def test_an_idle_thread_beside_a_timed_block_is_not_work_and_a_busy_one_is():
+    # torch.compile leaves an idle thread pool behind: alive, but using no CPU time. A thread
+    # that computes while the calls are timed is work beside them.
+    import threading
+
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import TimingSession
+
+    stop = threading.Event()
+    idle = threading.Thread(target=stop.wait, name="idle-pool", daemon=True)
+    busy = threading.Thread(
+        target=lambda: [sum(range(1000)) for _ in iter(lambda: stop.is_set(), True)],
+        name="busy-worker", daemon=True,
+    )  # fmt: skip
+    idle.start()
+    busy.start()
+    try:
+        session = TimingSession(torch.device("cpu"), Trusted(), lambda: [idle, busy])
+        before = {t: session.trusted.thread_cpu_ns(t.ident) for t in (idle, busy)}
+        time.sleep(0.2)  # the timed block
+        assert session._busy(before, host_seconds=0.2) == ["busy-worker"]
+        # a thread that started during the block counts, whatever it did
+        late = threading.Thread(target=stop.wait, name="late", daemon=True)
+        late.start()
+        session.threads = lambda: [idle, late]
+        assert session._busy({idle: session.trusted.thread_cpu_ns(idle.ident)}, 0.2) == ["late"]
+    finally:
+        stop.set()

@@ -103,7 +103,7 @@ class CandidateRole:
         self.threads_before: set[threading.Thread] = set()
         self.calls = 0
         self.timing = timing.TimingOps(
-            timing.TimingSession(device, trusted, self._new_threads), self._implementation
+            timing.TimingSession(device, trusted, self._threads), self._implementation
         )
         self.handlers: dict[type, Callable[[Any], Any]] = {
             LoadCandidate: self.load,
@@ -281,10 +281,12 @@ class CandidateRole:
         )
         return fact, _kept_copy(leaf)
 
+    def _threads(self) -> list[threading.Thread]:
+        """The threads the candidate's code started that are still alive."""
+        return [t for t in threading.enumerate() if t not in self.threads_before and t.is_alive()]
+
     def _new_threads(self) -> list[str]:
-        return sorted(
-            t.name for t in threading.enumerate() if t not in self.threads_before and t.is_alive()
-        )
+        return sorted(t.name for t in self._threads())
 
     def finish(self, req: Finish) -> Finished:
         self.phases.enter(Phase.FINAL_RECHECK)

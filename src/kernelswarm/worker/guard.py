@@ -31,7 +31,7 @@ class Trusted:
 
     WATCHED: tuple[tuple[Any, str], ...] = (
         (time, "perf_counter"), (time, "perf_counter_ns"), (time, "monotonic"), (time, "time"),
-        (time, "process_time"),
+        (time, "process_time"), (time, "pthread_getcpuclockid"), (time, "clock_gettime_ns"),
         (time, "sleep"), (os, "_exit"), (os, "write"), (hashlib, "sha256"),
         (builtins, "isinstance"), (builtins, "type"), (builtins, "id"), (builtins, "len"),
         (torch, "equal"), (torch, "allclose"), (torch, "isclose"), (torch, "empty"),
@@ -46,13 +46,27 @@ class Trusted:
 
     def __init__(self) -> None:
         # Tuples, not dicts: what was saved cannot be edited in place afterwards.
-        self.saved = tuple(getattr(owner, name) for owner, name in self.WATCHED)
+        self.saved = tuple(getattr(owner, name, None) for owner, name in self.WATCHED)
         self.perf_counter: Callable[[], float] = time.perf_counter
         self.process_time: Callable[[], float] = time.process_time
+        # per-thread CPU clocks (Linux); without them every thread of the candidate counts as busy
+        self.thread_clock: Callable[[int], int] | None = getattr(
+            time, "pthread_getcpuclockid", None
+        )
+        self.clock_ns: Callable[[int], int] = time.clock_gettime_ns
         self.sleep: Callable[[float], None] = time.sleep
         self.synchronize: Callable[..., None] = torch.cuda.synchronize
         self.equal: Callable[..., bool] = torch.equal
         self._own = tuple(vars(self).items())  # this object's own references are watched too
+
+    def thread_cpu_ns(self, ident: int | None) -> int | None:
+        """The CPU time a thread of this process has used (None: it is gone, or not known)."""
+        if ident is None or self.thread_clock is None:
+            return None
+        try:
+            return self.clock_ns(self.thread_clock(ident))
+        except (OSError, OverflowError):  # ended since it was listed
+            return None
 
     def tampered(self) -> list[str]:
         changed = [f"the harness's own {k}" for k, v in self._own if vars(self).get(k) is not v]

@@ -18,6 +18,7 @@ Runs inside the worker: standard library and torch only.
 from __future__ import annotations
 
 import ctypes
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,11 @@ from kernelswarm.worker.guard import Phases, Trusted
 CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06
 #: device cycles of sleep queued before a block's first call (about 0.1 ms)
 LEAD_CYCLES = 200_000
+
+#: a candidate's thread may use this much CPU time during a timed block before it counts as
+#: work beside the timed calls: a share of the block, and never under a floor
+BUSY_SHARE = 0.01
+BUSY_FLOOR_NS = 20_000
 
 
 def _libcuda() -> Any:
@@ -143,7 +149,7 @@ class TimingSession:
         self,
         device: torch.device,
         trusted: Trusted,
-        threads: Callable[[], list[str]] = lambda: [],
+        threads: Callable[[], list[threading.Thread]] = lambda: [],
     ) -> None:
         self.device = device
         self.trusted = trusted
@@ -213,7 +219,9 @@ class TimingSession:
             # Reset here, not earlier: the driver call needs the context torch has made current.
             self.l2_note = reset_persisting_l2()
             limit_before = persisting_l2_limit()
-        threads = self.threads()  # nothing of the candidate's may run beside the timed calls
+        # Nothing of the candidate's may run beside the timed calls: its threads' CPU time is
+        # taken before and after (an idle pool, as torch.compile leaves, uses none)
+        threads = {t: self.trusted.thread_cpu_ns(t.ident) for t in self.threads()}
         if len(order) < 3:
             # A call timed alone runs as the calls of a block do: one untimed call first (thread
             # pools awake, caches and launch paths warm), on a set every side has seen.
@@ -264,8 +272,20 @@ class TimingSession:
             l2_note=self.l2_note,
             tampered=self.trusted.tampered(),
             cpu_seconds=cpu_seconds,
-            threads_alive=sorted(set(threads) | set(self.threads())),
+            threads_alive=self._busy(threads, host_seconds),
         )
+
+    def _busy(self, before: dict[threading.Thread, int | None], host_seconds: float) -> list[str]:
+        """The candidate's threads that ran beside a timed block: those that used CPU time during
+        it (more than a sliver of the block's own), and those that started, ended or could not be
+        measured during it."""
+        allowed = max(BUSY_FLOOR_NS, int(BUSY_SHARE * host_seconds * 1e9))
+        busy = set()
+        for t in set(before) | set(self.threads()):
+            start, end = before.get(t), self.trusted.thread_cpu_ns(t.ident)
+            if start is None or end is None or end - start > allowed:
+                busy.add(t.name)
+        return sorted(busy)
 
     def escape(self, impl: Implementation, calls: int) -> Escaped:
         """Back-to-back calls: the events' span against a host clock with a final synchronise."""
