@@ -39,9 +39,11 @@ MAY_IMPORT = {
     "search": {"judge", "store"},
     "suite": {"judge", "store"},
     "lint": {"judge"},
+    "runs": {"judge"},  # read-only over the store's file
+    "export": set(),  # writes a module that needs only torch
     "catalog": set(),
-    "report": {"judge", "search", "suite", "lint", "catalog", "store"},
-    "cli": {"judge", "search", "suite", "lint", "catalog", "store", "report"},
+    "report": {"judge", "search", "suite", "lint", "catalog", "store", "runs"},
+    "cli": {"judge", "search", "suite", "lint", "catalog", "store", "report", "runs", "export"},
 }
 
 
