@@ -144,12 +144,19 @@ def load_candidate_class(path: str | Path, overrides: list[Override] | None = No
     return cls
 
 
+def _tree(path: str | Path) -> ast.Module | None:
+    """A file's syntax tree, not run; None where it cannot be read or parsed."""
+    try:
+        return parse_python(Path(path).read_text())
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+
+
 def settable_globals(path: str | Path) -> set[str] | None:
     """The names ``--set`` can change in a problem file (its top-level ``NAME = ...``), or None
     where the file cannot be read or parsed (its own failure is reported elsewhere)."""
-    try:
-        tree = parse_python(Path(path).read_text())
-    except (OSError, SyntaxError, UnicodeDecodeError):
+    tree = _tree(path)
+    if tree is None:
         return None
     names = set()
     for node in tree.body:
@@ -164,9 +171,8 @@ def settable_globals(path: str | Path) -> set[str] | None:
 def size_globals(path: str | Path) -> dict[str, int | None]:
     """Top-level integer assignments of a problem file, the sizes a user can scale with --set:
     each name with its value, or None where it is an expression (``n = 2**20``)."""
-    try:
-        tree = parse_python(Path(path).read_text())
-    except (OSError, SyntaxError):
+    tree = _tree(path)
+    if tree is None:
         return {}
     found: dict[str, int | None] = {}
     for node in tree.body:
@@ -187,9 +193,8 @@ def size_globals(path: str | Path) -> dict[str, int | None]:
 
 def declared_cpu_sizes(path: str | Path) -> list[Override]:
     """The problem's optional ``KERNELSWARM_CPU_SIZES`` dict, read without running the file."""
-    try:
-        tree = parse_python(Path(path).read_text())
-    except (OSError, SyntaxError):
+    tree = _tree(path)
+    if tree is None:
         return []
     for node in tree.body:
         if (
@@ -207,24 +212,12 @@ def declared_cpu_sizes(path: str | Path) -> list[Override]:
     return []
 
 
-def unreadable(path: str | Path) -> str | None:
-    """Why a Python file cannot even be parsed (None when it can)."""
-    try:
-        parse_python(Path(path).read_text())
-    except OSError as exc:
-        return f"cannot read it: {exc.strerror}"
-    except UnicodeDecodeError as exc:
-        return f"not text: {exc.reason}"
-    except SyntaxError as exc:
-        return f"syntax error at line {exc.lineno}: {exc.msg}"
-    return None
-
-
-def looks_like_problem(path: str | Path) -> bool:
-    """Whether a file defines Model, get_inputs and get_init_inputs at top level (not run)."""
-    try:
-        tree = parse_python(Path(path).read_text())
-    except (OSError, SyntaxError, UnicodeDecodeError):
-        return False
+def may_be_problem(path: str | Path) -> bool:
+    """Whether a suite keeps a file: it defines Model, get_inputs and get_init_inputs at top
+    level (read, not run), or it does not even parse (a broken problem is judged, and says why,
+    rather than skipped in silence)."""
+    tree = _tree(path)
+    if tree is None:
+        return True
     names = {n.name for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef)}
     return {"Model", "get_inputs", "get_init_inputs"} <= names

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kernelswarm.judge.results import BenchResult
+from kernelswarm.judge.results import BenchResult, Speedup
 from kernelswarm.judge.verdict import Verdict
 
 
@@ -41,13 +41,6 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
-class Interval:
-    median: float
-    low: float
-    high: float
-
-
-@dataclass(frozen=True)
 class JudgedRow:
     """One verdict of a run, with what a person needs to read it."""
 
@@ -57,8 +50,8 @@ class JudgedRow:
     verdict: str
     failed_check: str | None
     detail: str
-    eager: Interval | None
-    compile: Interval | None
+    eager: Speedup | None  # median and 95% interval; None unless accepted and timed
+    compile: Speedup | None
     candidate_seconds: float | None
     sol_fraction: float | None
     round: int | None = None
@@ -255,31 +248,20 @@ class RunsReader:
         return str(row["source"]) if row else ""
 
     def compare(self, a: int, b: int) -> list[Compared]:
-        """Per problem, each run's best accepted candidate (the fastest)."""
+        """Per problem judged in either run, each run's best accepted candidate (the fastest)."""
         best: dict[int, dict[str, JudgedRow]] = {}
+        problems: set[str] = set()
         for run_id in (a, b):
             rows: dict[str, JudgedRow] = {}
             for j in self.show(run_id).judged:
+                problems.add(j.problem)
                 if j.verdict != "accepted":
                     continue
                 held = rows.get(j.problem)
                 if held is None or (j.candidate_seconds or 1e9) < (held.candidate_seconds or 1e9):
                     rows[j.problem] = j
             best[run_id] = rows
-        problems = sorted(
-            {*best[a], *best[b]} | set(self._problems_of(a)) | set(self._problems_of(b))
-        )
-        return [Compared(p, best[a].get(p), best[b].get(p)) for p in problems]
-
-    def _problems_of(self, run_id: int) -> list[str]:
-        return [
-            r[0]
-            for r in self.db.execute(
-                "SELECT DISTINCT p.name FROM verdicts v JOIN problems p ON p.id=v.problem_id "
-                "WHERE v.run_id=?",
-                (run_id,),
-            )
-        ]
+        return [Compared(p, best[a].get(p), best[b].get(p)) for p in sorted(problems)]
 
 
 def judged_row(
@@ -287,18 +269,13 @@ def judged_row(
     round_: int | None = None, generator: str | None = None,
 ) -> JudgedRow:  # fmt: skip
     speedups = verdict.speedup or {}
-
-    def interval(name: str) -> Interval | None:
-        s = speedups.get(name)
-        return Interval(s.median, s.low, s.high) if s is not None else None
-
     first = verdict.reasons[0] if verdict.reasons else None
     sol = verdict.speed_of_light
     return JudgedRow(
         problem=problem, candidate_id=candidate_id, origin=origin, verdict=verdict.verdict.value,
         failed_check=first.check.value if first else None,
         detail=first.detail.splitlines()[0][:400] if first and first.detail else "",
-        eager=interval("eager"), compile=interval("compile"),
+        eager=speedups.get("eager"), compile=speedups.get("compile"),
         candidate_seconds=verdict.candidate_seconds, sol_fraction=sol.fraction if sol else None,
         round=round_, generator=generator,
     )  # fmt: skip

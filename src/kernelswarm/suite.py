@@ -27,7 +27,7 @@ from kernelswarm.judge.sandbox import Limits
 from kernelswarm.judge.verdict import Outcome, Verdict
 from kernelswarm.plain import to_plain
 from kernelswarm.precision import POLICIES
-from kernelswarm.problem import Override, declared_cpu_sizes, looks_like_problem, unreadable
+from kernelswarm.problem import Override, declared_cpu_sizes, may_be_problem
 from kernelswarm.store import Store
 
 FAST_P = (0.0, 0.5, 0.8, 1.0, 1.5, 2.0)
@@ -108,7 +108,7 @@ def discover(root: Path, only: str = "") -> list[SuiteProblem]:
     for path in root.rglob("*.py"):
         if only and only not in str(path):
             continue
-        if not looks_like_problem(path) and unreadable(path) is None:
+        if not may_be_problem(path):
             continue
         level = next(
             (

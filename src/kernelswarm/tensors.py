@@ -16,6 +16,11 @@ from kernelswarm.protocol import Change
 PIECE = 1 << 25
 
 
+def nbytes(t: torch.Tensor) -> int:
+    """The bytes a tensor's elements take."""
+    return t.numel() * t.element_size()
+
+
 def pieces(n: int) -> list[tuple[int, int]]:
     """[start, end) ranges of at most PIECE elements covering n elements."""
     return [(a, min(a + PIECE, n)) for a in range(0, n, PIECE)]

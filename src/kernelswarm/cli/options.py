@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -224,16 +224,14 @@ def write_json_to(data: object, json_path: Path) -> None:
         raise fail("cannot write the JSON", f"{json_path}: {exc.strerror or exc}") from None
 
 
-def html_report(
-    db: Path, run_id: int, html: Path | None, levels: list[dict[str, Any]] | None = None
-) -> None:
+def html_report(db: Path, run_id: int, html: Path | None) -> None:
     """The run's HTML report, written at the end of a run (a failure to write it is said, and
     the run's results stand: they are in the database)."""
     from kernelswarm.report.html import write_report
 
     target = html or Path(f"kernelswarm-run{run_id}.html")
     try:
-        write_report(db, run_id, target, levels)
+        write_report(db, run_id, target)
     except (OSError, RuntimeError, ValueError) as exc:
         err.print(f"the HTML report was not written ({exc}); `kernelswarm report {run_id}` "
                   "can write it later", style="yellow", markup=False)  # fmt: skip

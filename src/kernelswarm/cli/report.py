@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from kernelswarm.cli import options as opt
-from kernelswarm.runs import RunsError, RunsReader
+from kernelswarm.report.html import write_report
+from kernelswarm.runs import RunsError
 
 
 def report_command(
@@ -21,14 +22,11 @@ def report_command(
     """Write a run's report: the winner's source, every attempt with its verdict and the failing
     check's numbers, speedups with intervals, a roofline, progress per generator, the
     environment and the command to reproduce. Opens without a network."""
-    try:
-        reader = RunsReader(db)
-        run_id = run if run is not None else reader.latest()
-        reader.show(run_id)  # a missing run is said here
-        reader.close()
-    except RunsError as exc:
-        raise opt.fail("cannot write the report", str(exc)) from None
     why = opt.unwritable(None, html)
     if why:
         raise opt.fail("cannot write the report", why)
-    opt.html_report(db, run_id, html)
+    try:
+        run_id = write_report(db, run, html)
+    except RunsError as exc:  # no database, not kernelswarm's, no such run
+        raise opt.fail("cannot write the report", str(exc)) from None
+    opt.err.print(f"report of run {run_id}: {html}", markup=False)

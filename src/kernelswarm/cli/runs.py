@@ -14,7 +14,8 @@ from rich.text import Text
 
 from kernelswarm.cli import options as opt
 from kernelswarm.judge.verdict import json_text
-from kernelswarm.runs import Interval, JudgedRow, RunsError, RunsReader, export_csv
+from kernelswarm.report.timing import speedup_text
+from kernelswarm.runs import JudgedRow, RunsError, RunsReader, export_csv
 
 app = typer.Typer(no_args_is_help=True, help="Read results back: list, show, compare, export.")
 
@@ -30,10 +31,6 @@ def _reader(db: Path, what: str) -> RunsReader:
 
 def _when(t: float) -> str:
     return datetime.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
-
-
-def _x(s: Interval | None) -> str:
-    return f"{s.median:.2f}x [{s.low:.2f}, {s.high:.2f}]" if s else "—"
 
 
 def _num(x: float | None, fmt: str = "{:.2f}x") -> str:
@@ -81,7 +78,7 @@ def _judged_table(rows: list[JudgedRow], title: str) -> Table:
         table.add_row(  # user text (names, details) as Text: never read as markup
             Text(j.problem), str(j.round or ""), Text(j.generator or ""),
             Text(Path(j.origin).name or str(j.candidate_id)), Text(j.verdict, style=style),
-            Text(failed), _x(j.eager), _x(j.compile), _num(j.sol_fraction, "{:.0%}"),
+            Text(failed), speedup_text(j.eager), speedup_text(j.compile), _num(j.sol_fraction, "{:.0%}"),
         )  # fmt: skip
     return table
 
@@ -119,7 +116,7 @@ def show_command(
         w = detail.winner
         console.print(
             f"fastest accepted: candidate {w.candidate_id} ({Path(w.origin).name}), "
-            f"{_x(w.eager)} vs eager, {_x(w.compile)} vs torch.compile",
+            f"{speedup_text(w.eager)} vs eager, {speedup_text(w.compile)} vs torch.compile",
             markup=False,
         )
     elif detail.judged:
@@ -150,8 +147,8 @@ def compare_command(
         tb = c.b.candidate_seconds if c.b else None
         faster = f"run {a}" if ta and (not tb or ta < tb) else f"run {b}" if tb else "neither"
         table.add_row(
-            Text(c.problem), _x(c.a.eager if c.a else None), _x(c.a.compile if c.a else None),
-            _x(c.b.eager if c.b else None), _x(c.b.compile if c.b else None), faster,
+            Text(c.problem), speedup_text(c.a.eager if c.a else None), speedup_text(c.a.compile if c.a else None),
+            speedup_text(c.b.eager if c.b else None), speedup_text(c.b.compile if c.b else None), faster,
         )  # fmt: skip
     opt.people(json_path).print(table)
 

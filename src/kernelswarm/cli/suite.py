@@ -98,18 +98,13 @@ def suite_command(
 
     try:
         entries = run_suite(config, store, progress, runs, started=run_ids.append)
+        summaries = summarise(entries)
+        # kept with the run: a report written later shows the same tables
+        store.summarise_run(run_ids[0], {"levels": [asdict(s) for s in summaries]})
     finally:
         store.close()
-    summaries = summarise(entries)
     render_suite(entries, summaries, opt.people(json_path))
-    if run_ids:
-        levels = [asdict(s) for s in summaries]
-        store = opt.open_store(db, "cannot store the suite's summary")
-        try:
-            store.summarise_run(run_ids[0], {"levels": levels})
-        finally:
-            store.close()
-        opt.html_report(db, run_ids[0], html)
+    opt.html_report(db, run_ids[0], html)
     opt.people(json_path).print(f"results stored in {db}", markup=False)
     save(entries)
     raise typer.Exit(0)

@@ -45,8 +45,6 @@ class Executor(Protocol):
         """``work`` in this process (a baseline measurement), on a GPU of this host."""
         ...
 
-    def close(self) -> None: ...
-
 
 class LocalExecutor:
     def __init__(self, device: str, gpus: list[Gpu] | None, jobs: int, progress: Progress) -> None:
@@ -68,9 +66,6 @@ class LocalExecutor:
             return work()
         with self.pool.take() as gpu, pinned(gpu):
             return work()
-
-    def close(self) -> None:
-        pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,9 +159,6 @@ class RayExecutor:
 
     def here(self, work: Callable[[], T]) -> T:
         return work()
-
-    def close(self) -> None:
-        pass
 
 
 def make_executor(

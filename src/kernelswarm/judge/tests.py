@@ -29,7 +29,7 @@ from kernelswarm.judge.sandbox import judge_device, physical_memory_bytes
 from kernelswarm.judge.verdict import TestRecord
 from kernelswarm.precision import UNIT_ROUNDOFF, Policy
 from kernelswarm.protocol import Answers, DrawnTest
-from kernelswarm.tensors import host, same_bits
+from kernelswarm.tensors import host, nbytes, same_bits
 
 #: tests drawn beyond the default ones when too few are strong
 MAX_EXTRA_TESTS = 8
@@ -91,11 +91,11 @@ class TestCase:
 
     @property
     def input_nbytes(self) -> int:
-        return sum(_nbytes(x) for x in self.inputs if isinstance(x, torch.Tensor))
+        return sum(nbytes(x) for x in self.inputs if isinstance(x, torch.Tensor))
 
     @property
     def output_nbytes(self) -> list[int]:
-        return [w.numel() * w.element_size() for w in self.working]
+        return [nbytes(w) for w in self.working]
 
     def _held(self) -> list[torch.Tensor]:
         tensors = [x for x in self.inputs if isinstance(x, torch.Tensor)]
@@ -109,16 +109,12 @@ class TestCase:
     @property
     def host_bytes(self) -> int:
         """What the judge holds for this test in host memory (the inputs, at least)."""
-        return sum(_nbytes(t) for t in self._held() if t.device.type == "cpu")
+        return sum(nbytes(t) for t in self._held() if t.device.type == "cpu")
 
     @property
     def device_bytes(self) -> int:
         """What the judge holds for this test on the GPU (answers and tolerances, if there)."""
-        return sum(_nbytes(t) for t in self._held() if t.device.type not in ("cpu", "meta"))
-
-
-def _nbytes(t: torch.Tensor) -> int:
-    return t.numel() * t.element_size()
+        return sum(nbytes(t) for t in self._held() if t.device.type not in ("cpu", "meta"))
 
 
 def _to_host(case: TestCase) -> None:

@@ -21,6 +21,7 @@ import jinja2
 from kernelswarm import __version__
 from kernelswarm.judge.results import BenchResult
 from kernelswarm.plain import to_plain
+from kernelswarm.report.timing import speedup_text
 from kernelswarm.runs import JudgedRow, RunDetail, RunsReader
 
 
@@ -29,13 +30,11 @@ class Report:
     detail: RunDetail
     winner_source: str = ""
     benches: dict[str, BenchResult] = field(default_factory=dict)
-    #: for a suite: per level, the fast_p tables (rows of the suite's LevelSummary, as dicts)
-    levels: list[dict[str, Any]] = field(default_factory=list)
 
 
-def gather(reader: RunsReader, run_id: int, levels: list[dict[str, Any]] | None = None) -> Report:
+def gather(reader: RunsReader, run_id: int) -> Report:
     detail = reader.show(run_id)
-    report = Report(detail, levels=levels or detail.summary.get("levels") or [])
+    report = Report(detail)
     if detail.winner is not None:
         report.winner_source = reader.source(detail.winner.candidate_id)
     report.benches = reader.benches(run_id)
@@ -245,9 +244,6 @@ def render(report: Report, database: str = "") -> str:
         charts.append(("Progress per generator over rounds", progress))
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
-    def x(s: Any) -> str:
-        return f"{s.median:.2f}x [{s.low:.2f}, {s.high:.2f}]" if s else "—"
-
     def seconds(v: float | None) -> str:
         return f"{v * 1e3:.4g} ms" if v else "—"
 
@@ -257,28 +253,29 @@ def render(report: Report, database: str = "") -> str:
         else {}
     )
     gain = float(budget.get("min_gain", 1.0))
-    w = detail.winner
-    beats = bool(w and w.eager and w.compile and w.eager.low > gain and w.compile.low > gain)
+    w = detail.winner  # a winner by the supervisor's own rule (search.attempts)
+    beats = bool(w and w.eager and w.compile and w.eager.clears(gain) and w.compile.clears(gain))
     versions = detail.versions or next(
         (to_plain(b.versions) for b in report.benches.values() if b.versions), {}
     )
     return env.from_string(TEMPLATE).render(
         run=detail.run, started=datetime.datetime.fromtimestamp(detail.run.started).isoformat(" ", "seconds"),
         winner=detail.winner, beats=beats, gain=gain, winner_source=report.winner_source, baselines=detail.baselines,
-        charts=charts, levels=report.levels, judged=detail.judged, command=reproduce(detail),
+        charts=charts, levels=detail.summary.get("levels") or [], judged=detail.judged, command=reproduce(detail),
         settings=json.dumps(detail.args, indent=2, default=str),
         versions=json.dumps(versions, indent=2, default=str), version=__version__,
-        database=database, x=x, s=seconds, r=lambda v: f"{v:.2f}x" if v else "—",
+        database=database, x=speedup_text, s=seconds, r=lambda v: f"{v:.2f}x" if v else "—",
         pct=lambda v: f"{100 * v:.0f}%" if v else "—",
     )  # fmt: skip
 
 
-def write_report(
-    db: Path, run_id: int, html: Path, levels: list[dict[str, Any]] | None = None
-) -> Path:
+def write_report(db: Path, run_id: int | None, html: Path) -> int:
+    """Write the report of a run (None: the latest) to ``html``; returns the run's number.
+    Raises RunsError for a database or run that cannot be read."""
     reader = RunsReader(db)
     try:
-        html.write_text(render(gather(reader, run_id, levels), str(db)))
+        run_id = run_id if run_id is not None else reader.latest()
+        html.write_text(render(gather(reader, run_id), str(db)))
     finally:
         reader.close()
-    return html
+    return run_id

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kernelswarm.judge.results import TimingResult
+from kernelswarm.judge.results import Speedup, TimingResult
 
 
 def seconds_text(seconds: float | None) -> str:
@@ -16,6 +16,11 @@ def seconds_text(seconds: float | None) -> str:
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.3g} ms"
     return f"{seconds * 1e6:.3g} µs"
+
+
+def speedup_text(s: Speedup | None) -> str:
+    """``2.31x [2.20, 2.45]``: the median speedup and its 95% interval; "—" when there is none."""
+    return f"{s.median:.2f}x [{s.low:.2f}, {s.high:.2f}]" if s else "—"
 
 
 def render_timing(timing: TimingResult, console: Console, speedups: bool = True) -> None:

@@ -63,12 +63,13 @@ class _ChatGenerator:
     """What both API kinds share: keys, caching, costing, extraction."""
 
     default_key_env = ""
-    kind = ""
+    kind = ""  # the API kind: its SDK (``SDKS``)
+    client_name = ""  # the SDK's client class
 
     def __init__(self, config: GeneratorConfig, context: Any) -> None:
         self.config = config
         self.cache: ReplyCache | None = getattr(context, "cache", None)
-        self._client: Any = None
+        self._made: Any = None  # the SDK client, made once
 
     def _key(self) -> str:
         env = self.config.api_key_env or self.default_key_env
@@ -88,8 +89,7 @@ class _ChatGenerator:
         all is well; otherwise why not, in words."""
         try:
             module = sdk(self.kind)
-            client_class = module.OpenAI if self.kind == "openai" else module.Anthropic
-            client = client_class(
+            client = getattr(module, self.client_name)(
                 api_key=self._key(), base_url=self.config.base_url, max_retries=0,
                 timeout=PROBE_SECONDS,
             )  # fmt: skip
@@ -114,14 +114,14 @@ class _ChatGenerator:
             )
         return None
 
-    def _client_of(self, client_class: Any) -> Any:
+    def _client(self) -> Any:
         """The SDK's client, made once: it retries 429s and 5xx with backoff, and times out."""
-        if self._client is None:
-            self._client = client_class(
+        if self._made is None:
+            self._made = getattr(sdk(self.kind), self.client_name)(
                 api_key=self._key(), base_url=self.config.base_url, max_retries=self.config.max_retries,
                 timeout=self.config.timeout_seconds,
             )  # fmt: skip
-        return self._client
+        return self._made
 
     @contextlib.contextmanager
     def _errors(self, sdk: Any) -> Iterator[None]:
@@ -185,13 +185,13 @@ class OpenAIGenerator(_ChatGenerator):
     """Any OpenAI-compatible chat endpoint: hosted APIs, OpenRouter, vLLM, SGLang, Ollama."""
 
     default_key_env = "OPENAI_API_KEY"
-    kind = "openai"
+    kind, client_name = "openai", "OpenAI"
 
     def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
         openai = sdk("openai")
 
         with self._errors(openai):
-            response = self._client_of(openai.OpenAI).chat.completions.create(
+            response = self._client().chat.completions.create(
                 model=self.config.model,
                 messages=[
                     {"role": "system", "content": system},
@@ -214,12 +214,12 @@ class AnthropicGenerator(_ChatGenerator):
     """Anthropic's Messages API."""
 
     default_key_env = "ANTHROPIC_API_KEY"
-    kind = "anthropic"
+    kind, client_name = "anthropic", "Anthropic"
 
     def _call(self, system: str, prompt: str) -> tuple[str, int, int]:
         anthropic = sdk("anthropic")
 
-        client = self._client_of(anthropic.Anthropic)
+        client = self._client()
         params: dict[str, Any] = {
             "model": self.config.model,
             "system": system,

@@ -49,6 +49,7 @@ from kernelswarm.protocol import (
 from kernelswarm.tensors import (
     changed_elements,
     flatten,
+    nbytes,
     same_bits,
     state_fingerprint,
     storage_ptr,
@@ -299,19 +300,15 @@ class CandidateRole:
     def _look_back(self, keep: int) -> None:
         """Compare kept outputs with what they were on return, oldest first, and let them go
         until those still kept take at most ``keep`` bytes."""
-        held = sum(_nbytes(leaf) + _nbytes(first) for _, leaf, first in self.retained)
+        held = sum(nbytes(leaf) + nbytes(first) for _, leaf, first in self.retained)
         while self.retained and held > keep:
             call, leaf, first = self.retained.pop(0)
-            held -= _nbytes(leaf) + _nbytes(first)
+            held -= nbytes(leaf) + nbytes(first)
             self.let_go.append((call, storage_ptr(leaf), StorageWeakRef(leaf.untyped_storage())))
             now = leaf.detach().to(first.device, copy=True)
             if not same_bits(first, now):
                 self.changed_later.append(LateChange(call, changed_elements(first, now)))
             del now, leaf, first
-
-
-def _nbytes(t: torch.Tensor) -> int:
-    return t.numel() * t.element_size()
 
 
 def _kept_copy(leaf: torch.Tensor) -> torch.Tensor:
@@ -322,6 +319,6 @@ def _kept_copy(leaf: torch.Tensor) -> torch.Tensor:
     """
     if leaf.device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(leaf.device)
-        if free > 8 * leaf.numel() * leaf.element_size():
+        if free > 8 * nbytes(leaf):
             return leaf.detach().clone()
     return leaf.detach().to("cpu", copy=True)

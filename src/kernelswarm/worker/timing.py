@@ -282,7 +282,9 @@ class TimingSession:
         allowed = max(BUSY_FLOOR_NS, int(BUSY_SHARE * host_seconds * 1e9))
         busy = set()
         for t in set(before) | set(self.threads()):
-            start, end = before.get(t), self.trusted.thread_cpu_ns(t.ident)
+            # an ended thread's id may already name another: its clock is not asked
+            end = self.trusted.thread_cpu_ns(t.ident) if t.is_alive() else None
+            start = before.get(t)
             if start is None or end is None or end - start > allowed:
                 busy.add(t.name)
         return sorted(busy)
