@@ -77,7 +77,7 @@ def test_tolerance_keeps_only_the_answer_and_a_float32_bound():
 
 def test_wire_sends_views_of_tensor_memory_not_copies():
     x = torch.arange(1 << 16, dtype=torch.float32)
-    head, parts = encode_parts({"x": x, "n": 3})
+    head, parts, _ = encode_parts({"x": x, "n": 3})
     assert np.shares_memory(np.asarray(parts[0]), x.numpy())
     got = decode(head[_PREFIX.size :], bytearray(b"".join(parts)))
     assert torch.equal(got["x"], x) and got["n"] == 3

@@ -28,6 +28,7 @@ SHARED = {
     "variants",
     "tensors",
     "confinement",
+    "cuda_ipc",
     "__init__",
 }
 #: each room, and the rooms it may import from (besides itself and the shared vocabulary)

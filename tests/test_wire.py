@@ -178,7 +178,7 @@ def test_a_received_message_is_freed_when_dropped_without_the_garbage_collector(
 
         y = torch.randn(64, 64)
         storage = StorageWeakRef(y.untyped_storage())
-        head, parts = wire.encode_parts([y, {"k": (y,)}])
+        head, parts, _ = wire.encode_parts([y, {"k": (y,)}])
         del y, parts, head
         assert storage.expired(), "a sent tensor outlived its frame"
     finally:

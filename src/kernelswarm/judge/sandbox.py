@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from kernelswarm import protocol, wire
+from kernelswarm import cuda_ipc, protocol, wire
 from kernelswarm.judge import gpus
 from kernelswarm.judge.builds import FOLDERS
 from kernelswarm.judge.processes import ProcessTree
@@ -359,6 +359,10 @@ class Worker(Endpoint):
                 if bulk is not None:
                     bulk.close()
             bulk_to = bulk_from = None
+        # Large GPU tensors come back by CUDA IPC (copied on receipt), never go out that way
+        ipc = self.gpu and judge_device(self.device) is not None and cuda_ipc.enabled()
+        if ipc:
+            cmd.append("--wire-ipc")
         env = worker_env(self.scratch, self.builds)
         arch = cuda_arch_list() if self.device.startswith("cuda") or not self.gpu else ""
         if arch:  # the same compiler flags in a build step (no GPU to ask) and in the check
@@ -402,6 +406,7 @@ class Worker(Endpoint):
         self.channel = wire.Channel(
             from_child_r, to_child_w, bulk_out=bulk_to, bulk_in=bulk_from,
             device=judge_device(self.device),
+            ipc_from=f"the {self.role.value} worker (pid {self.proc.pid})" if ipc else None,
         )  # fmt: skip
         self.deadline = time.monotonic() + self.limits.wall_seconds
         if sys.platform.startswith("linux"):

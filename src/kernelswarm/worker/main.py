@@ -54,6 +54,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--bulk-in-fd", type=int, default=None)
     parser.add_argument("--bulk-out-fd", type=int, default=None)
     parser.add_argument("--bulk-bytes", type=int, default=wire.DEFAULT_MAX_BODY_BYTES)
+    parser.add_argument("--wire-ipc", action="store_true", help="name large GPU tensors sent")
     args = parser.parse_args(argv)
 
     _limit_resources(args.file_limit)
@@ -65,8 +66,9 @@ def main(argv: list[str]) -> int:
     # GPU tensors the judge sends (inputs) go straight onto this worker's GPU
     on_gpu = torch.device(args.device) if args.device.startswith("cuda") else None
     channel = wire.Channel(
-        args.in_fd, args.out_fd, bulk_out=bulk_out, bulk_in=bulk_in, device=on_gpu
-    )
+        args.in_fd, args.out_fd, bulk_out=bulk_out, bulk_in=bulk_in, device=on_gpu,
+        ipc_out=args.wire_ipc and on_gpu is not None,
+    )  # fmt: skip
     phases = Phases(lambda entered: channel.send(protocol.encode(entered, None)))
     role = Role(args.role)
     answerer = make_role(role, phases, torch.device(args.device), trusted)
@@ -80,6 +82,8 @@ def main(argv: list[str]) -> int:
             os._exit(3)  # the judge went away, or something other than the judge wrote to us
         if isinstance(request, Exit):
             break
+        if role is Role.REFERENCE and channel.released and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()  # the judge has copied the last test: its memory goes back
         try:
             reply = answerer.handle(request)
         except BaseException as exc:  # everything, SystemExit included, is reported as a failure
