@@ -73,6 +73,12 @@ def test_a_handle_first_sent_by_another_worker_is_refused():
         thief.copy("zz" * 64, 0, 16)
 
 
+def test_the_switch_sends_everything_through_host_memory(monkeypatch):
+    monkeypatch.setenv(cuda_ipc.ENV_SWITCH, "0")
+    assert not cuda_ipc.enabled()
+    assert "host memory" in cuda_ipc.describe()
+
+
 @pytest.mark.gpu
 def test_a_gpu_tensor_crosses_by_ipc_and_is_the_judges_own_copy():
     import torch

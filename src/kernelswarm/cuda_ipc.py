@@ -82,6 +82,15 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1") != "0" and _driver() is not None
 
 
+def describe() -> str:
+    """How GPU tensors travel towards the judge here, in words (``kernelswarm doctor``)."""
+    if os.environ.get(ENV_SWITCH, "1") == "0":
+        return f"through host memory ({ENV_SWITCH}=0)"
+    if _driver() is None:
+        return "through host memory (no CUDA driver here)"
+    return f"by CUDA IPC, copied on receipt ({ENV_SWITCH}=0: through host memory)"
+
+
 def export(t: torch.Tensor) -> tuple[str, int] | None:
     """The IPC handle (hex) of the allocation holding ``t``'s bytes, and their offset in it;
     None where the driver cannot export it (the caller then sends the bytes)."""

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from kernelswarm import __version__
+from kernelswarm import __version__, cuda_ipc
 from kernelswarm.cli import options as opt
 from kernelswarm.judge.protections import available
 
@@ -35,6 +35,8 @@ def doctor_command() -> None:
         f"{sys.platform}",
         markup=False,
     )
+    if cuda:
+        opt.out.print(f"GPU tensors towards the judge: {cuda_ipc.describe()}", markup=False)
     if not protections.complete:
         opt.out.print(
             "untrusted candidates are refused here unless --unconfined is given", style="yellow"

@@ -75,6 +75,7 @@ def main(argv: list[str]) -> int:
     hello = Hello(os.getpid(), protocol.PROTOCOL_VERSION, role, versions())
     channel.send(protocol.encode(hello, None))
 
+    sent_test = False  # the last reply was a test (or timing set) the judge may have mapped
     while True:
         try:
             seq, request = protocol.decode(channel.recv())
@@ -82,8 +83,8 @@ def main(argv: list[str]) -> int:
             os._exit(3)  # the judge went away, or something other than the judge wrote to us
         if isinstance(request, Exit):
             break
-        if role is Role.REFERENCE and channel.released and torch.cuda.is_initialized():
-            torch.cuda.empty_cache()  # the judge has copied the last test: its memory goes back
+        if sent_test and channel.released and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()  # the judge has copied the test it mapped: memory goes back
         try:
             reply = answerer.handle(request)
         except BaseException as exc:  # everything, SystemExit included, is reported as a failure
@@ -92,9 +93,11 @@ def main(argv: list[str]) -> int:
             channel.send(protocol.encode(reply, seq))
         except wire.WireError as exc:  # e.g. a result that cannot travel
             channel.send(protocol.encode(failed(exc, phases), seq))
-        if role is Role.REFERENCE and isinstance(reply, DrawnTest | TimingSetAnswered):
+        sent_test = role is Role.REFERENCE and isinstance(reply, DrawnTest | TimingSetAnswered)
+        if sent_test:
             # a test's inputs and answers, sent: give their GPU memory back while the judge
-            # takes them in (never after a timing request: its allocations must stay warm)
+            # takes them in (never after a timing request: its allocations must stay warm);
+            # what the judge maps goes back once it has copied it (above)
             del reply
             if torch.cuda.is_initialized():
                 torch.cuda.empty_cache()
