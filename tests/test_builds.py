@@ -9,6 +9,34 @@ from conftest import EXAMPLES, PROBLEMS
 from kernelswarm.judge import builds
 from kernelswarm.judge.check import CheckConfig, check
 
+#: A candidate whose "build" is a file it writes into its extensions folder at import, after
+#: the few seconds a compiler would take: the build cache's scheduling without a minute of g++
+#: (test_a_load_inline_build_is_reused keeps a real load_inline build).
+QUICK_BUILD = """
+import os, time
+from pathlib import Path
+import torch
+import torch.nn as nn
+
+_built = Path(os.environ["TORCH_EXTENSIONS_DIR"]) / "quick" / "quick.so"
+if not _built.exists():
+    time.sleep(3)
+    _built.parent.mkdir(parents=True, exist_ok=True)
+    _built.write_bytes(b"built")
+
+
+class ModelNew(nn.Module):
+    def forward(self, A, B):
+        return A @ B
+"""
+
+
+@pytest.fixture
+def quick_build(tmp_path):
+    path = tmp_path / "quick_build.py"
+    path.write_text(QUICK_BUILD)
+    return path
+
 
 @pytest.fixture
 def cache(monkeypatch, tmp_path):
@@ -63,11 +91,10 @@ def test_a_build_step_has_no_gpu_in_reach(monkeypatch, tmp_path):
     assert set(building.devices) < set(judging.devices)
 
 
-@pytest.mark.slow
-def test_a_prebuilt_candidate_is_not_built_again_when_judged(cache):
+def test_a_prebuilt_candidate_is_not_built_again_when_judged(cache, quick_build):
     from kernelswarm.judge.prebuild import prebuild
 
-    candidate = EXAMPLES / "good" / "matmul_cpp.py"
+    candidate = quick_build
     done = prebuild(PROBLEMS / "matmul.py", candidate, "cpu")
     assert done.outcome == "built", done
     assert prebuild(PROBLEMS / "matmul.py", candidate, "cpu").outcome == "already built"
@@ -87,11 +114,10 @@ def test_a_candidate_that_does_not_build_is_left_to_its_check(cache):
     assert verdict.verdict.value == "rejected"
 
 
-@pytest.mark.slow
-def test_a_round_is_built_ahead_only_for_a_gpu(cache):
+def test_a_round_is_built_ahead_only_for_a_gpu(cache, quick_build):
     from kernelswarm.judge.prebuild import ToBuild, prebuilding
 
-    candidate = EXAMPLES / "good" / "matmul_cpp.py"
+    candidate = quick_build
     todo = [ToBuild(PROBLEMS / "matmul.py", candidate)]
     said: list[str] = []
     with prebuilding(todo, "cpu", progress=said.append):  # a CPU check: no build competes
@@ -101,4 +127,5 @@ def test_a_round_is_built_ahead_only_for_a_gpu(cache):
     with prebuilding(todo, "cuda", progress=said.append):
         pass
     assert builds.folder_for(candidate, "cuda")[1]
+    assert (builds.folder_for(candidate, "cuda")[0] / "torch-extensions" / "quick").is_dir()
     assert said and "built ahead of its check" in said[0]
