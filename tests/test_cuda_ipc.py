@@ -73,6 +73,18 @@ def test_a_handle_first_sent_by_another_worker_is_refused():
         thief.copy("zz" * 64, 0, 16)
 
 
+def test_one_message_names_only_so_much():
+    import torch
+
+    receipt = cuda_ipc.Receipt(torch.device("cuda", 0), "a worker", max_bytes=1 << 20)
+    with pytest.raises(cuda_ipc.IpcError, match="largest message"):
+        receipt.copy("cd" * 64, 0, 2 << 20)
+    receipt.opened = {f"{i:0128x}": (0, 0) for i in range(cuda_ipc.MAX_HANDLES)}
+    with pytest.raises(cuda_ipc.IpcError, match="allocations named"):
+        receipt.copy("ef" * 64, 0, 16)
+    receipt.opened = {}
+
+
 def test_the_switch_sends_everything_through_host_memory(monkeypatch):
     monkeypatch.setenv(cuda_ipc.ENV_SWITCH, "0")
     assert not cuda_ipc.enabled()

@@ -33,6 +33,8 @@ import torch
 IPC_MIN_BYTES = 1 << 20
 #: setting it to 0 sends every GPU tensor through host memory, as before IPC
 ENV_SWITCH = "KERNELSWARM_WIRE_IPC"
+#: allocations one message may name (each costs the judge a mapping)
+MAX_HANDLES = 256
 _HANDLE_BYTES = 64
 _LAZY_ENABLE_PEER_ACCESS = 1
 
@@ -123,12 +125,13 @@ _seen: dict[str, str] = {}
 class Receipt:
     """The mappings of one received message: opened once per allocation, closed together."""
 
-    def __init__(self, device: torch.device, sender: str) -> None:
+    def __init__(self, device: torch.device, sender: str, max_bytes: int = 64 << 30) -> None:
         if device.index is None and torch.cuda.is_available():
             device = torch.device("cuda", torch.cuda.current_device())
         self.device = device
         self.sender = sender
         self.opened: dict[str, tuple[int, int]] = {}  # handle -> (pointer, mapped bytes)
+        self.left = max_bytes  # what this message may still have copied (as a body would)
 
     def copy(self, handle: str, offset: int, nbytes: int) -> torch.Tensor:
         """The bytes ``[offset, offset + nbytes)`` of the sender's allocation, copied into a
@@ -139,6 +142,11 @@ class Receipt:
             raise IpcError("malformed GPU memory handle") from None
         if len(handle) != 2 * _HANDLE_BYTES or offset < 0 or nbytes < 0:
             raise IpcError("malformed GPU memory handle")
+        if nbytes > self.left:
+            raise IpcError("the tensors named in one message exceed the largest message accepted")
+        if handle not in self.opened and len(self.opened) >= MAX_HANDLES:
+            raise IpcError(f"more than {MAX_HANDLES} GPU allocations named in one message")
+        self.left -= nbytes
         with _seen_lock:
             first = _seen.setdefault(handle, self.sender)
         if first != self.sender:

@@ -184,6 +184,7 @@ def decode(
     device: torch.device | None = None,
     body_len: int | None = None,
     ipc_from: str | None = None,
+    max_ipc_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Any:
     """Rebuild the object of one frame; every tensor's extent is checked against the body.
 
@@ -193,7 +194,7 @@ def decode(
     and a GPU ``device``: copied onto it, every mapping closed before this returns.
     """
     receipt = (
-        cuda_ipc.Receipt(device, ipc_from)
+        cuda_ipc.Receipt(device, ipc_from, max_ipc_bytes)
         if ipc_from is not None and device is not None and device.type == "cuda"
         else None
     )
@@ -444,10 +445,14 @@ class Channel:
         if in_bulk:
             assert self.bulk_in is not None
             self.bulk_in.check(body_len)
-            return decode(bytes(header), self.bulk_in.map, self.device, body_len, self.ipc_from)
+            return decode(
+                bytes(header), self.bulk_in.map, self.device, body_len, self.ipc_from,
+                self.max_body_bytes,
+            )  # fmt: skip
         return decode(
-            bytes(header), self._read_body(body_len, deadline), self.device, None, self.ipc_from
-        )
+            bytes(header), self._read_body(body_len, deadline), self.device, None, self.ipc_from,
+            self.max_body_bytes,
+        )  # fmt: skip
 
     def _read_exactly(self, n: int, deadline: float | None) -> bytearray:
         while len(self._buffer) < n:
