@@ -202,6 +202,8 @@ def decode(
         return _decode(header_bytes, body, device, body_len, receipt)
     except cuda_ipc.IpcError as exc:
         raise WireError(str(exc)) from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a sender's malformed spec
+        raise WireError(f"malformed tensor description: {type(exc).__name__}: {exc}") from exc
     finally:
         if receipt is not None:
             receipt.close()
