@@ -3,6 +3,7 @@ that runs untrusted code, so it must never execute what it reads)."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import struct
@@ -183,3 +184,25 @@ def test_a_received_message_is_freed_when_dropped_without_the_garbage_collector(
         assert storage.expired(), "a sent tensor outlived its frame"
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"dtype": "float32", "shape": [4], "nbytes": 16},  # no offset
+        {"dtype": "float32", "shape": "four", "nbytes": 16, "offset": 0},
+        {"dtype": "float32", "shape": [4], "nbytes": "x", "offset": 0},
+        {"shape": [4], "nbytes": 16, "offset": 0},
+        "not a spec",
+    ],
+)
+def test_a_malformed_tensor_description_is_a_wire_error(spec):
+    header = json.dumps({"payload": {"__tensor__": 0}, "tensors": [spec]}).encode()
+    with pytest.raises(wire.WireError):
+        wire.decode(header, bytearray(16))
+
+
+def test_a_message_nested_beyond_reason_is_a_wire_error():
+    deep = b'{"payload": ' + b"[" * 200_000 + b"]" * 200_000 + b', "tensors": []}'
+    with pytest.raises(wire.WireError, match="nested"):
+        wire.decode(deep, bytearray())

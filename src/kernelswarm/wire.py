@@ -204,6 +204,8 @@ def decode(
         raise WireError(str(exc)) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a sender's malformed spec
         raise WireError(f"malformed tensor description: {type(exc).__name__}: {exc}") from exc
+    except RecursionError:
+        raise WireError("message nested too deeply") from None
     finally:
         if receipt is not None:
             receipt.close()
