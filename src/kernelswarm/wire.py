@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import mmap
 import os
 import select
@@ -51,6 +52,8 @@ BULK_MIN_BYTES = 1 << 20
 DEFAULT_MAX_BODY_BYTES = 64 << 30
 _PREFIX = struct.Struct(">4sQQ")
 MAX_HEADER_BYTES = 64 << 20
+#: the most dimensions, and the largest size of one, a tensor received may have
+MAX_DIMS, MAX_DIM = 64, 1 << 48
 
 
 class WireError(Exception):
@@ -202,7 +205,7 @@ def decode(
         return _decode(header_bytes, body, device, body_len, receipt)
     except cuda_ipc.IpcError as exc:
         raise WireError(str(exc)) from exc
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a sender's malformed spec
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # malformed
         raise WireError(f"malformed tensor description: {type(exc).__name__}: {exc}") from exc
     except RecursionError:
         raise WireError("message nested too deeply") from None
@@ -227,15 +230,12 @@ def _decode(
     if not isinstance(header, dict) or "payload" not in header:
         raise WireError("message header lacks a payload")
     tensors: list[torch.Tensor] = []
-    for spec in header.get("tensors", []):
-        dtype = dtype_from_name(str(spec["dtype"]))
-        shape = [int(s) for s in spec["shape"]]
-        nbytes = int(spec["nbytes"])
-        numel = 1
-        for s in shape:
-            if s < 0:
-                raise WireError("negative tensor dimension")
-            numel *= s
+    specs = header.get("tensors", [])
+    if not isinstance(specs, list):
+        raise WireError("message header's tensors are not a list")
+    for spec in specs:
+        dtype, shape, nbytes = _described(spec)
+        numel = math.prod(shape)
         itemsize = torch.empty((), dtype=dtype).element_size()
         if "ipc" in spec:
             if receipt is None:
@@ -265,6 +265,29 @@ def _decode(
     # a module-level walk: a recursive closure would be a reference cycle holding every tensor
     # received (GiBs, on the GPU) until the garbage collector happened to run
     return _rebuild(header["payload"], tensors)
+
+
+def _integer(value: Any) -> bool:
+    return type(value) is int
+
+
+def _described(spec: Any) -> tuple[torch.dtype, list[int], int]:
+    """A tensor description's dtype, shape and byte count, each of the type it must have."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("dtype"), str):
+        raise WireError("a tensor description without a dtype")
+    shape, nbytes = spec.get("shape"), spec.get("nbytes")
+    if not (
+        isinstance(shape, list)
+        and len(shape) <= MAX_DIMS
+        and all(_integer(s) and 0 <= s <= MAX_DIM for s in shape)
+    ):
+        raise WireError(f"a tensor shape that is not a list of sizes: {str(shape)[:80]}")
+    if not (isinstance(nbytes, int) and _integer(nbytes) and nbytes >= 0):
+        raise WireError("a tensor's byte count is not a size")
+    for key in ("offset", "at"):
+        if key in spec and not _integer(spec[key]):
+            raise WireError(f"a tensor's {key} is not an integer")
+    return dtype_from_name(spec["dtype"]), [int(s) for s in shape], nbytes
 
 
 def _rebuild(value: Any, tensors: list[torch.Tensor]) -> Any:
