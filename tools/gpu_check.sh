@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU paths end to end, in one device call (docs/validation.md): the confinement doctor, a
-# timed CUDA check, an in-process check, bench, the poison test, then the whole example
-# catalogue on CUDA.
+# timed CUDA check, an in-process check, bench, the poison test, GPU tensors by CUDA IPC, then
+# the whole example catalogue on CUDA.
 # Run on the GPU machine from the repository root:  bash tools/gpu_check.sh   (results under $OUT)
 set -u
 export PYTHONPATH=src PYTHONUNBUFFERED=1
@@ -16,5 +16,6 @@ step check_in_process python3 -m kernelswarm check examples/problems/matmul.py e
   --device cuda --no-timing --in-process -q
 step bench python3 -m kernelswarm bench problems/level1/8_gelu.py --device cuda --time-budget 5 --json "$out/bench.json"
 step pytest_gpu python3 -m pytest -q tests/test_gpu.py -k poison -p no:cacheprovider
+step pytest_ipc python3 -m pytest -q tests/test_cuda_ipc.py -p no:cacheprovider
 step selftest timeout "${SELFTEST_SECONDS:-420}" python3 -m kernelswarm selftest examples --device cuda \
   --jobs "${JOBS:-6}" --json "$out/selftest.json"
