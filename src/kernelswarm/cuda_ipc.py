@@ -137,10 +137,10 @@ class Receipt:
         """The bytes ``[offset, offset + nbytes)`` of the sender's allocation, copied into a
         tensor of this process on its device (the host, if the device is full)."""
         try:
-            bytes.fromhex(handle)
+            named = bytes.fromhex(handle)
         except ValueError:
             raise IpcError("malformed GPU memory handle") from None
-        if len(handle) != 2 * _HANDLE_BYTES or offset < 0 or nbytes < 0:
+        if len(named) != _HANDLE_BYTES or offset < 0 or nbytes < 0:
             raise IpcError("malformed GPU memory handle")
         if nbytes > self.left:
             raise IpcError("the tensors named in one message exceed the largest message accepted")
@@ -160,7 +160,7 @@ class Receipt:
             torch.cuda.set_device(self.device)
             torch.cuda.synchronize(self.device)  # this thread's context is the device's own
             raw = _Handle()
-            ctypes.memmove(ctypes.byref(raw), bytes.fromhex(handle), _HANDLE_BYTES)
+            ctypes.memmove(ctypes.byref(raw), named, _HANDLE_BYTES)
             opened = ctypes.c_uint64()
             flags = ctypes.c_uint(_LAZY_ENABLE_PEER_ACCESS)
             _call(driver.open_handle(ctypes.byref(opened), raw, flags), "cuIpcOpenMemHandle")

@@ -38,7 +38,7 @@ import os
 import select
 import struct
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 
@@ -236,17 +236,16 @@ def _decode(
     for spec in specs:
         dtype, shape, nbytes = _described(spec)
         numel = math.prod(shape)
-        itemsize = torch.empty((), dtype=dtype).element_size()
+        if nbytes != numel * torch.empty((), dtype=dtype).element_size():
+            raise WireError("tensor extent does not match its shape")
         if "ipc" in spec:
             if receipt is None:
                 raise WireError("a tensor named by GPU memory handle, where none is accepted")
-            if nbytes != numel * itemsize:
-                raise WireError("tensor extent does not match its shape")
-            flat = receipt.copy(str(spec["ipc"]), int(spec["at"]), nbytes)
+            flat = receipt.copy(str(spec["ipc"]), spec["at"], nbytes)
             tensors.append(flat.view(dtype).reshape(shape))
             continue
-        start = int(spec["offset"])
-        if nbytes != numel * itemsize or start < 0 or start + nbytes > size:
+        start = spec["offset"]
+        if start < 0 or start + nbytes > size:
             raise WireError("tensor extent does not match the bytes received")
         onto = device if spec.get("device") == "cuda" and device is not None else None
         if numel == 0:
@@ -267,8 +266,8 @@ def _decode(
     return _rebuild(header["payload"], tensors)
 
 
-def _integer(value: Any) -> bool:
-    return type(value) is int
+def _integer(value: Any) -> TypeGuard[int]:
+    return type(value) is int  # not a bool, not a float
 
 
 def _described(spec: Any) -> tuple[torch.dtype, list[int], int]:
@@ -282,12 +281,12 @@ def _described(spec: Any) -> tuple[torch.dtype, list[int], int]:
         and all(_integer(s) and 0 <= s <= MAX_DIM for s in shape)
     ):
         raise WireError(f"a tensor shape that is not a list of sizes: {str(shape)[:80]}")
-    if not (isinstance(nbytes, int) and _integer(nbytes) and nbytes >= 0):
+    if not (_integer(nbytes) and nbytes >= 0):
         raise WireError("a tensor's byte count is not a size")
     for key in ("offset", "at"):
         if key in spec and not _integer(spec[key]):
             raise WireError(f"a tensor's {key} is not an integer")
-    return dtype_from_name(spec["dtype"]), [int(s) for s in shape], nbytes
+    return dtype_from_name(spec["dtype"]), shape, nbytes
 
 
 def _rebuild(value: Any, tensors: list[torch.Tensor]) -> Any:

@@ -360,7 +360,8 @@ class Worker(Endpoint):
                     bulk.close()
             bulk_to = bulk_from = None
         # Large GPU tensors come back by CUDA IPC (copied on receipt), never go out that way
-        ipc = self.gpu and judge_device(self.device) is not None and cuda_ipc.enabled()
+        on_judge_gpu = judge_device(self.device)
+        ipc = self.gpu and on_judge_gpu is not None and cuda_ipc.enabled()
         if ipc:
             cmd.append("--wire-ipc")
         env = worker_env(self.scratch, self.builds)
@@ -405,7 +406,7 @@ class Worker(Endpoint):
         os.set_blocking(to_child_w, False)
         self.channel = wire.Channel(
             from_child_r, to_child_w, bulk_out=bulk_to, bulk_in=bulk_from,
-            device=judge_device(self.device),
+            device=on_judge_gpu,
             ipc_from=f"the {self.role.value} worker (pid {self.proc.pid})" if ipc else None,
         )  # fmt: skip
         self.deadline = time.monotonic() + self.limits.wall_seconds
