@@ -10,13 +10,15 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import pytest
 import torch
 
+from kernelswarm.judge import tests as judge_tests
 from kernelswarm.judge import timing_checks
 from kernelswarm.judge.calls import CallJudge, plan_calls, releases
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.results import ImplTiming
-from kernelswarm.judge.tests import TestDrawer, TestPlan
+from kernelswarm.judge.tests import TestDrawer, TestPlan, device_share
 from kernelswarm.judge.verdict import TestRecord
 from kernelswarm.precision import POLICIES
 from kernelswarm.protocol import (
@@ -93,6 +95,57 @@ def test_the_identity_is_recognised_as_the_function():
     d.draw(Source(lambda x: x), None)
     assert not d.reasons and d.strong_count() >= 3
     assert any("equals an input on every test" in n for n in d.notes)
+
+
+GiB = 1 << 30
+
+
+def test_the_judges_gpu_share_grows_with_the_room_the_workers_leave():
+    total = 139 * GiB  # an H200; KernelBench L1/19: 6 GiB in, 6 GiB out, 18 GiB of answers
+    fixed, most = int(0.3 * total), int(0.6 * total)
+    # a free GPU: three tests' answers and inputs (72 GiB) fit beside the candidate's room
+    share = device_share(total, free=100 * GiB, own=30 * GiB, working=12 * GiB)
+    assert 72 * GiB <= share <= most
+    # never more than the largest share, however free the GPU
+    assert device_share(total, free=total, own=0, working=0) == most
+    # a busy GPU (other judges, a reference still holding its float64 pass): the fixed share
+    assert device_share(total, free=20 * GiB, own=30 * GiB, working=12 * GiB) == fixed
+    # the candidate's room is kept: large working sizes leave the judge less
+    assert device_share(total, free=100 * GiB, own=30 * GiB, working=40 * GiB) < share
+
+
+@pytest.mark.gpu
+def test_tests_are_held_on_the_gpu_where_they_fit_and_on_the_host_where_not(monkeypatch):
+    class Gpu(Source):  # the reference worker's reply as it arrives: on the judge's GPU
+        def draw_test(self, name: str, seed: int, variant: str) -> DrawnTest:
+            return _to(super().draw_test(name, seed, variant), "cuda")
+
+    d = TestDrawer(TestPlan(POLICIES["strict"], device="cuda"), random.Random(1), Reasons(), [])
+    d.draw(Gpu(lambda x: torch.tanh(x) * 3, shape=(256, 64)), None)
+    assert not d.reasons and d.place.type == "cuda" and d.inputs_place.type == "cuda"
+    assert all(t.inputs[0].is_cuda and t.expected[0].is_cuda for t in d.tests)
+    assert all(t.host_bytes == 0 for t in d.tests)
+    # no room on the GPU (a share of nothing): answers and inputs held and compared on the host
+    monkeypatch.setattr(judge_tests, "DEVICE_TEST_SHARE", 0.0)
+    monkeypatch.setattr(judge_tests, "DEVICE_TEST_MAX_SHARE", 0.0)
+    d = TestDrawer(TestPlan(POLICIES["strict"], device="cuda"), random.Random(1), Reasons(), [])
+    d.draw(Gpu(lambda x: torch.tanh(x) * 3, shape=(256, 64)), None)
+    assert not d.reasons and d.place.type == "cpu"
+    assert all(not t.inputs[0].is_cuda and not t.expected[0].is_cuda for t in d.tests)
+    assert any("do not fit the judge's share of the GPU" in n for n in d.notes)
+
+
+def _to(test: DrawnTest, device: str) -> DrawnTest:
+    a = test.answers
+    return DrawnTest(
+        [x.to(device) for x in test.inputs],
+        None if test.again is None else [x.to(device) for x in test.again],
+        replace(
+            a,
+            expected=[e.to(device) for e in a.expected],
+            working=[w.to(device) for w in a.working],
+        ),
+    )
 
 
 def test_a_variant_outside_the_domain_is_skipped():

@@ -37,9 +37,15 @@ MAX_EXTRA_TESTS = 8
 MIN_TESTS = 3
 #: the share of physical memory one judge's tests may take by default
 TEST_MEMORY_SHARE = 0.35
-#: the share of the GPU's memory the answers of one judge's tests may take there (the
+#: the share of the GPU's memory the answers of one judge's tests may always take there (the
 #: reference and the candidate need the rest)
 DEVICE_TEST_SHARE = 0.3
+#: the most they may take when the GPU is otherwise free enough (KernelBench's 6 GiB problems:
+#: three tests' float64 answers, allowances and inputs are about half an H200)
+DEVICE_TEST_MAX_SHARE = 0.6
+#: what the candidate is assumed to need beside them, in multiples of one test's inputs and
+#: working-precision outputs (its own copies of both, and as much again for its workspace)
+WORKER_ROOM = 2.0
 
 Progress = Callable[[str], None]
 
@@ -117,8 +123,24 @@ class TestCase:
         return sum(nbytes(t) for t in self._held() if t.device.type not in ("cpu", "meta"))
 
 
+def device_share(total: int, free: int, own: int, working: int) -> int:
+    """The bytes of one GPU a judge's tests may hold there.
+
+    ``total``: the GPU's memory; ``free``: free on it now (the reference's pool, still holding
+    its float64 pass, counts as taken: it will need as much for the next test); ``own``: what
+    this judge holds (the test just drawn, which becomes the first test held); ``working``:
+    one test's inputs and working-precision outputs. Always DEVICE_TEST_SHARE; up to
+    DEVICE_TEST_MAX_SHARE when, after the candidate's room (WORKER_ROOM times ``working``) and
+    a margin, the GPU has that much.
+    """
+    margin = (2 << 30) + total // 20
+    room = free + own - int(WORKER_ROOM * working) - margin
+    return max(int(DEVICE_TEST_SHARE * total), min(room, int(DEVICE_TEST_MAX_SHARE * total)))
+
+
 def _to_host(case: TestCase) -> None:
-    """A test's answers and tolerances, held and compared on the host from now on."""
+    """A test's answers, tolerances and inputs, held and compared on the host from now on."""
+    case.inputs = [host(x) for x in case.inputs]
     for tol in case.tolerances:
         tol.to_host()
     # a tolerance holds the very float64 answer the test holds: one copy, not two
@@ -149,6 +171,8 @@ class TestDrawer:
         self._probe_cache: dict[tuple[str, int, str], bool] = {}
         self._budget_words = ""
         self.place: torch.device | None = None  # where answers are held: chosen at the first test
+        self.inputs_place = torch.device("cpu")  # where inputs are held (the GPU where room)
+        self.share = 0  # the bytes of the GPU the tests may hold there (set with ``place``)
 
     @property
     def usable(self) -> list[TestCase]:
@@ -207,14 +231,14 @@ class TestDrawer:
             f"tests may take {budget / 2**30:.1f} GiB"
         )
         most = budget // max(per_test, 1)
-        gpu = judge_device(self.plan.device)
-        if on_device and gpu is not None:
-            device_budget = int(_device_memory(gpu) * DEVICE_TEST_SHARE)
+        if on_device and self.share:
+            device_budget = self.share
             by_device = device_budget // on_device
             if by_device < most:
                 most = by_device
                 self._budget_words = (
-                    f"each test's answers and tolerances hold {on_device / 2**30:.2f} GiB on the "
+                    f"each test's answers and tolerances{' and inputs' if self.inputs_place.type != 'cpu' else ''} "
+                    f"hold {on_device / 2**30:.2f} GiB on the "
                     f"GPU and the judge's tests may take {device_budget / 2**30:.1f} GiB there"
                 )
         return max(MIN_TESTS, most)
@@ -280,7 +304,7 @@ class TestDrawer:
         try:
             case, answers = self._calibrate(record, drawn, work_on)
         except torch.OutOfMemoryError:
-            self.place = torch.device("cpu")
+            self.place = self.inputs_place = torch.device("cpu")
             torch.cuda.empty_cache()
             self.notes.append(
                 "the GPU ran out of memory holding the tests' answers: held and compared on the host"
@@ -293,8 +317,12 @@ class TestDrawer:
         if drawn.again is not None:
             self._determinism(case, [a.to(self.place) for a in drawn.again])
         case.working = [torch.empty(w.shape, dtype=w.dtype, device="meta") for w in case.working]
-        # the inputs only travel on to the candidate: host memory, not the shared GPU's
-        case.inputs = [host(x) for x in case.inputs]
+        # the inputs travel on to the candidate (from the GPU straight into the shared area):
+        # held there where the judge's share has room, in host memory otherwise
+        case.inputs = [
+            x.detach().to(self.inputs_place) if isinstance(x, torch.Tensor) else x
+            for x in case.inputs
+        ]
         del answers, drawn
         if torch.cuda.is_initialized():
             # the tolerances' temporaries, and answers moved to the host: give the GPU back
@@ -319,18 +347,26 @@ class TestDrawer:
 
     def _placement(self, drawn: DrawnTest) -> torch.device:
         """The GPU when the check runs on one and three tests' answers fit its share; the host
-        otherwise."""
+        otherwise. The inputs too stay on the GPU where three tests' inputs fit beside them."""
         device = judge_device(self.plan.device)
         if device is None:
             return torch.device("cpu")
         # held per test: the float64 answer and a float32 allowance per output
         per_test = sum(e.numel() * 12 for e in drawn.answers.expected)
-        if MIN_TESTS * per_test > DEVICE_TEST_SHARE * _device_memory(device):
+        inputs = sum(nbytes(x) for x in drawn.inputs if isinstance(x, torch.Tensor))
+        working = inputs + sum(nbytes(w) for w in drawn.answers.working)
+        free, _ = torch.cuda.mem_get_info(device)
+        self.share = device_share(_device_memory(device), free, _bytes_on(drawn, device), working)
+        if MIN_TESTS * per_test > self.share:
             self.notes.append(
                 f"the answers of {MIN_TESTS} tests ({MIN_TESTS * per_test / 2**30:.1f} GiB) do not fit "
-                "the judge's share of the GPU: held and compared on the host"
+                f"the judge's share of the GPU ({self.share / 2**30:.1f} GiB): held and compared "
+                "on the host"
             )
+            self.share = 0
             return torch.device("cpu")
+        if MIN_TESTS * (per_test + inputs) <= self.share:
+            self.inputs_place = device
         return device
 
     def _domain(self, case: TestCase) -> None:
@@ -443,6 +479,15 @@ def _probes(
 
 def _given(tensor: torch.Tensor, dtype: torch.dtype) -> Callable[[], torch.Tensor]:
     return lambda: tensor.to(dtype)
+
+
+def _bytes_on(drawn: DrawnTest, device: torch.device) -> int:
+    """What a drawn test holds on ``device`` (as it arrived: the judge's own copies)."""
+    a = drawn.answers
+    tensors = [x for x in drawn.inputs if isinstance(x, torch.Tensor)] + a.expected + a.working
+    for extra in (a.policy, a.sensitivity, a.rounding, drawn.again):
+        tensors += [t for t in extra or [] if t is not None]
+    return sum(nbytes(t) for t in tensors if t.device == device)
 
 
 def _device_memory(device: torch.device) -> int:
