@@ -18,6 +18,7 @@ from kernelswarm.judge import timing_checks
 from kernelswarm.judge.calls import CallJudge, plan_calls, releases
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.results import ImplTiming
+from kernelswarm.judge.sandbox import judge_device
 from kernelswarm.judge.tests import TestDrawer, TestPlan, device_share
 from kernelswarm.judge.verdict import TestRecord
 from kernelswarm.precision import POLICIES
@@ -120,6 +121,8 @@ def test_tests_are_held_on_the_gpu_where_they_fit_and_on_the_host_where_not(monk
         def draw_test(self, name: str, seed: int, variant: str) -> DrawnTest:
             return _to(super().draw_test(name, seed, variant), "cuda")
 
+    # plain "cuda" names the current GPU by its index: tensors there are counted as on it
+    assert judge_device("cuda") == torch.device("cuda", torch.cuda.current_device())
     d = TestDrawer(TestPlan(POLICIES["strict"], device="cuda"), random.Random(1), Reasons(), [])
     d.draw(Gpu(lambda x: torch.tanh(x) * 3, shape=(256, 64)), None)
     assert not d.reasons and d.place.type == "cuda" and d.inputs_place.type == "cuda"

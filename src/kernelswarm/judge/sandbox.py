@@ -89,7 +89,13 @@ def judge_device(device: str) -> torch.device | None:
     the same GPU when the check runs on one this process can use; None keeps them on the host."""
     if device.startswith("cuda") and torch.cuda.is_available():
         gpu = gpus.current()
-        return torch.device("cuda", gpu.index) if gpu is not None else torch.device(device)
+        if gpu is not None:
+            return torch.device("cuda", gpu.index)
+        named = torch.device(device)  # plain "cuda": the current one, by its index (tensors'
+        # devices carry one, and a device without it equals none of them)
+        return (
+            named if named.index is not None else torch.device("cuda", torch.cuda.current_device())
+        )
     return None
 
 
