@@ -19,7 +19,7 @@ from kernelswarm.judge.calls import CallJudge, plan_calls, releases
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.results import ImplTiming
 from kernelswarm.judge.sandbox import judge_device
-from kernelswarm.judge.tests import TestDrawer, TestPlan, device_share
+from kernelswarm.judge.tests import TestDrawer, TestPlan, device_share, inputs_beside
 from kernelswarm.judge.verdict import TestRecord
 from kernelswarm.precision import POLICIES
 from kernelswarm.protocol import (
@@ -98,6 +98,28 @@ def test_the_identity_is_recognised_as_the_function():
     assert any("equals an input on every test" in n for n in d.notes)
 
 
+def test_weak_tests_give_their_memory_to_strong_ones_when_memory_is_short():
+    # KernelBench's ReLU draws torch.rand inputs: on its own distribution the identity passes,
+    # so only shifted variants are strong; at its own size memory holds four tests
+    def relu() -> Source:
+        return Source(torch.relu, make=torch.rand)
+
+    roomy = drawer()
+    roomy.draw(relu(), None)
+    assert not roomy.reasons and roomy.strong_count() >= 3
+    assert not any(t.record.skipped for t in roomy.tests)
+    per_test = roomy.tests[0].host_bytes
+    plan = TestPlan(POLICIES["strict"], memory_bytes=4 * per_test + per_test // 2)
+    d = TestDrawer(plan, random.Random(1), Reasons(), [])
+    d.draw(relu(), None)
+    assert not d.reasons, d.reasons.as_list()
+    assert d.strong_count() >= 3 and len(d.usable) <= 4
+    assert d.usable[0].record.variant == "base"  # the problem's own distribution is kept
+    let_go = [t for t in d.tests if (t.record.skipped or "").startswith("let go: weak")]
+    assert let_go and all(not t.record.strong and not t.inputs for t in let_go)
+    assert any("let go (weak)" in n for n in d.notes)
+
+
 GiB = 1 << 30
 
 
@@ -113,6 +135,16 @@ def test_the_judges_gpu_share_grows_with_the_room_the_workers_leave():
     assert device_share(total, free=20 * GiB, own=30 * GiB, working=12 * GiB) == fixed
     # the candidate's room is kept: large working sizes leave the judge less
     assert device_share(total, free=100 * GiB, own=30 * GiB, working=40 * GiB) < share
+
+
+def test_inputs_stay_on_the_gpu_only_where_that_costs_no_test():
+    # small tests: every wanted test fits with its inputs
+    assert inputs_beside(40 * GiB, answers=1 * GiB, inputs=GiB // 4, wanted=8)
+    # KernelBench L1/19 in a 75 GiB share: 18 GiB of answers and 6 of inputs a test; with the
+    # inputs 3 tests fit, without them 4: the inputs go to the host
+    assert not inputs_beside(75 * GiB, answers=18 * GiB, inputs=6 * GiB, wanted=8)
+    # not even three tests with their inputs
+    assert not inputs_beside(40 * GiB, answers=10 * GiB, inputs=6 * GiB, wanted=8)
 
 
 @pytest.mark.gpu

@@ -138,6 +138,14 @@ def device_share(total: int, free: int, own: int, working: int) -> int:
     return max(int(DEVICE_TEST_SHARE * total), min(room, int(DEVICE_TEST_MAX_SHARE * total)))
 
 
+def inputs_beside(share: int, answers: int, inputs: int, wanted: int) -> bool:
+    """Whether a test's ``inputs`` bytes are held on the GPU beside its ``answers`` bytes, in
+    a share of ``share`` bytes: only where that costs no test of the ``wanted`` (a test's inputs
+    on the host cost a few seconds of fresh pages; a test less can cost the check its strength)."""
+    with_inputs = share // max(answers + inputs, 1)
+    return with_inputs >= MIN_TESTS and with_inputs >= min(share // max(answers, 1), wanted)
+
+
 def _to_host(case: TestCase) -> None:
     """A test's answers, tolerances and inputs, held and compared on the host from now on."""
     case.inputs = [host(x) for x in case.inputs]
@@ -251,7 +259,7 @@ class TestDrawer:
         ]
         drawn = 0
         while self.strong_count() < self.plan.min_strong and drawn < MAX_EXTRA_TESTS:
-            if len(self.tests) >= most:
+            if len(self.usable) >= most and not self._drop_weak():
                 self.notes.append(
                     f"{self._budget_words}: no more tests drawn to strengthen the check"
                 )
@@ -276,6 +284,30 @@ class TestDrawer:
                 f"trivial output would pass ({why}). The problem's output is too close to constant, "
                 "or insensitive to its inputs, to tell a right kernel from a wrong one.",
             )
+
+    def _drop_weak(self) -> bool:
+        """Memory for no more tests, too few strong ones: let go of a weak test to draw another.
+
+        A weak test is one a trivial output passes (KernelBench's ReLU on ``torch.rand``
+        inputs: the identity passes every base test); where memory holds only a few tests of GiB,
+        keeping it costs the strong test that would take its place. The first base test (the
+        problem's own distribution) is always kept; other variants go before base tests. Returns
+        whether a test was let go (its record stays in the verdict, marked as such).
+        """
+        usable = self.usable
+        first_base = next((t for t in usable if t.record.variant == "base"), None)
+        weak = [t for t in usable if not t.record.strong and t is not first_base]
+        if not weak:
+            return False
+        weak.sort(key=lambda t: t.record.variant == "base")  # other variants first
+        case = weak[0]
+        case.record.skipped = (
+            f"let go: weak ({', '.join(case.record.weak_because)}), and memory holds only "
+            f"{len(usable)} tests of this size: its place went to a test that might be strong"
+        )
+        case.inputs, case.expected, case.working, case.tolerances = [], [], [], []
+        self.notes.append(f"test {case.name} let go (weak) to draw another in its memory")
+        return True
 
     def draw_one(self, source: TestSource, name: str, variant: str) -> TestCase:
         """Draw one test under a fresh seed and hold it, with its tolerances."""
@@ -365,7 +397,8 @@ class TestDrawer:
             )
             self.share = 0
             return torch.device("cpu")
-        if MIN_TESTS * (per_test + inputs) <= self.share:
+        wanted = self.plan.base_tests + len(variants.DEFAULT_VARIANTS) - 1
+        if inputs_beside(self.share, per_test, inputs, wanted):
             self.inputs_place = device
         return device
 
