@@ -19,7 +19,7 @@ from kernelswarm.judge.calls import CallJudge, plan_calls, releases
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.results import ImplTiming
 from kernelswarm.judge.sandbox import judge_device
-from kernelswarm.judge.tests import TestDrawer, TestPlan, device_share, inputs_beside
+from kernelswarm.judge.tests import TestDrawer, TestPlan, device_share, inputs_beside, on_host
 from kernelswarm.judge.verdict import TestRecord
 from kernelswarm.precision import POLICIES
 from kernelswarm.protocol import (
@@ -160,6 +160,10 @@ def test_tests_are_held_on_the_gpu_where_they_fit_and_on_the_host_where_not(monk
     assert not d.reasons and d.place.type == "cuda" and d.inputs_place.type == "cuda"
     assert all(t.inputs[0].is_cuda and t.expected[0].is_cuda for t in d.tests)
     assert all(t.host_bytes == 0 for t in d.tests)
+    # what travels to a Ray node: a copy in host memory, the test itself left on the GPU
+    travelling = on_host(d.tests[0])
+    assert travelling.host_bytes > 0 and travelling.device_bytes == 0
+    assert d.tests[0].host_bytes == 0 and d.tests[0].tolerances[0].e.is_cuda
     # no room on the GPU (a share of nothing): answers and inputs held and compared on the host
     monkeypatch.setattr(judge_tests, "DEVICE_TEST_SHARE", 0.0)
     monkeypatch.setattr(judge_tests, "DEVICE_TEST_MAX_SHARE", 0.0)

@@ -81,6 +81,10 @@ def test_a_killed_ray_worker_s_check_is_retried_and_counted_once(tmp_path):
     assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 2
     assert db.execute("SELECT count(*) FROM generations").fetchone()[0] == 2
     assert db.execute("SELECT status FROM runs").fetchone()[0] == "finished"
+    # the round's tests were drawn once, on the head, and handed to both remote checks
+    judged = [json.loads(row[0]) for row in db.execute("SELECT json FROM verdicts")]
+    assert all(any("tests shared by every candidate" in n for n in v["notes"]) for v in judged)
+    assert judged[0]["seeds"]["tests"] == judged[1]["seeds"]["tests"] != {}
 
 
 def test_ray_executor_without_ray_or_with_a_bad_address_says_so(tmp_path, monkeypatch):

@@ -8,14 +8,16 @@ check retried elsewhere is never counted twice and never repeats a paid model ca
   least busy; a GPU that faults and then fails its probe leaves the rotation).
 - ``RayExecutor``: each check is a Ray task holding one GPU (``num_gpus=1``; none for a CPU
   check) on any node; the problem and candidate travel as text, the verdict comes back as its
-  JSON. A task whose worker dies is retried by Ray on another worker. A round's shared tests
-  stay on the head: remote checks draw their own.
+  JSON. A task whose worker dies is retried by Ray on another worker. A round's tests, drawn
+  once on the head, are put in Ray's object store once (in host memory) and every check of the
+  round reads them from there.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -24,6 +26,7 @@ from kernelswarm.judge.check import CheckConfig, check
 from kernelswarm.judge.gpus import Gpu, GpuPool, choose, pinned, visible_gpus
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.sandbox import physical_memory_bytes
+from kernelswarm.judge.shared import SharedTests
 from kernelswarm.judge.tests import TEST_MEMORY_SHARE
 from kernelswarm.judge.verdict import Outcome, Verdict
 
@@ -36,7 +39,7 @@ RAY_RETRIES = 3
 class Executor(Protocol):
     #: how many checks at once keep it busy
     slots: int
-    #: whether a round's tests drawn in this process reach its checks (not across machines)
+    #: whether a round's tests drawn in this process reach its checks
     shares_tests: bool
 
     def check(self, config: CheckConfig) -> Verdict: ...
@@ -86,15 +89,18 @@ class RemoteCheck:
             config.candidate.name, config.candidate.read_text(), plain,
         )  # fmt: skip
 
-    def run(self) -> dict[str, Any]:
-        """On the worker: the files written to a fresh folder, checked there, the verdict as JSON."""
+    def run(self, shared: SharedTests | None = None) -> dict[str, Any]:
+        """On the worker: the files written to a fresh folder, checked there (against the
+        round's ``shared`` tests, if given), the verdict as JSON."""
         with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
             problem = Path(tmp) / self.problem_name
             candidate = Path(tmp) / "candidate" / self.candidate_name
             candidate.parent.mkdir()
             problem.write_text(self.problem_text)
             candidate.write_text(self.candidate_text)
-            config = dataclasses.replace(self.config, problem=problem, candidate=candidate)
+            config = dataclasses.replace(
+                self.config, problem=problem, candidate=candidate, shared=shared
+            )
             if config.device.startswith("cuda"):
                 # one check per GPU of this node at once: each takes its GPU's share of the host
                 gpus = max(1, len(list(Path("/dev").glob("nvidia[0-9]*"))))
@@ -117,15 +123,17 @@ def _ray() -> Any:
     return ray
 
 
-def _run_remote(job: RemoteCheck) -> dict[str, Any]:
-    return job.run()
+def _run_remote(job: RemoteCheck, shared: SharedTests | None) -> dict[str, Any]:
+    return job.run(shared)  # Ray hands ``shared`` over as the object its reference names
 
 
 class RayExecutor:
     def __init__(self, device: str, address: str | None, progress: Progress) -> None:
         ray = _ray()
         self.ray = ray
-        self.shares_tests = False
+        self.shares_tests = True
+        self._round: tuple[SharedTests, Any] | None = None  # the round's tests, as put in Ray
+        self._lock = threading.Lock()
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, logging_level="ERROR")
         gpu = device.startswith("cuda")
@@ -140,9 +148,20 @@ class RayExecutor:
         progress(f"Ray: {self.slots} check(s) at once on {resources.get('GPU', 0):g} GPU(s), "
                  f"{resources.get('CPU', 0):g} CPU(s)")  # fmt: skip
 
+    def _shipped(self, shared: SharedTests | None) -> Any:
+        """The object reference of a round's tests: put in Ray's object store once, by the
+        first check of the round (the previous round's are let go)."""
+        if shared is None:
+            return None
+        with self._lock:
+            if self._round is None or self._round[0] is not shared:
+                self._round = (shared, self.ray.put(shared.on_host()))
+            return self._round[1]
+
     def check(self, config: CheckConfig) -> Verdict:
         try:
-            return Verdict.from_dict(self.ray.get(self.remote.remote(RemoteCheck.of(config))))
+            task = self.remote.remote(RemoteCheck.of(config), self._shipped(config.shared))
+            return Verdict.from_dict(self.ray.get(task))
         except self.ray.exceptions.RayError as exc:  # retries spent: no verdict on the candidate
             return Verdict(
                 verdict=Outcome.ERROR,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kernelswarm.judge.attribution import attribute
@@ -20,7 +20,7 @@ from kernelswarm.judge.client import ReferenceClient, open_endpoint
 from kernelswarm.judge.protections import available
 from kernelswarm.judge.reasons import Reason, Reasons
 from kernelswarm.judge.sandbox import Limits, WorkerError, reference_limits
-from kernelswarm.judge.tests import TestCase, TestDrawer, TestPlan
+from kernelswarm.judge.tests import TestCase, TestDrawer, TestPlan, on_host
 from kernelswarm.precision import Policy
 from kernelswarm.problem import Override
 from kernelswarm.protocol import ReferenceLoaded, Role, Versions
@@ -38,6 +38,10 @@ class SharedTests:
     notes: list[str] = field(default_factory=list)
     strong_enough: bool = True
     versions: Versions | None = None
+
+    def on_host(self) -> SharedTests:
+        """The same tests with every tensor in host memory: what travels to other machines."""
+        return replace(self, tests=[on_host(t) for t in self.tests])
 
 
 def draw_shared(

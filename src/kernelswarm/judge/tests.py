@@ -13,10 +13,11 @@ tests the answer is "could not judge". ``lint`` draws tests the same way, with n
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import torch
@@ -144,6 +145,16 @@ def inputs_beside(share: int, answers: int, inputs: int, wanted: int) -> bool:
     on the host cost a few seconds of fresh pages; a test less can cost the check its strength)."""
     with_inputs = share // max(answers + inputs, 1)
     return with_inputs >= MIN_TESTS and with_inputs >= min(share // max(answers, 1), wanted)
+
+
+def on_host(case: TestCase) -> TestCase:
+    """A copy of a test with every tensor in host memory (to travel to another machine); the
+    test itself is left where it is."""
+    tolerances = [copy.copy(t) for t in case.tolerances]
+    copied = replace(case, inputs=list(case.inputs), tolerances=tolerances)
+    _to_host(copied)
+    copied.working = [w.cpu() if w.device.type != "meta" else w for w in copied.working]
+    return copied
 
 
 def _to_host(case: TestCase) -> None:
