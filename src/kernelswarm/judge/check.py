@@ -276,6 +276,9 @@ class Judge:
             assert ref is not None and loaded is not None
             with self._clock("reference"):
                 self.tests.draw(ref, loaded.variants)
+                # heard from the judge: the reference lets go of the last test it sent (GiB at
+                # KernelBench's sizes, kept until the judge speaks) before the candidate runs
+                ref.ping()
             strong = not self.tests.strong_count() < cfg.min_strong
         if strong:
             self.passed.add(Check.STRENGTH)
