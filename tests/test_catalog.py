@@ -65,3 +65,14 @@ def test_malformed_run_line_is_an_error(tmp_path) -> None:
     bad.write_text('"""x\nkernelswarm-problem: p.py\nkernelswarm-run: accepted\n"""\n')
     with pytest.raises(ValueError, match="=>"):
         parse_example(bad)
+
+
+def test_selftest_builds_each_compiling_example_once_with_its_sizes() -> None:
+    from kernelswarm.cli.selftest import _ahead
+
+    runs = discover(EXAMPLES)
+    ahead = _ahead(runs)
+    compiling = {r.candidate for r in runs if r.slow}
+    assert compiling and {t.candidate for t in ahead} == compiling  # each once
+    sized = next(t for t in ahead if t.candidate.name == "uninitialized_output.py")
+    assert [(o.name, o.value) for o in sized.overrides] == [("N", 2048)]

@@ -8,9 +8,21 @@ from typing import Annotated
 
 import typer
 
-from kernelswarm.catalog import discover, run_example
+from kernelswarm.catalog import ExampleRun, RunOutcome, discover, run_example
 from kernelswarm.cli import options as opt
+from kernelswarm.judge.prebuild import ToBuild, prebuilding
+from kernelswarm.problem import Override
 from kernelswarm.report.tables import render_selftest
+
+
+def _ahead(runs: list[ExampleRun]) -> list[ToBuild]:
+    """The examples that compile C++ or CUDA, once per candidate file, as built ahead."""
+    ahead: dict[Path, ToBuild] = {}
+    for r in runs:
+        if r.slow and r.candidate not in ahead:
+            sets = [r.args[i + 1] for i, a in enumerate(r.args[:-1]) if a == "--set"]
+            ahead[r.candidate] = ToBuild(r.problem, r.candidate, tuple(map(Override.parse, sets)))
+    return list(ahead.values())
 
 
 def selftest_command(
@@ -46,11 +58,20 @@ def selftest_command(
     runs = [r for r in runs if not r.missing]
     if not runs:
         raise opt.fail("cannot run the selftest", f"no runnable examples under {examples}")
-    outcomes = []
-    with opt.reporter("selftest") as progress, ThreadPoolExecutor(max(1, jobs)) as pool:
-        for i, outcome in enumerate(pool.map(lambda r: run_example(r, resolved), runs), start=1):
+    # On a GPU, the examples that compile are built ahead on a few CPU cores (no GPU in reach)
+    # and judged last, while the others are judged: a cold build is a minute of nvcc each.
+    order = sorted(runs, key=lambda r: r.slow)
+    by_run: dict[int, RunOutcome] = {}
+    with (
+        opt.reporter("selftest") as progress,
+        prebuilding(_ahead(order), resolved),
+        ThreadPoolExecutor(max(1, jobs)) as pool,
+    ):
+        judged = pool.map(lambda r: (id(r), run_example(r, resolved)), order)
+        for i, (key, outcome) in enumerate(judged, start=1):
             progress.advance(i, len(runs))
-            outcomes.append(outcome)
+            by_run[key] = outcome
+    outcomes = [by_run[id(r)] for r in runs]  # the catalogue's own order
     render_selftest(outcomes, resolved, opt.people(json_path))
     if json_path is not None:
         rows = [{"example": o.run.label, "expected": o.run.verdict, "expected_checks": list(o.run.checks),
