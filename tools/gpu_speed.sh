@@ -24,3 +24,6 @@ python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/l1_19" "${kb[@]}
   2>&1 | tee "$out/l1_19.md"
 python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/sweep" --problems "${SWEEP:-}" --limit 120 \
   --stop-after "${SWEEP_SECONDS:-300}" 2>&1 | tee "$out/sweep.md"
+# the device tool brings back at most 8 files: the tables as they are, the rest in one archive
+tar czf /tmp/gpu_speed.tgz -C "$out" . && mv /tmp/gpu_speed.tgz "$out/" && \
+  find "$out" -mindepth 1 -not -name '*.md' -not -name gpu_speed.tgz -delete
