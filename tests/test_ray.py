@@ -46,7 +46,7 @@ def _ray_worker_judging() -> int | None:
         pid = int(entry.name)
         while pid > 1:
             pid = _parent(pid)
-            if _cmdline(pid).startswith("ray::"):
+            if _cmdline(pid).startswith("ray::_run_remote"):  # a check, not the round's draw
                 return pid
     return None
 
@@ -81,7 +81,7 @@ def test_a_killed_ray_worker_s_check_is_retried_and_counted_once(tmp_path):
     assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 2
     assert db.execute("SELECT count(*) FROM generations").fetchone()[0] == 2
     assert db.execute("SELECT status FROM runs").fetchone()[0] == "finished"
-    # the round's tests were drawn once, on the head, and handed to both remote checks
+    # the round's tests were drawn once, by a Ray task, and handed to both remote checks
     judged = [json.loads(row[0]) for row in db.execute("SELECT json FROM verdicts")]
     assert all(any("tests shared by every candidate" in n for n in v["notes"]) for v in judged)
     assert judged[0]["seeds"]["tests"] == judged[1]["seeds"]["tests"] != {}
@@ -104,3 +104,35 @@ def test_ray_executor_without_ray_or_with_a_bad_address_says_so(tmp_path, monkey
     )
     proc = optimize(tmp_path, swarm, "--gpus", "0")  # on the CPU
     assert proc.returncode == 2 and "--gpus chooses GPUs, but the device is cpu" in proc.stderr
+
+
+def test_a_round_s_tests_are_drawn_by_a_ray_task_and_only_a_summary_reaches_the_head():
+    import ray
+
+    from kernelswarm.judge.check import CheckConfig
+    from kernelswarm.judge.executor import RayExecutor
+    from kernelswarm.judge.shared import RoundRequest, SharedTests
+    from kernelswarm.judge.tests import TestPlan
+    from kernelswarm.precision import POLICIES
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    problem = examples / "problems" / "sum_rows.py"
+    ray.init(address="local", include_dashboard=False, logging_level="ERROR")
+    try:
+        executor = RayExecutor("cpu", None, lambda message: None)
+        summary = executor.draw_round(
+            RoundRequest(problem, "cpu", POLICIES["strict"], (), TestPlan(POLICIES["strict"]))
+        )
+        assert isinstance(summary, SharedTests) and summary.strong_enough
+        assert summary.tests == []  # the tests themselves stay in the cluster
+        assert executor._round is not None
+        held = ray.get(executor._round[1])
+        assert len(held.tests) >= 3 and all(t.host_bytes > 0 for t in held.tests)
+        verdict = executor.check(
+            CheckConfig(problem, examples / "good" / "sum_rows_tree.py", shared=summary)
+        )
+        assert verdict.verdict.value == "accepted", verdict.reasons
+        assert verdict.seeds.master == summary.master
+        assert any("tests shared by every candidate" in n for n in verdict.notes)
+    finally:
+        ray.shutdown()

@@ -8,9 +8,10 @@ check retried elsewhere is never counted twice and never repeats a paid model ca
   least busy; a GPU that faults and then fails its probe leaves the rotation).
 - ``RayExecutor``: each check is a Ray task holding one GPU (``num_gpus=1``; none for a CPU
   check) on any node; the problem and candidate travel as text, the verdict comes back as its
-  JSON. A task whose worker dies is retried by Ray on another worker. A round's tests, drawn
-  once on the head, are put in Ray's object store once (in host memory) and every check of the
-  round reads them from there.
+  JSON. A task whose worker dies is retried by Ray on another worker. A round's tests are
+  drawn once, by a Ray task on a GPU node (the head needs none); they stay in the cluster's object
+  store (in host memory) and every check of the round reads them from there: only a summary
+  (seeds, notes, whether they are strong enough) comes back to the head.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from kernelswarm.judge.check import CheckConfig, check
 from kernelswarm.judge.gpus import Gpu, GpuPool, choose, pinned, visible_gpus
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.sandbox import physical_memory_bytes
-from kernelswarm.judge.shared import SharedTests
+from kernelswarm.judge.shared import RoundRequest, SharedTests
 from kernelswarm.judge.tests import TEST_MEMORY_SHARE
 from kernelswarm.judge.verdict import Outcome, Verdict
 
@@ -39,10 +40,12 @@ RAY_RETRIES = 3
 class Executor(Protocol):
     #: how many checks at once keep it busy
     slots: int
-    #: whether a round's tests drawn in this process reach its checks
-    shares_tests: bool
 
     def check(self, config: CheckConfig) -> Verdict: ...
+
+    def draw_round(self, request: RoundRequest) -> SharedTests | Reason:
+        """A round's tests, drawn once for every check of the round; or why they could not be."""
+        ...
 
     def here(self, work: Callable[[], T]) -> T:
         """``work`` in this process (a baseline measurement), on a GPU of this host."""
@@ -52,7 +55,6 @@ class Executor(Protocol):
 class LocalExecutor:
     def __init__(self, device: str, gpus: list[Gpu] | None, jobs: int, progress: Progress) -> None:
         self.progress = progress
-        self.shares_tests = True
         self.pool = GpuPool(gpus) if device.startswith("cuda") and gpus else None
         # on several GPUs, at least one check per GPU at once
         self.slots = max(jobs, len(gpus or []) if self.pool else 1)
@@ -63,6 +65,9 @@ class LocalExecutor:
         return self.pool.judge(
             lambda gpu: check(dataclasses.replace(config, gpu=gpu)), self.progress
         )
+
+    def draw_round(self, request: RoundRequest) -> SharedTests | Reason:
+        return self.here(lambda: request.draw(self.progress))
 
     def here(self, work: Callable[[], T]) -> T:
         if self.pool is None:
@@ -111,6 +116,30 @@ class RemoteCheck:
             return check(config).to_dict()
 
 
+@dataclasses.dataclass(frozen=True)
+class RemoteDraw:
+    """A round's drawing as it travels to a Ray worker: the problem as text."""
+
+    problem_name: str
+    problem_text: str
+    request: RoundRequest
+
+    @classmethod
+    def of(cls, request: RoundRequest) -> RemoteDraw:
+        return cls(request.problem.name, request.problem.read_text(), request)
+
+    def run(self) -> tuple[SharedTests | Reason, SharedTests | None]:
+        """On the worker: the tests drawn, as a summary for the head (no tests) and the whole
+        in host memory for the checks (None when they could not be drawn)."""
+        with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
+            problem = Path(tmp) / self.problem_name
+            problem.write_text(self.problem_text)
+            drawn = dataclasses.replace(self.request, problem=problem).draw()
+        if not isinstance(drawn, SharedTests):
+            return drawn, None
+        return dataclasses.replace(drawn, tests=[]), drawn.on_host()
+
+
 class RayNotInstalled(RuntimeError):
     pass
 
@@ -127,11 +156,14 @@ def _run_remote(job: RemoteCheck, shared: SharedTests | None) -> dict[str, Any]:
     return job.run(shared)  # Ray hands ``shared`` over as the object its reference names
 
 
+def _draw_remote(job: RemoteDraw) -> tuple[SharedTests | Reason, SharedTests | None]:
+    return job.run()
+
+
 class RayExecutor:
     def __init__(self, device: str, address: str | None, progress: Progress) -> None:
         ray = _ray()
         self.ray = ray
-        self.shares_tests = True
         self._round: tuple[SharedTests, Any] | None = None  # the round's tests, as put in Ray
         self._lock = threading.Lock()
         if not ray.is_initialized():
@@ -145,16 +177,35 @@ class RayExecutor:
         self.remote = ray.remote(
             num_gpus=1 if gpu else 0, num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False
         )(_run_remote)
+        self.drawing = ray.remote(
+            num_gpus=1 if gpu else 0, num_cpus=1, max_retries=RAY_RETRIES,
+            retry_exceptions=False, num_returns=2,
+        )(_draw_remote)  # fmt: skip
         progress(f"Ray: {self.slots} check(s) at once on {resources.get('GPU', 0):g} GPU(s), "
                  f"{resources.get('CPU', 0):g} CPU(s)")  # fmt: skip
 
+    def draw_round(self, request: RoundRequest) -> SharedTests | Reason:
+        """Drawn by a Ray task; the head keeps the summary and the reference to the tests (the
+        previous round's are let go)."""
+        summary_ref, tests_ref = self.drawing.remote(RemoteDraw.of(request))
+        try:
+            summary = self.ray.get(summary_ref)
+        except self.ray.exceptions.RayError as exc:
+            return Reason(Check.HARNESS, f"the Ray task drawing the round's tests failed: {exc}")
+        if isinstance(summary, SharedTests):
+            with self._lock:
+                self._round = (summary, tests_ref)
+        return summary
+
     def _shipped(self, shared: SharedTests | None) -> Any:
-        """The object reference of a round's tests: put in Ray's object store once, by the
-        first check of the round (the previous round's are let go)."""
+        """The object reference of a round's tests: the one drawn by ``draw_round``, or (tests
+        drawn here) put in Ray's object store once, by the first check of the round."""
         if shared is None:
             return None
         with self._lock:
             if self._round is None or self._round[0] is not shared:
+                if not shared.tests:  # a summary of an earlier round: its tests are gone
+                    raise RuntimeError("a check of a round whose tests were let go")
                 self._round = (shared, self.ray.put(shared.on_host()))
             return self._round[1]
 

@@ -87,3 +87,21 @@ def draw_shared(
         strong_enough=drawer.strong_count() >= plan.min_strong,
         versions=versions,
     )
+
+
+@dataclass(frozen=True)
+class RoundRequest:
+    """What drawing a round's tests needs (``optimize`` asks its executor for them)."""
+
+    problem: Path
+    device: str
+    policy: Policy
+    overrides: tuple[Override, ...]
+    plan: TestPlan
+    limits: Limits | None = None
+
+    def draw(self, progress: Callable[[str], None] | None = None) -> SharedTests | Reason:
+        return draw_shared(
+            self.problem, self.device, self.policy, self.overrides, self.plan, self.limits,
+            progress=progress,
+        )  # fmt: skip

@@ -29,7 +29,7 @@ from kernelswarm.judge.executor import Executor, LocalExecutor
 from kernelswarm.judge.prebuild import ToBuild, prebuilding
 from kernelswarm.judge.results import BenchResult, TimingOptions
 from kernelswarm.judge.sandbox import Limits, physical_memory_bytes
-from kernelswarm.judge.shared import SharedTests, draw_shared
+from kernelswarm.judge.shared import RoundRequest, SharedTests
 from kernelswarm.judge.tests import TEST_MEMORY_SHARE, TestPlan
 from kernelswarm.judge.verdict import Verdict
 from kernelswarm.precision import Policy
@@ -275,8 +275,7 @@ class Supervisor:
 
         shared = (
             self._shared_tests()
-            if self.executor.shares_tests
-            and any(sha256_text(p.source or "") not in self.judged for p, _, _ in todo)
+            if any(sha256_text(p.source or "") not in self.judged for p, _, _ in todo)
             else None
         )
 
@@ -327,10 +326,11 @@ class Supervisor:
     def _shared_tests(self) -> SharedTests | None:
         """This round's tests, drawn once for every candidate (None: each draws its own)."""
         self.progress("drawing this round's tests")
-        shared = draw_shared(
-            self.problem.resolve(), self.device, self.policy, self.overrides,
-            TestPlan(self.policy, device=self.device),
-            self.limits, progress=self.progress,
+        shared = self.executor.draw_round(
+            RoundRequest(
+                self.problem.resolve(), self.device, self.policy, self.overrides,
+                TestPlan(self.policy, device=self.device), self.limits,
+            )
         )  # fmt: skip
         if isinstance(shared, SharedTests):
             return shared
