@@ -10,6 +10,11 @@ stand-in that costs the judge what a real candidate costs, without a kernel. Mem
 five times a second: the machine's host memory in use above what it was at the start (every
 process: the judge, its workers, the evaluator) and the GPU's memory in use (nvidia-smi).
 Writes ``DIR/judge_speed.json`` and one markdown row per run on standard output.
+
+``--jobs N`` judges N problems at once where their inputs are small (under ``--small-gib``,
+measured on the meta device: nothing allocated); larger ones run alone afterwards. Memory is then
+each run's own: the host memory (RSS) and GPU memory (nvidia-smi, per process) of its process
+tree — the judge and its workers — rather than the machine's.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -69,19 +75,88 @@ def gpu_by_process() -> dict[str, int]:
     return used
 
 
-class Peaks:
-    """Peak host memory (above the start) and GPU memory while a command runs."""
+def _parents() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry.name)] = int(fields[1])
+    return parents
 
-    def __init__(self) -> None:
+
+def process_tree(root: int) -> set[int]:
+    """``root`` and every process below it (the judge's confined workers included: their PID
+    namespaces hide nothing from this one)."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in _parents().items():
+        children.setdefault(parent, []).append(pid)
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in tree:
+            tree.add(pid)
+            todo += children.get(pid, [])
+    return tree
+
+
+def tree_host_bytes(pids: set[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def gpu_by_pid() -> dict[int, int]:
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    used = {}
+    for line in out.splitlines():
+        try:
+            pid, mib = (int(x) for x in line.split(","))
+        except ValueError:
+            continue
+        used[pid] = used.get(pid, 0) + (mib << 20)
+    return used
+
+
+class Peaks:
+    """Peak host memory (above the start) and GPU memory while a command runs: the machine's,
+    or (``tree``) its process tree's alone (``own``: the command's process id, once it runs)."""
+
+    def __init__(self, tree: bool = False) -> None:
+        self.tree = tree
         self.base = host_used()
         self.host = 0
         self.gpu = 0
         self.parts: dict[str, int] = {}  # each part's peak GPU memory
+        self.own: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
+            if self.tree:
+                if self.own is None:  # not started yet
+                    continue
+                tree = process_tree(self.own)
+                self.host = max(self.host, tree_host_bytes(tree))
+                by_pid = gpu_by_pid()
+                self.gpu = max(self.gpu, sum(by_pid.get(pid, 0) for pid in tree))
+                continue
             self.host = max(self.host, host_used() - self.base)
             self.gpu = max(self.gpu, gpu_used())
             for name, used in gpu_by_process().items():
@@ -118,17 +193,53 @@ def self_candidate(problem: Path, folder: Path) -> Path:
     return path
 
 
-def _run(cmd: list[str], limit: float) -> subprocess.CompletedProcess[str]:
-    """The command, killed after ``limit`` seconds (then exit status 124, as timeout(1) says)."""
+def _run(
+    cmd: list[str], limit: float, peaks: Peaks | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command, killed after ``limit`` seconds (then exit status 124, as timeout(1) says);
+    ``peaks`` (when it counts one process tree) is told the command's process id."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    if peaks is not None and peaks.tree:
+        peaks.own = proc.pid
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return subprocess.CompletedProcess(cmd, 124, out, f"stopped after {limit:.0f} s")
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)  # the judge and its workers
+        out, _ = proc.communicate()
+        return subprocess.CompletedProcess(cmd, 124, out or "", f"stopped after {limit:.0f} s")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def input_bytes(problem: Path) -> int | None:
+    """The bytes of a problem's inputs, drawn on the meta device (nothing allocated); None where
+    that cannot be told."""
+    import importlib.util
+
+    import torch
+
+    try:
+        spec = importlib.util.spec_from_file_location(f"kb_{problem.stem}", problem)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        with torch.device("meta"):
+            inputs = module.get_inputs()
+    except Exception:  # any problem whose inputs cannot be drawn on meta: treated as large
+        return None
+    return sum(x.numel() * x.element_size() for x in inputs if isinstance(x, torch.Tensor))
 
 
 def judge(
-    problem: Path, candidate: Path, out: Path, timing: bool, budget: float, limit: float
+    problem: Path,
+    candidate: Path,
+    out: Path,
+    timing: bool,
+    budget: float,
+    limit: float,
+    alone: bool = True,
 ) -> Run:
     verdict_path = out / f"verdict_{problem.stem}_{candidate.stem}.json"
     cmd = [
@@ -138,12 +249,12 @@ def judge(
     cmd += ["--time-budget", str(budget)] if timing else ["--no-timing"]
     memlog = out / f"memlog_{problem.stem}.txt"
     memlog.unlink(missing_ok=True)
-    os.environ["KERNELSWARM_MEMORY_LOG"] = str(memlog)  # the judge's own GPU memory, per event
+    # the judge's own GPU memory, per event
+    env = {**os.environ, "KERNELSWARM_MEMORY_LOG": str(memlog)}
     start = time.monotonic()
-    with Peaks() as peaks:
-        proc = _run(cmd, limit)
+    with Peaks(tree=not alone) as peaks:
+        proc = _run(cmd, limit, peaks, env)
     seconds = time.monotonic() - start
-    del os.environ["KERNELSWARM_MEMORY_LOG"]
     outcome, phases, detail = f"exit {proc.returncode}", {}, proc.stderr[-400:]
     if proc.returncode == 124:
         verdict_path.unlink(missing_ok=True)
@@ -215,6 +326,10 @@ def main() -> None:
         "--stop-after", type=float, default=1e9, help="seconds: start nothing new after"
     )
     ap.add_argument("--limit", type=float, default=300.0, help="seconds one run may take")
+    ap.add_argument("--jobs", type=int, default=1, help="small problems judged at once")
+    ap.add_argument(
+        "--small-gib", type=float, default=1.0, help="with --jobs: inputs under this are small"
+    )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     level1 = args.kernelbench / "KernelBench" / "level1"
@@ -223,40 +338,61 @@ def main() -> None:
     candidates = {int(k): Path(v) for k, v in (c.split("=", 1) for c in args.candidate)}
     runs: list[Run] = []
     started = time.monotonic()
+    lock = threading.Lock()
     print(
         "| problem | tool | candidate | outcome | seconds | host peak GiB | GPU peak GiB | phases |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for n in numbers:
+
+    def problem_runs(n: int, alone: bool) -> None:
         if time.monotonic() - started > args.stop_after:
-            print(f"(stopped before problem {n}: --stop-after)")
-            break
+            with lock:
+                print(f"(problem {n} not started: --stop-after)", flush=True)
+            return
         problem = by_number[n]
         cand = candidates.get(n) or self_candidate(problem, args.out)
-        todo = [("ks", i) for i in range(args.repeat)]
+        todo = ["ks"] * args.repeat
         if args.kernelbench_eval and args.kb_package:
-            todo.append(("kb", 0))
-        for tool, _ in todo:
+            todo.append("kb")
+        for tool in todo:
             if tool == "ks":
-                run = judge(problem, cand, args.out, args.timing, args.time_budget, args.limit)
+                run = judge(
+                    problem, cand, args.out, args.timing, args.time_budget, args.limit, alone
+                )
             else:
                 run = kernelbench_eval(args.kb_package, problem, cand, args.out, args.limit)
-            runs.append(run)
-            phases = " ".join(f"{k[:5]}={v}" for k, v in run.phases.items())
-            if run.gpu_parts_gib:
-                phases += " GPU GiB: " + " ".join(f"{k}={v}" for k, v in run.gpu_parts_gib.items())
-            print(f"| {run.problem} | {run.tool} | {run.candidate} | {run.outcome} | {run.seconds} "
-                  f"| {run.host_peak_gib} | {run.gpu_peak_gib} | {phases} |", flush=True)  # fmt: skip
-            if run.outcome not in ("accepted", "correct"):
-                print(f"    {run.detail[:800]}", flush=True)
-            (args.out / "judge_speed.json").write_text(
-                json.dumps([asdict(r) for r in runs], indent=1)
-            )
-    summarise(runs)
+            with lock:
+                runs.append(run)
+                report(run)
+                (args.out / "judge_speed.json").write_text(
+                    json.dumps([asdict(r) for r in runs], indent=1)
+                )
+
+    small: list[int] = []
+    if args.jobs > 1:
+        limit = args.small_gib * 2**30
+        small = [n for n in numbers if (b := input_bytes(by_number[n])) is not None and b < limit]
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        list(pool.map(lambda n: problem_runs(n, alone=False), small))
+    for n in numbers:
+        if n not in small:
+            problem_runs(n, alone=True)
+    summarise(runs, time.monotonic() - started)
 
 
-def summarise(runs: list[Run]) -> None:
-    """Verdicts per GPU-hour, per tool: every run counts, whatever its outcome."""
+def report(run: Run) -> None:
+    phases = " ".join(f"{k[:5]}={v}" for k, v in run.phases.items())
+    if run.gpu_parts_gib:
+        phases += " GPU GiB: " + " ".join(f"{k}={v}" for k, v in run.gpu_parts_gib.items())
+    print(f"| {run.problem} | {run.tool} | {run.candidate} | {run.outcome} | {run.seconds} "
+          f"| {run.host_peak_gib} | {run.gpu_peak_gib} | {phases} |", flush=True)  # fmt: skip
+    if run.outcome not in ("accepted", "correct"):
+        print(f"    {run.detail[:800]}", flush=True)
+
+
+def summarise(runs: list[Run], wall: float) -> None:
+    """Verdicts per GPU-hour, per tool: every run counts, whatever its outcome. Per tool, from
+    the seconds its runs took one after another; with --jobs, also from the wall clock."""
     print()
     for tool in sorted({r.tool for r in runs}):
         mine = [r for r in runs if r.tool == tool]
@@ -266,6 +402,10 @@ def summarise(runs: list[Run]) -> None:
         print(
             f"{tool}: {len(mine)} runs ({done} with a verdict on the candidate) in {seconds:.0f} s: "
             f"{rate:.0f} per GPU-hour"
+        )
+    if runs and wall:
+        print(
+            f"all runs: {len(runs)} in {wall:.0f} s of wall clock: {3600 * len(runs) / wall:.0f} per GPU-hour"
         )
 
 
