@@ -192,6 +192,7 @@ class TestDrawer:
         self.place: torch.device | None = None  # where answers are held: chosen at the first test
         self.inputs_place = torch.device("cpu")  # where inputs are held (the GPU where room)
         self.share = 0  # the bytes of the GPU the tests may hold there (set with ``place``)
+        self._let_go = 0  # weak tests let go to make room (they hold nothing)
 
     @property
     def usable(self) -> list[TestCase]:
@@ -270,7 +271,8 @@ class TestDrawer:
         ]
         drawn = 0
         while self.strong_count() < self.plan.min_strong and drawn < MAX_EXTRA_TESTS:
-            if len(self.usable) >= most and not self._drop_weak():
+            # tests let go hold nothing; tests outside the domain still hold their memory
+            if len(self.tests) - self._let_go >= most and not self._drop_weak():
                 self.notes.append(
                     f"{self._budget_words}: no more tests drawn to strengthen the check"
                 )
@@ -317,6 +319,7 @@ class TestDrawer:
             f"{len(usable)} tests of this size: its place went to a test that might be strong"
         )
         case.inputs, case.expected, case.working, case.tolerances = [], [], [], []
+        self._let_go += 1
         self.notes.append(f"test {case.name} let go (weak) to draw another in its memory")
         return True
 
