@@ -13,8 +13,9 @@ Writes ``DIR/judge_speed.json`` and one markdown row per run on standard output.
 
 ``--jobs N`` judges N problems at once where their inputs are small (under ``--small-gib``,
 measured on the meta device: nothing allocated); larger ones run alone afterwards. Memory is then
-each run's own: the host memory (RSS) and GPU memory (nvidia-smi, per process) of its process
-tree — the judge and its workers — rather than the machine's.
+each run's own: the host memory (RSS, libraries shared by its processes counted in each) and
+GPU memory (nvidia-smi, per process) of its process tree — the judge and its workers — rather
+than the machine's. ``--device cpu`` only tries the script out (on problems small enough).
 """
 
 from __future__ import annotations
@@ -240,11 +241,12 @@ def judge(
     budget: float,
     limit: float,
     alone: bool = True,
+    device: str = "cuda",
 ) -> Run:
     verdict_path = out / f"verdict_{problem.stem}_{candidate.stem}.json"
     cmd = [
         sys.executable, "-m", "kernelswarm", "check", str(problem), str(candidate),
-        "--device", "cuda", "--json", str(verdict_path), "-q",
+        "--device", device, "--json", str(verdict_path), "-q",
     ]  # fmt: skip
     cmd += ["--time-budget", str(budget)] if timing else ["--no-timing"]
     memlog = out / f"memlog_{problem.stem}.txt"
@@ -327,6 +329,7 @@ def main() -> None:
     )
     ap.add_argument("--limit", type=float, default=300.0, help="seconds one run may take")
     ap.add_argument("--jobs", type=int, default=1, help="small problems judged at once")
+    ap.add_argument("--device", default="cuda", help="cuda; cpu only to try this script")
     ap.add_argument(
         "--small-gib", type=float, default=1.0, help="with --jobs: inputs under this are small"
     )
@@ -357,8 +360,9 @@ def main() -> None:
         for tool in todo:
             if tool == "ks":
                 run = judge(
-                    problem, cand, args.out, args.timing, args.time_budget, args.limit, alone
-                )
+                    problem, cand, args.out, args.timing, args.time_budget, args.limit, alone,
+                    args.device,
+                )  # fmt: skip
             else:
                 run = kernelbench_eval(args.kb_package, problem, cand, args.out, args.limit)
             with lock:
