@@ -2,7 +2,8 @@
 # Issue 11 on the GPU machine, one device call: transport speed; KernelBench L1/19 at its own size
 # with timing (a cold build, then cached), with KernelBench's own evaluator beside (KB_EVAL=1);
 # then level-1 problems at their own sizes, correctness only, each judged against itself, until
-# SWEEP_SECONDS are spent (SWEEP: problem numbers, default all); GPU_TESTS=1 times tests/test_gpu.py.
+# SWEEP_SECONDS are spent (SWEEP: problem numbers, default all; JOBS: small ones at once; L19=0 skips
+# the first part); GPU_TESTS=1 times tests/test_gpu.py.
 # Needs .kb/ (ignored, carried): KernelBench's level1 files, its eval package, wheels for its needs.
 set -u
 export PYTHONPATH=src PYTHONUNBUFFERED=1
@@ -19,11 +20,14 @@ if [ "${KB_EVAL:-0}" = 1 ]; then
   pip install -q --no-index --find-links .kb/wheels pydantic requests python-dotenv --target /tmp/kbdeps > "$out/pip.log" 2>&1
   kb=(--kernelbench-eval --kb-package .kb/kbpkg:/tmp/kbdeps)
 fi
-python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/l1_19" "${kb[@]}" --limit 240 \
-  --problems 19 --candidate 19=benchmarks/candidates/19_ReLU_cuda_vec4.py --timing --repeat 2 \
-  2>&1 | tee "$out/l1_19.md"
+if [ "${L19:-1}" = 1 ]; then
+  python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/l1_19" "${kb[@]}" --limit 240 \
+    --problems 19 --candidate 19=benchmarks/candidates/19_ReLU_cuda_vec4.py --timing --repeat 2 \
+    2>&1 | tee "$out/l1_19.md"
+fi
+# JOBS=3: problems with inputs under 1 GiB judged three at a time, the others alone after
 python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/sweep" --problems "${SWEEP:-}" --limit 120 \
-  --stop-after "${SWEEP_SECONDS:-300}" 2>&1 | tee "$out/sweep.md"
+  --stop-after "${SWEEP_SECONDS:-300}" --jobs "${JOBS:-1}" 2>&1 | tee "$out/sweep.md"
 # the device tool brings back at most 8 files: the tables as they are, the rest in one archive
 tar czf /tmp/gpu_speed.tgz -C "$out" . && mv /tmp/gpu_speed.tgz "$out/" && \
   find "$out" -mindepth 1 -not -name '*.md' -not -name gpu_speed.tgz -delete
