@@ -238,6 +238,8 @@ class Judge:
                 self._correctness(ref, cand)
             if cfg.timing is not None and not self.reasons:
                 assert ref is not None
+                if cfg.shared is None:  # the tests are judged: their memory goes to the timing
+                    self.tests.release()
                 with self._clock("timing"):
                     self._measure(ref, cand, cfg.timing)
         except WorkerError as exc:

@@ -157,6 +157,11 @@ def on_host(case: TestCase) -> TestCase:
     return copied
 
 
+def _empty(case: TestCase) -> None:
+    """A test holding nothing any more (its record stays)."""
+    case.inputs, case.expected, case.working, case.tolerances = [], [], [], []
+
+
 def _to_host(case: TestCase) -> None:
     """A test's answers, tolerances and inputs, held and compared on the host from now on."""
     case.inputs = [host(x) for x in case.inputs]
@@ -298,6 +303,14 @@ class TestDrawer:
                 "or insensitive to its inputs, to tell a right kernel from a wrong one.",
             )
 
+    def release(self) -> None:
+        """Let go of every test's tensors (the candidate is judged; the records stay): at
+        KernelBench's sizes they are half a GPU, which timing needs."""
+        for case in self.tests:
+            _empty(case)
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+
     def _drop_weak(self) -> bool:
         """Memory for no more tests, too few strong ones: let go of a weak test to draw another.
 
@@ -318,7 +331,7 @@ class TestDrawer:
             f"let go: weak ({', '.join(case.record.weak_because)}), and memory holds only "
             f"{len(usable)} tests of this size: its place went to a test that might be strong"
         )
-        case.inputs, case.expected, case.working, case.tolerances = [], [], [], []
+        _empty(case)
         self._let_go += 1
         self.notes.append(f"test {case.name} let go (weak) to draw another in its memory")
         return True

@@ -40,7 +40,6 @@ from kernelswarm.protocol import (
 )
 from kernelswarm.tensors import (
     flatten,
-    host,
     pieces,
     same_bits,
     state_fingerprint,
@@ -317,10 +316,13 @@ class ReferenceRole:
     def timing_sets(self, req: DrawTimingSets) -> TimingSetsDrawn:
         """Draw fresh input sets for timing (never seen by any implementation before)."""
         self.phases.enter(Phase.DRAW_TIMING_SETS)
-        sets = [[host(x) for x in self._draw(seed, "base")] for seed in req.seeds]
-        warmup = [[host(x) for x in self._draw(seed, "base")] for seed in req.warmup_seeds]
+        # Drawn where they are timed (the GPU) and kept there: no copy through host memory
+        # (fresh host pages are slow); sent to the judge as they lie (by CUDA IPC on a GPU).
+        self.timing.session.store({}, [])  # the previous sets go first
         self._release()
-        self.timing.session.store(dict(enumerate(sets)), warmup)
+        sets = [self._draw(seed, "base") for seed in req.seeds]
+        warmup = [self._draw(seed, "base") for seed in req.warmup_seeds]
+        self.timing.session.store(dict(enumerate(sets)), warmup, own=True)
         set_bytes = sum(
             x.numel() * x.element_size() for x in sets[0] if isinstance(x, torch.Tensor)
         )

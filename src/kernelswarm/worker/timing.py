@@ -163,9 +163,14 @@ class TimingSession:
     def _place(self, inputs: list[Any]) -> list[Any]:
         return [x.to(self.device, copy=True) if isinstance(x, torch.Tensor) else x for x in inputs]
 
-    def store(self, sets: dict[int, list[Any]], warmup: list[list[Any]]) -> None:
-        self.sets = {j: self._place(s) for j, s in sets.items()}
-        self.warmup_sets = [self._place(s) for s in warmup]
+    def store(
+        self, sets: dict[int, list[Any]], warmup: list[list[Any]], own: bool = False
+    ) -> None:
+        """Keep input sets for timing, each in memory of its own on this device (``own``: they
+        are already, drawn here: kept as they are)."""
+        place = (lambda s: s) if own else self._place
+        self.sets = {j: place(s) for j, s in sets.items()}
+        self.warmup_sets = [place(s) for s in warmup]
 
     def arrive(self, sets: dict[int, list[Any]]) -> None:
         """Input sets that reach this process only now, just before the block that times them."""
