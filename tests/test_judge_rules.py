@@ -133,6 +133,8 @@ def test_the_judges_gpu_share_grows_with_the_room_the_workers_leave():
     assert device_share(total, free=total, own=0, working=0) == most
     # a busy GPU (other judges, a reference still holding its float64 pass): the fixed share
     assert device_share(total, free=20 * GiB, own=30 * GiB, working=12 * GiB) == fixed
+    # a round's tests, held through every candidate's timing: never past the fixed share
+    assert device_share(total, free=total, own=0, working=0, most=0.3) == fixed
     # the candidate's room is kept: large working sizes leave the judge less
     assert device_share(total, free=100 * GiB, own=30 * GiB, working=40 * GiB) < share
 

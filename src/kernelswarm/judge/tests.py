@@ -71,6 +71,9 @@ class TestPlan:
     #: where the answers are held and outputs compared: "cuda" keeps them on the GPU (where
     #: they fit), so that only the inputs the candidate needs stay on the host
     device: str = "cpu"
+    #: the largest share of the GPU the tests may take; tests held through other checks'
+    #: timing (a round's, shared) take no more than DEVICE_TEST_SHARE
+    gpu_share_max: float = DEVICE_TEST_MAX_SHARE
 
 
 @dataclass
@@ -124,19 +127,22 @@ class TestCase:
         return sum(nbytes(t) for t in self._held() if t.device.type not in ("cpu", "meta"))
 
 
-def device_share(total: int, free: int, own: int, working: int) -> int:
+def device_share(
+    total: int, free: int, own: int, working: int, most: float = DEVICE_TEST_MAX_SHARE
+) -> int:
     """The bytes of one GPU a judge's tests may hold there.
 
     ``total``: the GPU's memory; ``free``: free on it now (the reference's pool, still holding
     its float64 pass, counts as taken: it will need as much for the next test); ``own``: what
     this judge holds (the test just drawn, which becomes the first test held); ``working``:
-    one test's inputs and working-precision outputs. Always DEVICE_TEST_SHARE; up to
-    DEVICE_TEST_MAX_SHARE when, after the candidate's room (WORKER_ROOM times ``working``) and
-    a margin, the GPU has that much.
+    one test's inputs and working-precision outputs. Always DEVICE_TEST_SHARE (or ``most``,
+    if less); up to ``most`` when, after the candidate's room (WORKER_ROOM times ``working``)
+    and a margin, the GPU has that much.
     """
     margin = (2 << 30) + total // 20
     room = free + own - int(WORKER_ROOM * working) - margin
-    return max(int(DEVICE_TEST_SHARE * total), min(room, int(DEVICE_TEST_MAX_SHARE * total)))
+    least = int(min(DEVICE_TEST_SHARE, most) * total)
+    return max(least, min(room, int(most * total)))
 
 
 def inputs_beside(share: int, answers: int, inputs: int, wanted: int) -> bool:
@@ -415,7 +421,10 @@ class TestDrawer:
         inputs = sum(nbytes(x) for x in drawn.inputs if isinstance(x, torch.Tensor))
         working = inputs + sum(nbytes(w) for w in drawn.answers.working)
         free, _ = torch.cuda.mem_get_info(device)
-        self.share = device_share(_device_memory(device), free, _bytes_on(drawn, device), working)
+        self.share = device_share(
+            _device_memory(device), free, _bytes_on(drawn, device), working,
+            self.plan.gpu_share_max,
+        )  # fmt: skip
         if MIN_TESTS * per_test > self.share:
             self.notes.append(
                 f"the answers of {MIN_TESTS} tests ({MIN_TESTS * per_test / 2**30:.1f} GiB) do not fit "

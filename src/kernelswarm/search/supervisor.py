@@ -30,7 +30,7 @@ from kernelswarm.judge.prebuild import ToBuild, prebuilding
 from kernelswarm.judge.results import BenchResult, TimingOptions
 from kernelswarm.judge.sandbox import Limits, physical_memory_bytes
 from kernelswarm.judge.shared import RoundRequest, SharedTests
-from kernelswarm.judge.tests import TEST_MEMORY_SHARE, TestPlan
+from kernelswarm.judge.tests import DEVICE_TEST_SHARE, TEST_MEMORY_SHARE, TestPlan
 from kernelswarm.judge.verdict import Verdict
 from kernelswarm.precision import Policy
 from kernelswarm.problem import Override
@@ -329,7 +329,9 @@ class Supervisor:
         shared = self.executor.draw_round(
             RoundRequest(
                 self.problem.resolve(), self.device, self.policy, self.overrides,
-                TestPlan(self.policy, device=self.device), self.limits,
+                # held through every candidate's timing: no more than the fixed share
+                TestPlan(self.policy, device=self.device, gpu_share_max=DEVICE_TEST_SHARE),
+                self.limits,
             )
         )  # fmt: skip
         if isinstance(shared, SharedTests):

@@ -163,9 +163,7 @@ class TimingSession:
     def _place(self, inputs: list[Any]) -> list[Any]:
         return [x.to(self.device, copy=True) if isinstance(x, torch.Tensor) else x for x in inputs]
 
-    def store(
-        self, sets: dict[int, list[Any]], warmup: list[list[Any]], own: bool = False
-    ) -> None:
+    def store(self, sets: dict[int, list[Any]], warmup: list[list[Any]], own: bool = False) -> None:
         """Keep input sets for timing, each in memory of its own on this device (``own``: they
         are already, drawn here: kept as they are)."""
         place = (lambda s: s) if own else self._place
