@@ -132,8 +132,9 @@ def device_share(
 ) -> int:
     """The bytes of one GPU a judge's tests may hold there.
 
-    ``total``: the GPU's memory; ``free``: free on it now (the reference's pool, still holding
-    its float64 pass, counts as taken: it will need as much for the next test); ``own``: what
+    ``total``: the GPU's memory; ``free``: free on it now (the reference's memory, still
+    holding the test it sent, counts as taken: its next test needs about as much, and more for a
+    while; the candidate runs only once the reference has let go); ``own``: what
     this judge holds (the test just drawn, which becomes the first test held); ``working``:
     one test's inputs and working-precision outputs. Always DEVICE_TEST_SHARE (or ``most``,
     if less); up to ``most`` when, after the candidate's room (WORKER_ROOM times ``working``)
@@ -412,7 +413,7 @@ class TestDrawer:
 
     def _placement(self, drawn: DrawnTest) -> torch.device:
         """The GPU when the check runs on one and three tests' answers fit its share; the host
-        otherwise. The inputs too stay on the GPU where three tests' inputs fit beside them."""
+        otherwise. The inputs too stay on the GPU where that costs no test (``inputs_beside``)."""
         device = judge_device(self.plan.device)
         if device is None:
             return torch.device("cpu")
