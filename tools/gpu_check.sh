@@ -17,6 +17,7 @@ step check_in_process python3 -m kernelswarm check examples/problems/matmul.py e
 step bench python3 -m kernelswarm bench problems/level1/8_gelu.py --device cuda --time-budget 5 --json "$out/bench.json"
 step pytest_gpu python3 -m pytest -q tests/test_gpu.py -k poison -p no:cacheprovider
 step pytest_ipc python3 -m pytest -q tests/test_cuda_ipc.py -p no:cacheprovider
+step pytest_rules python3 -m pytest -q tests/test_judge_rules.py -m gpu -p no:cacheprovider
 step selftest timeout "${SELFTEST_SECONDS:-420}" python3 -m kernelswarm selftest examples --device cuda \
   --jobs "${JOBS:-6}" --json "$out/selftest.json"
 # the device tool brings back at most 8 files: everything in one archive

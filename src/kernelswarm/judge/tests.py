@@ -146,12 +146,12 @@ def device_share(
     return max(least, min(room, int(most * total)))
 
 
-def inputs_beside(share: int, answers: int, inputs: int, wanted: int) -> bool:
+def inputs_beside(share: int, answers: int, inputs: int) -> bool:
     """Whether a test's ``inputs`` bytes are held on the GPU beside its ``answers`` bytes, in
-    a share of ``share`` bytes: only where that costs no test of the ``wanted`` (a test's inputs
-    on the host cost a few seconds of fresh pages; a test less can cost the check its strength)."""
-    with_inputs = share // max(answers + inputs, 1)
-    return with_inputs >= MIN_TESTS and with_inputs >= min(share // max(answers, 1), wanted)
+    a share of ``share`` bytes: where three tests fit so (a test's inputs in host memory cost a
+    few seconds of fresh pages each). Where strengthening the check needs room for more tests,
+    they move to the host then (``TestDrawer._inputs_to_host``)."""
+    return share // max(answers + inputs, 1) >= MIN_TESTS
 
 
 def on_host(case: TestCase) -> TestCase:
@@ -205,6 +205,7 @@ class TestDrawer:
         self.inputs_place = torch.device("cpu")  # where inputs are held (the GPU where room)
         self.share = 0  # the bytes of the GPU the tests may hold there (set with ``place``)
         self._let_go = 0  # weak tests let go to make room (they hold nothing)
+        self._sizes = (0, 0)  # one test's answers (with allowances) and inputs, in bytes
 
     @property
     def usable(self) -> list[TestCase]:
@@ -284,11 +285,15 @@ class TestDrawer:
         drawn = 0
         while self.strong_count() < self.plan.min_strong and drawn < MAX_EXTRA_TESTS:
             # tests let go hold nothing; tests outside the domain still hold their memory
-            if len(self.tests) - self._let_go >= most and not self._drop_weak():
-                self.notes.append(
-                    f"{self._budget_words}: no more tests drawn to strengthen the check"
-                )
-                break
+            if len(self.tests) - self._let_go >= most:
+                roomier = self._inputs_to_host()
+                if roomier > most:  # room made without losing a test
+                    most = roomier
+                elif not self._drop_weak():
+                    self.notes.append(
+                        f"{self._budget_words}: no more tests drawn to strengthen the check"
+                    )
+                    break
             if not extra:  # more seeds of the variants that gave strong tests
                 extra = list(dict.fromkeys(t.record.variant for t in self.tests if t.record.strong))
                 if not extra:
@@ -317,6 +322,22 @@ class TestDrawer:
             _empty(case)
         if torch.cuda.is_initialized():
             torch.cuda.empty_cache()
+
+    def _inputs_to_host(self) -> int:
+        """The tests' inputs moved from the GPU to host memory, to make room there for more
+        tests: how many tests the judge may then hold (0 where the inputs were not on the GPU)."""
+        if self.inputs_place.type == "cpu" or not self.share:
+            return 0
+        self.inputs_place = torch.device("cpu")
+        for case in self.tests:
+            case.inputs = [host(x) for x in case.inputs]
+        torch.cuda.empty_cache()
+        answers, inputs = self._sizes
+        most = self._max_tests(inputs, answers)
+        self.notes.append(
+            f"inputs moved to host memory to make room on the GPU for more tests ({most})"
+        )
+        return most
 
     def _drop_weak(self) -> bool:
         """Memory for no more tests, too few strong ones: let go of a weak test to draw another.
@@ -434,8 +455,8 @@ class TestDrawer:
             )
             self.share = 0
             return torch.device("cpu")
-        wanted = self.plan.base_tests + len(variants.DEFAULT_VARIANTS) - 1
-        if inputs_beside(self.share, per_test, inputs, wanted):
+        self._sizes = (per_test, inputs)
+        if inputs_beside(self.share, per_test, inputs):
             self.inputs_place = device
         return device
 
