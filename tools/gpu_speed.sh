@@ -14,7 +14,9 @@ if [ "${GPU_TESTS:-0}" = 1 ]; then
   t0=$SECONDS; python3 -m pytest -q tests/test_gpu.py -p no:cacheprovider > "$out/test_gpu.log" 2>&1
   echo "tests/test_gpu.py: exit $? in $((SECONDS - t0)) s"; tail -3 "$out/test_gpu.log"
 fi
-python3 tools/wire_speed.py 4 gpu 2>&1 | grep -v -e Deprecation -e "sent in" | tee "$out/wire.log"
+if [ "${WIRE:-1}" = 1 ]; then  # WIRE=0 skips the transport measurement
+  python3 tools/wire_speed.py 4 gpu 2>&1 | grep -v -e Deprecation -e "sent in" | tee "$out/wire.log"
+fi
 kb=()
 if [ "${KB_EVAL:-0}" = 1 ]; then
   pip install -q --no-index --find-links .kb/wheels pydantic requests python-dotenv --target /tmp/kbdeps > "$out/pip.log" 2>&1
