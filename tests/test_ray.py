@@ -106,11 +106,13 @@ def test_ray_executor_without_ray_or_with_a_bad_address_says_so(tmp_path, monkey
     assert proc.returncode == 2 and "--gpus chooses GPUs, but the device is cpu" in proc.stderr
 
 
-def test_a_round_s_tests_are_drawn_by_a_ray_task_and_only_a_summary_reaches_the_head():
+def test_a_round_s_tests_and_a_suite_s_baselines_are_ray_tasks():
     import ray
 
+    from kernelswarm.judge.bench import BenchConfig
     from kernelswarm.judge.check import CheckConfig
     from kernelswarm.judge.executor import RayExecutor
+    from kernelswarm.judge.results import BenchResult, TimingOptions
     from kernelswarm.judge.shared import RoundRequest, SharedTests
     from kernelswarm.judge.tests import TestPlan
     from kernelswarm.precision import POLICIES
@@ -134,5 +136,10 @@ def test_a_round_s_tests_are_drawn_by_a_ray_task_and_only_a_summary_reaches_the_
         assert verdict.verdict.value == "accepted", verdict.reasons
         assert verdict.seeds.master == summary.master
         assert any("tests shared by every candidate" in n for n in verdict.notes)
+        # suite's baselines: measured by a Ray task too, named as on the head
+        options = TimingOptions(budget_seconds=1.0, compile_baseline=False)
+        measured = executor.bench(BenchConfig(problem, "cpu", POLICIES["strict"], (), options))
+        assert isinstance(measured, BenchResult), measured
+        assert measured.problem == str(problem) and measured.timing.median("eager")
     finally:
         ray.shutdown()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kernelswarm.judge.bench import BenchConfig, run_bench
+from kernelswarm.judge.bench import BenchConfig
 from kernelswarm.judge.check import CheckConfig
 from kernelswarm.judge.executor import Executor, LocalExecutor
 from kernelswarm.judge.prebuild import ToBuild, prebuilding
@@ -189,13 +189,15 @@ def _count(entry: SuiteEntry, verdict: Verdict, speedups_from: Verdict | None) -
     entry.speedup_compile = speedup["compile"].median if "compile" in speedup else None
 
 
-def _measure(cfg: SuiteConfig, problem: SuiteProblem, overrides: list[Override]) -> SuiteEntry:
+def _measure(
+    cfg: SuiteConfig, problem: SuiteProblem, overrides: list[Override], runs: Executor
+) -> SuiteEntry:
     entry = SuiteEntry(problem, sizes=[f"{o.name}={o.value}" for o in overrides])
     config = BenchConfig(
         problem.path, cfg.device, POLICIES[cfg.policy], tuple(overrides),
         cfg.timing or TimingOptions(), cfg.limits,
     )  # fmt: skip
-    result = run_bench(config)
+    result = runs.bench(config)
     if not isinstance(result, BenchResult):
         entry.outcome = "error"
         entry.reasons = [result.line()]
@@ -214,7 +216,7 @@ def run_suite(
     started: Callable[[int], None] | None = None,
 ) -> list[SuiteEntry]:
     """Every problem under ``cfg.root``: its baselines measured, or its solution judged (on the
-    executor's GPUs or cluster; baselines are measured on this host)."""
+    executor's GPUs or cluster)."""
     runs: Executor = executor or LocalExecutor(cfg.device, None, cfg.jobs, lambda m: None)
     problems = discover(cfg.root, cfg.only)
     if cfg.limit:
@@ -229,7 +231,7 @@ def run_suite(
         nonlocal done
         overrides = _sizes(cfg, problem)
         if cfg.solutions is None:
-            entry = runs.here(lambda: _measure(cfg, problem, overrides))
+            entry = _measure(cfg, problem, overrides, runs)
         else:
             candidate = match_solution(problem, cfg.root, cfg.solutions)
             entry = (

@@ -23,9 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from kernelswarm.judge.bench import BenchConfig, run_bench
 from kernelswarm.judge.check import CheckConfig, check
 from kernelswarm.judge.gpus import Gpu, GpuPool, choose, pinned, visible_gpus
 from kernelswarm.judge.reasons import Check, Reason
+from kernelswarm.judge.results import BenchResult
 from kernelswarm.judge.sandbox import physical_memory_bytes
 from kernelswarm.judge.shared import RoundRequest, SharedTests
 from kernelswarm.judge.tests import TEST_MEMORY_SHARE
@@ -47,8 +49,8 @@ class Executor(Protocol):
         """A round's tests, drawn once for every check of the round; or why they could not be."""
         ...
 
-    def here(self, work: Callable[[], T]) -> T:
-        """``work`` in this process (a baseline measurement), on a GPU of this host."""
+    def bench(self, config: BenchConfig) -> BenchResult | Reason:
+        """A problem's baselines measured (``suite`` without solutions); or why they could not be."""
         ...
 
 
@@ -67,9 +69,13 @@ class LocalExecutor:
         )
 
     def draw_round(self, request: RoundRequest) -> SharedTests | Reason:
-        return self.here(lambda: request.draw(self.progress))
+        return self._here(lambda: request.draw(self.progress))
 
-    def here(self, work: Callable[[], T]) -> T:
+    def bench(self, config: BenchConfig) -> BenchResult | Reason:
+        return self._here(lambda: run_bench(config))
+
+    def _here(self, work: Callable[[], T]) -> T:
+        """``work`` in this process, on a GPU of the pool (where there is one)."""
         if self.pool is None:
             return work()
         with self.pool.take() as gpu, pinned(gpu):
@@ -140,6 +146,29 @@ class RemoteDraw:
         return dataclasses.replace(drawn, tests=[]), drawn.on_host()
 
 
+@dataclasses.dataclass(frozen=True)
+class RemoteBench:
+    """A baseline measurement as it travels to a Ray worker: the problem as text."""
+
+    problem_name: str
+    problem_text: str
+    config: BenchConfig
+
+    @classmethod
+    def of(cls, config: BenchConfig) -> RemoteBench:
+        return cls(config.problem.name, config.problem.read_text(), config)
+
+    def run(self) -> BenchResult | Reason:
+        """On the worker: the problem written to a fresh folder and measured there."""
+        with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
+            problem = Path(tmp) / self.problem_name
+            problem.write_text(self.problem_text)
+            result = run_bench(dataclasses.replace(self.config, problem=problem))
+        if isinstance(result, BenchResult):  # named as on the head, not by the temporary copy
+            result = dataclasses.replace(result, problem=str(self.config.problem))
+        return result
+
+
 class RayNotInstalled(RuntimeError):
     pass
 
@@ -157,6 +186,10 @@ def _run_remote(job: RemoteCheck, shared: SharedTests | None) -> dict[str, Any]:
 
 
 def _draw_remote(job: RemoteDraw) -> tuple[SharedTests | Reason, SharedTests | None]:
+    return job.run()
+
+
+def _bench_remote(job: RemoteBench) -> BenchResult | Reason:
     return job.run()
 
 
@@ -181,6 +214,9 @@ class RayExecutor:
             num_gpus=1 if gpu else 0, num_cpus=1, max_retries=RAY_RETRIES,
             retry_exceptions=False, num_returns=2,
         )(_draw_remote)  # fmt: skip
+        self.benching = ray.remote(
+            num_gpus=1 if gpu else 0, num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False
+        )(_bench_remote)
         progress(f"Ray: {self.slots} check(s) at once on {resources.get('GPU', 0):g} GPU(s), "
                  f"{resources.get('CPU', 0):g} CPU(s)")  # fmt: skip
 
@@ -227,8 +263,15 @@ class RayExecutor:
                 device=config.device, precision=config.policy.name,
             )  # fmt: skip
 
-    def here(self, work: Callable[[], T]) -> T:
-        return work()
+    def bench(self, config: BenchConfig) -> BenchResult | Reason:
+        """Measured by a Ray task holding a GPU (the head needs none)."""
+        try:
+            result: BenchResult | Reason = self.ray.get(
+                self.benching.remote(RemoteBench.of(config))
+            )
+        except self.ray.exceptions.RayError as exc:
+            return Reason(Check.HARNESS, f"the Ray task measuring the baselines failed: {exc}")
+        return result
 
 
 def make_executor(
