@@ -55,24 +55,16 @@ def gpu_used() -> int:
 
 def gpu_by_process() -> dict[str, int]:
     """GPU memory in use per process, named by its part: a worker by its role, else "judge"."""
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=5, check=True,
-        ).stdout  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return {}
     used: dict[str, int] = {}
-    for line in out.splitlines():
+    for pid, nbytes in gpu_by_pid().items():
         try:
-            pid, mib = (int(x) for x in line.split(","))
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (ValueError, OSError):
+        except OSError:
             continue
         name = "judge"
         if b"--role" in argv:
             name = argv[argv.index(b"--role") + 1].decode()
-        used[name] = used.get(name, 0) + (mib << 20)
+        used[name] = used.get(name, 0) + nbytes
     return used
 
 
@@ -117,6 +109,7 @@ def tree_host_bytes(pids: set[int]) -> int:
 
 
 def gpu_by_pid() -> dict[int, int]:
+    """GPU memory in use per process id (nvidia-smi)."""
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],

@@ -83,32 +83,43 @@ class LocalExecutor:
 
 
 @dataclasses.dataclass(frozen=True)
+class FileText:
+    """A file as it travels to a Ray worker: its name and text."""
+
+    name: str
+    text: str
+
+    @classmethod
+    def of(cls, path: Path) -> FileText:
+        return cls(path.name, path.read_text())
+
+    def write(self, folder: Path) -> Path:
+        """The file again, in ``folder`` (made if missing)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / self.name
+        path.write_text(self.text)
+        return path
+
+
+@dataclasses.dataclass(frozen=True)
 class RemoteCheck:
     """A check as it travels to a Ray worker: the files as text, the rest of its config."""
 
-    problem_name: str
-    problem_text: str
-    candidate_name: str
-    candidate_text: str
+    problem: FileText
+    candidate: FileText
     config: CheckConfig
 
     @classmethod
     def of(cls, config: CheckConfig) -> RemoteCheck:
         plain = dataclasses.replace(config, shared=None, gpu=None, test_memory_bytes=None)
-        return cls(
-            config.problem.name, config.problem.read_text(),
-            config.candidate.name, config.candidate.read_text(), plain,
-        )  # fmt: skip
+        return cls(FileText.of(config.problem), FileText.of(config.candidate), plain)
 
     def run(self, shared: SharedTests | None = None) -> dict[str, Any]:
         """On the worker: the files written to a fresh folder, checked there (against the
         round's ``shared`` tests, if given), the verdict as JSON."""
         with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
-            problem = Path(tmp) / self.problem_name
-            candidate = Path(tmp) / "candidate" / self.candidate_name
-            candidate.parent.mkdir()
-            problem.write_text(self.problem_text)
-            candidate.write_text(self.candidate_text)
+            problem = self.problem.write(Path(tmp))
+            candidate = self.candidate.write(Path(tmp) / "candidate")
             config = dataclasses.replace(
                 self.config, problem=problem, candidate=candidate, shared=shared
             )
@@ -126,20 +137,18 @@ class RemoteCheck:
 class RemoteDraw:
     """A round's drawing as it travels to a Ray worker: the problem as text."""
 
-    problem_name: str
-    problem_text: str
+    problem: FileText
     request: RoundRequest
 
     @classmethod
     def of(cls, request: RoundRequest) -> RemoteDraw:
-        return cls(request.problem.name, request.problem.read_text(), request)
+        return cls(FileText.of(request.problem), request)
 
     def run(self) -> tuple[SharedTests | Reason, SharedTests | None]:
         """On the worker: the tests drawn, as a summary for the head (no tests) and the whole
         in host memory for the checks (None when they could not be drawn)."""
         with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
-            problem = Path(tmp) / self.problem_name
-            problem.write_text(self.problem_text)
+            problem = self.problem.write(Path(tmp))
             drawn = dataclasses.replace(self.request, problem=problem).draw()
         if not isinstance(drawn, SharedTests):
             return drawn, None
@@ -150,19 +159,17 @@ class RemoteDraw:
 class RemoteBench:
     """A baseline measurement as it travels to a Ray worker: the problem as text."""
 
-    problem_name: str
-    problem_text: str
+    problem: FileText
     config: BenchConfig
 
     @classmethod
     def of(cls, config: BenchConfig) -> RemoteBench:
-        return cls(config.problem.name, config.problem.read_text(), config)
+        return cls(FileText.of(config.problem), config)
 
     def run(self) -> BenchResult | Reason:
         """On the worker: the problem written to a fresh folder and measured there."""
         with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
-            problem = Path(tmp) / self.problem_name
-            problem.write_text(self.problem_text)
+            problem = self.problem.write(Path(tmp))
             result = run_bench(dataclasses.replace(self.config, problem=problem))
         if isinstance(result, BenchResult):  # named as on the head, not by the temporary copy
             result = dataclasses.replace(result, problem=str(self.config.problem))
