@@ -148,7 +148,7 @@ def test_inputs_stay_on_the_gpu_where_three_tests_fit_with_them():
 
 
 @pytest.mark.gpu
-def test_tests_are_held_on_the_gpu_where_they_fit_and_on_the_host_where_not(monkeypatch):
+def test_tests_are_held_on_the_gpu_where_they_fit_and_on_the_host_where_not():
     class Gpu(Source):  # the reference worker's reply as it arrives: on the judge's GPU
         def draw_test(self, name: str, seed: int, variant: str) -> DrawnTest:
             return _to(super().draw_test(name, seed, variant), "cuda")
@@ -165,9 +165,8 @@ def test_tests_are_held_on_the_gpu_where_they_fit_and_on_the_host_where_not(monk
     assert travelling.host_bytes > 0 and travelling.device_bytes == 0
     assert d.tests[0].host_bytes == 0 and d.tests[0].tolerances[0].e.is_cuda
     # no room on the GPU (a share of nothing): answers and inputs held and compared on the host
-    monkeypatch.setattr(judge_tests, "DEVICE_TEST_SHARE", 0.0)
-    monkeypatch.setattr(judge_tests, "DEVICE_TEST_MAX_SHARE", 0.0)
-    d = TestDrawer(TestPlan(POLICIES["strict"], device="cuda"), random.Random(1), Reasons(), [])
+    plan = TestPlan(POLICIES["strict"], device="cuda", gpu_share_max=0.0)
+    d = TestDrawer(plan, random.Random(1), Reasons(), [])
     d.draw(Gpu(lambda x: torch.tanh(x) * 3, shape=(256, 64)), None)
     assert not d.reasons and d.place.type == "cpu"
     assert all(not t.inputs[0].is_cuda and not t.expected[0].is_cuda for t in d.tests)
