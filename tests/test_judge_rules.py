@@ -192,6 +192,27 @@ def test_inputs_leave_the_gpu_before_a_weak_test_is_let_go(monkeypatch):
     assert all(not t.inputs or not t.inputs[0].is_cuda for t in d.tests)
 
 
+@pytest.mark.gpu
+def test_the_judge_returns_a_drawn_tests_temporaries_to_the_gpu():
+    """The reference and the candidate are other processes: what the judge frees (a test as it
+    arrived, its working-precision outputs) must go back to the driver, not stay in PyTorch's
+    cache (on the H200 at L1/19's size, 24 GiB so cached ran the reference out of memory)."""
+
+    class Gpu(Source):
+        def draw_test(self, name: str, seed: int, variant: str) -> DrawnTest:
+            return _to(super().draw_test(name, seed, variant), "cuda")
+
+    torch.cuda.empty_cache()
+    # 16 MiB per float32 tensor: large blocks, each in a segment of its own
+    d = TestDrawer(TestPlan(POLICIES["strict"], device="cuda"), random.Random(1), Reasons(), [])
+    d.draw(Gpu(lambda x: torch.tanh(x) * 3, shape=(2048, 2048)), None)
+    assert not d.reasons and d.place.type == "cuda" and len(d.tests) >= 3
+    cached = torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
+    assert cached < 8 << 20, f"{cached / 2**20:.0f} MiB freed by the judge but kept from the GPU"
+    d.release()
+    assert torch.cuda.memory_reserved() - torch.cuda.memory_allocated() < 8 << 20
+
+
 def _to(test: DrawnTest, device: str) -> DrawnTest:
     a = test.answers
     return DrawnTest(

@@ -169,6 +169,15 @@ def _empty(case: TestCase) -> None:
     case.inputs, case.expected, case.working, case.tolerances = [], [], [], []
 
 
+def _give_back() -> None:
+    """The judge's freed GPU memory returned to the driver, not kept in PyTorch's cache: the
+    reference and the candidate are other processes, and at KernelBench's sizes a test's
+    temporaries are GiB they need (on the H200, L1/19: 24 GiB cached beside 72 GiB of tests
+    ran the reference out of memory)."""
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
 def _to_host(case: TestCase) -> None:
     """A test's answers, tolerances and inputs, held and compared on the host from now on."""
     case.inputs = [host(x) for x in case.inputs]
@@ -320,8 +329,7 @@ class TestDrawer:
         KernelBench's sizes they are half a GPU, which timing needs."""
         for case in self.tests:
             _empty(case)
-        if torch.cuda.is_initialized():
-            torch.cuda.empty_cache()
+        _give_back()
 
     def _inputs_to_host(self) -> int:
         """The tests' inputs moved from the GPU to host memory, to make room there for more
@@ -331,7 +339,7 @@ class TestDrawer:
         self.inputs_place = torch.device("cpu")
         for case in self.tests:
             case.inputs = [host(x) for x in case.inputs]
-        torch.cuda.empty_cache()
+        _give_back()
         answers, inputs = self._sizes
         most = self._max_tests(inputs, answers)
         self.notes.append(
@@ -360,6 +368,7 @@ class TestDrawer:
             f"{len(usable)} tests of this size: its place went to a test that might be strong"
         )
         _empty(case)
+        _give_back()
         self._let_go += 1
         self.notes.append(f"test {case.name} let go (weak) to draw another in its memory")
         return True
@@ -371,7 +380,10 @@ class TestDrawer:
         drawn = source.draw_test(name, seed, variant)
         memlog.log(f"test {name} received")
         case = self.hold(TestRecord(name=name, variant=variant, seed=seed), drawn)
+        # the test as it arrived (its working-precision outputs, the answers before they were
+        # placed) is let go only here, and so returned to the GPU only here
         del drawn
+        _give_back()
         memlog.log(f"test {name} held")
         return case
 
@@ -411,9 +423,6 @@ class TestDrawer:
             for x in case.inputs
         ]
         del answers, drawn
-        if torch.cuda.is_initialized():
-            # the tolerances' temporaries, and answers moved to the host: give the GPU back
-            torch.cuda.empty_cache()
         return case
 
     def _calibrate(
