@@ -16,6 +16,7 @@ import torch
 from kernelswarm.judge import tests as judge_tests
 from kernelswarm.judge import timing_checks
 from kernelswarm.judge.calls import CallJudge, plan_calls, releases
+from kernelswarm.judge.gpu_memory import keep_returnable
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.results import ImplTiming
 from kernelswarm.judge.sandbox import judge_device
@@ -207,6 +208,7 @@ def test_the_judge_returns_a_drawn_tests_temporaries_to_the_gpu():
     d = TestDrawer(TestPlan(POLICIES["strict"], device="cuda"), random.Random(1), Reasons(), [])
     d.draw(Gpu(lambda x: torch.tanh(x) * 3, shape=(2048, 2048)), None)
     assert not d.reasons and d.place.type == "cuda" and len(d.tests) >= 3
+    assert keep_returnable() == "max_split_size_mb:64"  # set by the judge's choice of its GPU
     cached = torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
     assert cached < 8 << 20, f"{cached / 2**20:.0f} MiB freed by the judge but kept from the GPU"
     d.release()

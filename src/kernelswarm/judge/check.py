@@ -23,6 +23,7 @@ from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.builds import folder_for
 from kernelswarm.judge.calls import CallJudge, plan_calls, releases
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, open_endpoint
+from kernelswarm.judge.gpu_memory import give_back
 from kernelswarm.judge.gpus import Gpu, pinned
 from kernelswarm.judge.lock import device_lock
 from kernelswarm.judge.measure import Measurement, MeasurementFailed
@@ -320,6 +321,8 @@ class Judge:
             )  # fmt: skip
             self.calls.judge(planned, reply)
             del reply
+            if large:  # the judge's copies of GiB of outputs: the candidate's next call needs them
+                give_back()
             memlog.log(f"call {number} judged")
         self.progress("candidate: final re-check of every returned output")
         self.calls.finish(cand.finish())

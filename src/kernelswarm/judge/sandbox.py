@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import torch
 
 from kernelswarm import cuda_ipc, protocol, wire
-from kernelswarm.judge import gpus
+from kernelswarm.judge import gpu_memory, gpus
 from kernelswarm.judge.builds import FOLDERS
 from kernelswarm.judge.processes import ProcessTree
 from kernelswarm.judge.protections import spec_for
@@ -88,6 +88,7 @@ def judge_device(device: str) -> torch.device | None:
     """Where this process puts the GPU tensors its workers send (answers, inputs, outputs):
     the same GPU when the check runs on one this process can use; None keeps them on the host."""
     if device.startswith("cuda") and torch.cuda.is_available():
+        gpu_memory.keep_returnable()
         gpu = gpus.current()
         if gpu is not None:
             return torch.device("cuda", gpu.index)

@@ -25,6 +25,7 @@ import torch
 from kernelswarm import variants
 from kernelswarm.judge import memlog
 from kernelswarm.judge.compare import Tolerance, all_finite, placed, tolerances
+from kernelswarm.judge.gpu_memory import give_back
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.sandbox import judge_device, physical_memory_bytes
 from kernelswarm.judge.verdict import TestRecord
@@ -167,15 +168,6 @@ def on_host(case: TestCase) -> TestCase:
 def _empty(case: TestCase) -> None:
     """A test holding nothing any more (its record stays)."""
     case.inputs, case.expected, case.working, case.tolerances = [], [], [], []
-
-
-def _give_back() -> None:
-    """The judge's freed GPU memory returned to the driver, not kept in PyTorch's cache: the
-    reference and the candidate are other processes, and at KernelBench's sizes a test's
-    temporaries are GiB they need (on the H200, L1/19: 24 GiB cached beside 72 GiB of tests
-    ran the reference out of memory)."""
-    if torch.cuda.is_initialized():
-        torch.cuda.empty_cache()
 
 
 def _to_host(case: TestCase) -> None:
@@ -329,7 +321,7 @@ class TestDrawer:
         KernelBench's sizes they are half a GPU, which timing needs."""
         for case in self.tests:
             _empty(case)
-        _give_back()
+        give_back()
 
     def _inputs_to_host(self) -> int:
         """The tests' inputs moved from the GPU to host memory, to make room there for more
@@ -339,7 +331,7 @@ class TestDrawer:
         self.inputs_place = torch.device("cpu")
         for case in self.tests:
             case.inputs = [host(x) for x in case.inputs]
-        _give_back()
+        give_back()
         answers, inputs = self._sizes
         most = self._max_tests(inputs, answers)
         self.notes.append(
@@ -368,7 +360,7 @@ class TestDrawer:
             f"{len(usable)} tests of this size: its place went to a test that might be strong"
         )
         _empty(case)
-        _give_back()
+        give_back()
         self._let_go += 1
         self.notes.append(f"test {case.name} let go (weak) to draw another in its memory")
         return True
@@ -383,7 +375,7 @@ class TestDrawer:
         # the test as it arrived (its working-precision outputs, the answers before they were
         # placed) is let go only here, and so returned to the GPU only here
         del drawn
-        _give_back()
+        give_back()
         memlog.log(f"test {name} held")
         return case
 
