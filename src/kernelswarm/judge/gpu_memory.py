@@ -15,7 +15,7 @@ import torch
 
 #: blocks larger than this are never split (PyTorch's ``max_split_size_mb``): a freed test's
 #: tensor stays one block, which ``give_back`` can return
-MAX_SPLIT_MIB = 64
+MAX_SPLIT_MIB = 32
 
 
 @functools.cache

@@ -246,6 +246,7 @@ class TestDrawer:
                     specs += [x for x in rest if x[1] == "base"]
         self.strength()
         self._strengthen(source, problem_variants, most)
+        give_back()  # the strength checks' temporaries: the candidate runs next
 
     def _specs(self, problem_variants: list[str] | None) -> list[tuple[str, str]]:
         chosen = problem_variants or list(variants.DEFAULT_VARIANTS)
