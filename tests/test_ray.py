@@ -19,7 +19,8 @@ from test_swarm import TREE, ZEROS, fenced, optimize
 
 pytest.importorskip("ray")
 
-pytestmark = pytest.mark.slow
+# one local Ray cluster at a time: the three tests run in one xdist worker, in order
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 
 def _cmdline(pid: int) -> str:
