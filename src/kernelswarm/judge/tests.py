@@ -284,6 +284,8 @@ class TestDrawer:
         extra = [
             v for v in variants.EXTRA_VARIANTS if problem_variants is None or v in problem_variants
         ]
+        if self.strong_count() < self.plan.min_strong and most < len(self.usable) + len(extra):
+            extra = self._proven_first(extra)
         drawn = 0
         while self.strong_count() < self.plan.min_strong and drawn < MAX_EXTRA_TESTS:
             # tests let go hold nothing; tests outside the domain still hold their memory
@@ -339,6 +341,23 @@ class TestDrawer:
             f"inputs moved to host memory to make room on the GPU for more tests ({most})"
         )
         return most
+
+    def _proven_first(self, untried: list[str]) -> list[str]:
+        """Memory for only a few more tests: more seeds of the variants already strong come
+        first, enough to reach the check's strong tests on their own, and the untried variants
+        after. An untried variant may be weak as well and be let go again, a fresh draw of GiB
+        lost (L1/19 on its ``rand`` inputs: scaled16 and heavy2 stay positive, so ReLU is the
+        identity on them, as on its base tests)."""
+        proven = list(dict.fromkeys(t.record.variant for t in self.usable if t.record.strong))
+        if not proven:
+            return untried
+        need = self.plan.min_strong - self.strong_count()
+        self.notes.append(
+            f"memory holds few more tests: more seeds of {', '.join(proven)} (strong) drawn "
+            "before untried variants"
+        )
+        first = [proven[i % len(proven)] for i in range(need)]
+        return first + [v for v in untried if v not in proven]
 
     def _drop_weak(self) -> bool:
         """Memory for no more tests, too few strong ones: let go of a weak test to draw another.
