@@ -19,6 +19,9 @@ from kernelswarm.judge.gpus import Gpu, GpuChoiceError, GpuPool, choose
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.verdict import Outcome, Verdict
 
+# the module's fixture is a whole run: made once, by one xdist worker, not once by each
+pytestmark = pytest.mark.xdist_group("test_gpus")
+
 A, B, C = Gpu(0, "0"), Gpu(1, "1"), Gpu(2, "GPU-3a10")
 
 

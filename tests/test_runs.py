@@ -18,6 +18,9 @@ from test_swarm import TREE, ZEROS, fenced, optimize
 
 from kernelswarm.runs import RunsError, RunsReader
 
+# the module's fixture is a whole run: made once, by one xdist worker, not once by each
+pytestmark = pytest.mark.xdist_group("test_runs")
+
 
 def ks(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
