@@ -16,10 +16,11 @@ check retried elsewhere is never counted twice and never repeats a paid model ca
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -100,6 +101,12 @@ class FileText:
         path.write_text(self.text)
         return path
 
+    @contextlib.contextmanager
+    def written(self) -> Iterator[Path]:
+        """The file again, in a fresh temporary folder (gone on leaving), for a Ray worker."""
+        with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
+            yield self.write(Path(tmp))
+
 
 @dataclasses.dataclass(frozen=True)
 class RemoteCheck:
@@ -117,9 +124,8 @@ class RemoteCheck:
     def run(self, shared: SharedTests | None = None) -> dict[str, Any]:
         """On the worker: the files written to a fresh folder, checked there (against the
         round's ``shared`` tests, if given), the verdict as JSON."""
-        with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
-            problem = self.problem.write(Path(tmp))
-            candidate = self.candidate.write(Path(tmp) / "candidate")
+        with self.problem.written() as problem:
+            candidate = self.candidate.write(problem.parent / "candidate")
             config = dataclasses.replace(
                 self.config, problem=problem, candidate=candidate, shared=shared
             )
@@ -147,8 +153,7 @@ class RemoteDraw:
     def run(self) -> tuple[SharedTests | Reason, SharedTests | None]:
         """On the worker: the tests drawn, as a summary for the head (no tests) and the whole
         in host memory for the checks (None when they could not be drawn)."""
-        with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
-            problem = self.problem.write(Path(tmp))
+        with self.problem.written() as problem:
             drawn = dataclasses.replace(self.request, problem=problem).draw()
         if not isinstance(drawn, SharedTests):
             return drawn, None
@@ -168,8 +173,7 @@ class RemoteBench:
 
     def run(self) -> BenchResult | Reason:
         """On the worker: the problem written to a fresh folder and measured there."""
-        with tempfile.TemporaryDirectory(prefix="kernelswarm-remote-") as tmp:
-            problem = self.problem.write(Path(tmp))
+        with self.problem.written() as problem:
             result = run_bench(dataclasses.replace(self.config, problem=problem))
         if isinstance(result, BenchResult):  # named as on the head, not by the temporary copy
             result = dataclasses.replace(result, problem=str(self.config.problem))

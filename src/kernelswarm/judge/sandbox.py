@@ -86,7 +86,9 @@ def cuda_arch_list() -> str:
 
 def judge_device(device: str) -> torch.device | None:
     """Where this process puts the GPU tensors its workers send (answers, inputs, outputs):
-    the same GPU when the check runs on one this process can use; None keeps them on the host."""
+    the same GPU when the check runs on one this process can use; None keeps them on the host.
+    Choosing a GPU also sets this process's allocator to keep what it frees returnable
+    (``gpu_memory.keep_returnable``): every path that holds tensors there asks here first."""
     if device.startswith("cuda") and torch.cuda.is_available():
         gpu_memory.keep_returnable()
         gpu = gpus.current()
