@@ -76,3 +76,18 @@ def test_selftest_builds_each_compiling_example_once_with_its_sizes() -> None:
     assert compiling and {t.candidate for t in ahead} == compiling  # each once
     sized = next(t for t in ahead if t.candidate.name == "uninitialized_output.py")
     assert [(o.name, o.value) for o in sized.overrides] == [("N", 2048)]
+
+
+def test_selftest_says_each_example_judged_otherwise_at_once(tmp_path) -> None:
+    # A good kernel declared as a cheat: the selftest fails, and says which and why as soon as
+    # it is judged (a run stopped by a time limit still shows it), not only in the final table.
+    text = (EXAMPLES / "good" / "argmax_max.py").read_text()
+    declared = text.replace("kernelswarm-run: => accepted", "kernelswarm-run: => rejected values")
+    declared = declared.replace("../problems/argmax.py", str(EXAMPLES / "problems" / "argmax.py"))
+    assert declared != text
+    (tmp_path / "argmax_declared_wrong.py").write_text(declared)
+    result = CliRunner().invoke(app, ["selftest", str(tmp_path), "--device", "cpu"])
+    assert result.exit_code == 1, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("NOT AS EXPECTED"))
+    assert "argmax_declared_wrong" in line and "expected rejected values, judged accepted" in line
+    assert result.output.index("NOT AS EXPECTED") < result.output.index("0 of 1 examples")

@@ -8,6 +8,7 @@ of those it holds, and never a worker killed for copying its own messages.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from conftest import EXAMPLES, PROBLEMS
 
@@ -228,3 +229,49 @@ def test_outputs_let_go_early_still_show_a_reused_buffer(monkeypatch):
     assert reused["verdict"] == "rejected"
     assert {r["check"] for r in reused["reasons"]} & {"aliasing", "completion"}
     assert verdict("good/matmul_tiled.py")["verdict"] == "accepted"
+
+
+def test_timing_checksums_in_pieces_are_those_of_whole_tensors_and_copy_nothing(monkeypatch):
+    # A timed call's output is summed in float64 between calls; at KernelBench's sizes a float64
+    # copy of the whole output (12 GiB for L1/19) ran the candidate out of memory on the H200.
+    from kernelswarm.worker.timing import checksum
+
+    torch.manual_seed(0)
+    made = [torch.randn(40, 33), torch.randn(33, 40).t(), torch.randn(5, 7, 9)[:, 2:, ::2],
+            torch.randn(1000, dtype=torch.float64), torch.randint(-9, 9, (17, 3)), torch.tensor(2.5)]  # fmt: skip
+    whole = [checksum(x) for x in made]
+    monkeypatch.setattr(tensors, "PIECE", 7)
+    for x, before in zip(made, whole, strict=True):
+        kept = x.clone()
+        pieces = tensors.row_pieces(x)
+        if x.numel() > 7:
+            assert len(pieces) > 1
+            assert all(
+                p.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() for p in pieces
+            )
+        assert torch.cat([p.reshape(-1) for p in pieces]).equal(x.reshape(-1))
+        assert torch.allclose(checksum(x), before, rtol=1e-12, atol=1e-12)
+        assert torch.equal(x, kept)  # a float64 output is summed as it is, never written to
+
+
+@pytest.mark.gpu
+def test_sums_over_an_output_on_the_gpu_need_no_float64_copy_of_it():
+    from kernelswarm.worker.timing import checksum
+
+    x = torch.rand(8192, 32768, device="cuda")  # 1 GiB: a float64 copy would be 2 GiB more
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    got = checksum(x).cpu()
+    extra = torch.cuda.max_memory_allocated() - before
+    assert extra < 600 << 20, f"{extra / 2**20:.0f} MiB more to sum a 1 GiB output"
+    want = x.double().sum().item(), x.double().abs().sum().item()
+    assert torch.allclose(got, torch.tensor(want, dtype=torch.float64), rtol=1e-10)
+    # the judge's finiteness pass over a candidate's output, likewise
+    from kernelswarm.judge.compare import all_finite
+
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    assert all_finite(x)
+    extra = torch.cuda.max_memory_allocated() - before
+    assert extra < 600 << 20, f"{extra / 2**20:.0f} MiB more to see a 1 GiB output is finite"

@@ -24,7 +24,7 @@ if [ "${KB_EVAL:-0}" = 1 ]; then
 fi
 if [ "${L19:-1}" = 1 ]; then
   python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/l1_19" "${kb[@]}" --limit 240 \
-    --problems 19 --candidate 19=benchmarks/candidates/19_ReLU_cuda_vec4.py --timing --repeat 2 \
+    --problems 19 --candidate 19=benchmarks/candidates/19_ReLU_cuda_vec4.py --timing --repeat "${REPEAT:-2}" \
     2>&1 | tee "$out/l1_19.md"
 fi
 # JOBS=3: problems with inputs under 1 GiB judged three at a time, the others alone after

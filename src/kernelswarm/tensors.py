@@ -26,6 +26,14 @@ def pieces(n: int) -> list[tuple[int, int]]:
     return [(a, min(a + PIECE, n)) for a in range(0, n, PIECE)]
 
 
+def row_pieces(x: torch.Tensor) -> list[torch.Tensor]:
+    """``x`` as views of whole rows along its first dimension, about PIECE elements each (no
+    copy, whatever its strides; a row larger than that is a piece of its own)."""
+    if x.dim() == 0 or x.numel() <= PIECE:
+        return [x]
+    return list(x.split(max(1, PIECE // (x.numel() // x.shape[0]))))
+
+
 def flatten(out: Any) -> tuple[str, list[Any]]:
     """A structure string and the leaves of a forward's result (tensors, scalars, other)."""
     if isinstance(out, tuple | list):

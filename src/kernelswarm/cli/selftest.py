@@ -25,6 +25,15 @@ def _ahead(runs: list[ExampleRun]) -> list[ToBuild]:
     return list(ahead.values())
 
 
+def _unexpected(o: RunOutcome) -> str:
+    expected = " ".join([o.run.verdict, "|".join(o.run.checks)]).strip()
+    got = " ".join([o.verdict, "|".join(o.checks)]).strip()
+    first = o.detail.strip().splitlines()[0] if o.detail.strip() else ""
+    return f"NOT AS EXPECTED {o.run.label}: expected {expected}, judged {got}" + (
+        f" ({first[:200]})" if first else ""
+    )
+
+
 def selftest_command(
     examples: Annotated[
         Path,
@@ -71,6 +80,8 @@ def selftest_command(
         for i, (key, outcome) in enumerate(judged, start=1):
             progress.advance(i, len(runs))
             by_run[key] = outcome
+            if not outcome.ok:  # said at once: a run cut short still shows what went wrong
+                opt.err.print(_unexpected(outcome), markup=False, soft_wrap=True)
     outcomes = [by_run[id(r)] for r in runs]  # the catalogue's own order
     render_selftest(outcomes, resolved, opt.people(json_path))
     if json_path is not None:

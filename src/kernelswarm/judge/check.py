@@ -241,6 +241,7 @@ class Judge:
                 assert ref is not None
                 if cfg.shared is None:  # the tests are judged: their memory goes to the timing
                     self.tests.release()
+                    memlog.log("tests let go for timing")
                 with self._clock("timing"):
                     self._measure(ref, cand, cfg.timing)
         except WorkerError as exc:

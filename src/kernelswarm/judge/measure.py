@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from kernelswarm.judge import timing_checks
+from kernelswarm.judge import memlog, timing_checks
 from kernelswarm.judge.client import CandidateClient, ReferenceClient, TimingClient
 from kernelswarm.judge.compare import placed, tolerances
 from kernelswarm.judge.floor import (
@@ -40,6 +40,7 @@ from kernelswarm.judge.floor import (
     rate_for,
     store_peaks,
 )
+from kernelswarm.judge.gpu_memory import give_back
 from kernelswarm.judge.lock import device_lock
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.results import ImplTiming, Speedup, TimingOptions, TimingResult
@@ -133,6 +134,7 @@ class Measurement:
             self.workers["compile"] = self.ref
         for name in list(self.workers):
             self._warm(name)
+            memlog.log(f"{name} warmed up")
 
     def _timed(self, started: float, n_sets: int, counts: Counts, peaks: Peaks) -> TimingResult:
         opts = self.options
@@ -241,6 +243,9 @@ class Measurement:
             pool = max(1, n_sets // 2)
             self.cand.store_timing_sets(dict(enumerate(drawn.sets[:pool])), drawn.warmup)
             self.arriving = {j: drawn.sets[j] for j in range(pool, n_sets)}
+        del drawn
+        give_back()  # the sets passed on to the candidate: GiB at KernelBench's sizes
+        memlog.log(f"timing sets drawn ({n_sets} and 2 for warm-up)")
         return counts, n_sets
 
     def _warm(self, name: str) -> None:
@@ -371,6 +376,7 @@ class Measurement:
         outputs = self.cand.final_outputs("candidate", indices)
         for j, leaves in zip(indices, outputs, strict=True):
             answers = self.ref.answer_timing_set(j)
+            memlog.log(f"timing set {j} answered")
             gpu = judge_device(self.device)
             if gpu is not None:
                 answers = placed(answers, gpu)  # compared on the GPU

@@ -298,7 +298,14 @@ class CandidateRole:
             self.trusted.synchronize()
         self.trusted.sleep(4 * LATE_WAIT_S)
         self._look_back(keep=0)
-        return Finished(self.changed_later, self._new_threads(), self.trusted.tampered())
+        finished = Finished(self.changed_later, self._new_threads(), self.trusted.tampered())
+        # The tests are judged: their inputs (GiB at KernelBench's sizes) and the cache of this
+        # process's allocator go back to the device, which timing needs next.
+        self.inputs.clear()
+        self.let_go.clear()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return finished
 
     def _look_back(self, keep: int) -> None:
         """Compare kept outputs with what they were on return, oldest first, and let them go

@@ -39,7 +39,7 @@ from kernelswarm.protocol import (
     Warmed,
     Warmup,
 )
-from kernelswarm.tensors import flatten
+from kernelswarm.tensors import flatten, row_pieces
 from kernelswarm.worker.guard import Phases, Trusted
 
 CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06
@@ -95,13 +95,16 @@ class L2Flusher:
 
 
 def checksum(out: Any) -> torch.Tensor:
-    """[sum, sum of |x|] over every tensor of a result, in float64, without synchronising."""
+    """[sum, sum of |x|] over every tensor of a result, in float64, without synchronising; in
+    pieces (a float64 copy of a whole 6 GiB output is 12 GiB the device may not have beside the
+    timing sets at KernelBench's sizes)."""
     _, leaves = flatten(out)
     parts = []
     for leaf in leaves:
         if isinstance(leaf, torch.Tensor) and type(leaf) is torch.Tensor and leaf.numel():
-            x = leaf.detach().double()
-            parts.append(torch.stack([x.sum(), x.abs().sum()]))
+            for piece in row_pieces(leaf.detach()):
+                x = piece.double()  # the output itself where it is float64: never written to
+                parts.append(torch.stack([x.sum(), x.abs().sum()]))
     if not parts:
         return torch.zeros(2, dtype=torch.float64)
     return torch.stack(parts).sum(dim=0)
@@ -169,6 +172,12 @@ class TimingSession:
         place = (lambda s: s) if own else self._place
         self.sets = {j: place(s) for j, s in sets.items()}
         self.warmup_sets = [place(s) for s in warmup]
+
+    def timed(self) -> None:
+        """Every block is timed: the warm-up sets and the outputs kept for the judge's re-check
+        go (GiB each at KernelBench's sizes); the timing sets stay, to be answered."""
+        self.warmup_sets = []
+        self.finals.clear()
 
     def arrive(self, sets: dict[int, list[Any]]) -> None:
         """Input sets that reach this process only now, just before the block that times them."""
