@@ -194,3 +194,16 @@ def test_an_idle_thread_beside_a_timed_block_is_not_work_and_a_busy_one_is():
         assert session._busy({idle: session.trusted.thread_cpu_ns(idle.ident)}, 0.2) == ["late"]
     finally:
         stop.set()
+
+
+def test_a_time_above_the_speed_of_light_but_short_of_impossible_is_said_plainly():
+    # The floor here is 60 µs (records.PEAKS, records.COUNTS); a time under it by a little is
+    # no cheat (the peaks are measurements), but 120% of the speed of light is never shown bare.
+    log: list[str] = []
+    m = run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 50e-6))
+    assert m.result.implementations["eager"].sol_fraction == pytest.approx(1.2)
+    said = [w for w in m.result.warnings if "of the speed of light" in w]
+    assert len(said) == 1 and "eager at 120.0%" in said[0] and "measured peaks" in said[0]
+    assert "candidate" not in said[0].split(" of the speed")[0] and not m.rejections
+    m = run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 70e-6))
+    assert not [w for w in m.result.warnings if "of the speed of light" in w]

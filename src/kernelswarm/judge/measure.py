@@ -418,6 +418,22 @@ class Measurement:
         for timing in self.impls.values():
             if timing.median > 0:
                 timing.sol_fraction = floor.seconds / timing.median
+        beat = [
+            f"{n} at {t.sol_fraction:.1%}"
+            for n, t in self.impls.items()
+            if t.sol_fraction is not None
+            and t.sol_fraction > 1
+            and t.median >= floor.impossible_below
+        ]
+        if beat:
+            # Said, not hidden: above 100% of the speed of light reads as an error to anyone who
+            # knows what it means. (On the H200, eager ReLU at L1/19's size: 101.3%.)
+            self.warn(
+                f"{', '.join(beat)} of the speed of light: the floor stands on this device's "
+                f"measured peaks ({floor.bound}-bound: {floor.explain()}), not on its data-sheet "
+                "limits, and this problem ran a little faster than those measurements; within "
+                "the margin allowed before a time is called impossible"
+            )
         baselines = [t for n, t in self.impls.items() if n != "candidate"]
         if any(t.median < floor.impossible_below for t in baselines):
             self.warn(
