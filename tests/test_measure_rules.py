@@ -79,6 +79,7 @@ class Scripted:
 
     # the reference's
     def draw_timing_sets(self, seeds, warmup_seeds, return_sets):
+        self.log.append(f"draw {len(seeds)} sets, {len(warmup_seeds)} for warm-up")
         sets = [[torch.full((2, 2), float(i))] for i in range(len(seeds))]
         return TimingSetsDrawn(
             sets if return_sets else [], [[torch.zeros(2, 2)]] * len(warmup_seeds), 16
@@ -207,3 +208,29 @@ def test_a_time_above_the_speed_of_light_but_short_of_impossible_is_said_plainly
     assert "candidate" not in said[0].split(" of the speed")[0] and not m.rejections
     m = run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 70e-6))
     assert not [w for w in m.result.warnings if "of the speed of light" in w]
+
+
+def test_warm_up_sets_of_their_own_only_where_memory_allows():
+    # A set here is 12 MiB (records.COUNTS). At KernelBench's sizes (6 GiB a set for L1/19) two
+    # warm-up sets were 12 GiB more in each worker; there the workers warm up on the first set.
+    log: list[str] = []
+    run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 2e-3))
+    assert [x for x in log if x.startswith("draw")][-1] == "draw 12 sets, 2 for warm-up"
+    log.clear()
+    m = run(
+        Scripted(log, Role.CANDIDATE, 1e-3),
+        Scripted(log, Role.REFERENCE, 2e-3),
+        set_memory_bytes=30 << 20,
+    )
+    assert [x for x in log if x.startswith("draw")][-1] == "draw 2 sets, 0 for warm-up"
+    assert not m.rejections
+
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import Implementation, TimingSession
+
+    session = TimingSession(torch.device("cpu"), Trusted())
+    first, second = [torch.zeros(3)], [torch.ones(3)]
+    session.store({0: first, 1: second}, [], own=True)
+    seen: list[float] = []
+    warmed = session.warmup(Implementation(run=lambda args: seen.append(float(args[0][0]))), 0.5)
+    assert warmed.calls >= 5 and set(seen) == {0.0}  # the first set, the pool's, only

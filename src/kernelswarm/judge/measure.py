@@ -56,6 +56,8 @@ from kernelswarm.problem import size_globals
 from kernelswarm.protocol import Counts, Peaks
 
 Progress = Callable[[str], None]
+#: input sets drawn for warming up only, where memory allows
+WARMUP_SETS = 2
 
 #: never-seen input sets inserted at random positions into each timed block
 FRESH_PER_BLOCK = 4
@@ -141,6 +143,7 @@ class Measurement:
         names = list(self.workers)
         for name in names:  # a short warm-up again: the one above may have shared the device
             self.workers[name].rewarm(name, 1.0)
+        memlog.log("warmed up again")
 
         # Blocks are sized for the slowest implementation: about a quarter of a second each.
         per_call = max(max(self.impls[n].first_call_seconds or 1e-6 for n in names), 1e-7)
@@ -160,6 +163,7 @@ class Measurement:
             for name in order_names:
                 self.progress(f"timing round {round_index + 1}: {name}")
                 self._block(name, used)
+            memlog.log(f"timing round {round_index + 1}")
             # At least min_rounds, whatever the budget: intervals come from whole rounds.
             if round_index + 1 < opts.min_rounds:
                 continue
@@ -176,6 +180,7 @@ class Measurement:
                 raise MeasurementFailed(self.rejections)
             self._summarise(name)
             self._escape(name)
+        memlog.log("escape checks")
         if self.cand is not None:
             self._recheck(used)
             memo = timing_checks.memoisation_reason(self.impls["candidate"])
@@ -230,12 +235,17 @@ class Measurement:
         self.progress("drawing timing input sets")
         self.ref.draw_timing_sets([self.rng.getrandbits(48)], [], return_sets=False)
         counts = self.ref.count_work()
+        memlog.log("work counted on one set")
         per_set = counts.input_bytes + counts.output_bytes
         n_sets = int(
             max(2, min(self.options.max_sets, self.options.set_memory_bytes // max(per_set, 1)))
         )
         seeds = [self.rng.getrandbits(48) for _ in range(n_sets)]
-        warmup = [self.rng.getrandbits(48) for _ in range(2)]
+        # Warm-up sets of their own only where they fit the budget beside the timed ones: at
+        # KernelBench's sizes two more sets are 12 GiB in each worker and 12 GiB more through
+        # host memory to the candidate; the workers then warm up on the first set (the pool's).
+        apart = self.options.set_memory_bytes >= (n_sets + WARMUP_SETS) * per_set
+        warmup = [self.rng.getrandbits(48) for _ in range(WARMUP_SETS if apart else 0)]
         drawn = self.ref.draw_timing_sets(seeds, warmup, return_sets=self.cand is not None)
         if self.cand is not None:
             # The repeat pool goes now; every other set reaches the candidate only with the
@@ -245,7 +255,7 @@ class Measurement:
             self.arriving = {j: drawn.sets[j] for j in range(pool, n_sets)}
         del drawn
         give_back()  # the sets passed on to the candidate: GiB at KernelBench's sizes
-        memlog.log(f"timing sets drawn ({n_sets} and 2 for warm-up)")
+        memlog.log(f"timing sets drawn ({n_sets} and {len(warmup)} for warm-up)")
         return counts, n_sets
 
     def _warm(self, name: str) -> None:
@@ -374,6 +384,7 @@ class Measurement:
         indices = self.rng.sample(range(used), k=min(3, used))
         self.progress("re-checking timed outputs against float64")
         outputs = self.cand.final_outputs("candidate", indices)
+        memlog.log("timed outputs received")
         for j, leaves in zip(indices, outputs, strict=True):
             answers = self.ref.answer_timing_set(j)
             memlog.log(f"timing set {j} answered")

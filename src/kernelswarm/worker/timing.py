@@ -197,8 +197,11 @@ class TimingSession:
         clock = self.trusted.perf_counter
         times: list[float] = []
         start = clock()
+        # sets of their own where memory allows; else the first timing set, which every side
+        # holds from the start (a set of the repeat pool, never a first visit)
+        warm = self.warmup_sets or [self.sets[min(self.sets)]]
         while True:
-            args = impl.prepare(self.warmup_sets[len(times) % len(self.warmup_sets)])
+            args = impl.prepare(warm[len(times) % len(warm)])
             self._sync()
             t0 = clock()
             with torch.no_grad():
