@@ -174,8 +174,8 @@ class TimingSession:
         self.warmup_sets = [place(s) for s in warmup]
 
     def timed(self) -> None:
-        """Every block is timed: the warm-up sets and the outputs kept for the judge's re-check
-        go (GiB each at KernelBench's sizes); the timing sets stay, to be answered."""
+        """Every block is timed: the warm-up sets and each set's last output, kept from the
+        blocks, go (GiB each at KernelBench's sizes); the timing sets stay, to be answered."""
         self.warmup_sets = []
         self.finals.clear()
 
