@@ -234,3 +234,39 @@ def test_warm_up_sets_of_their_own_only_where_memory_allows():
     seen: list[float] = []
     warmed = session.warmup(Implementation(run=lambda args: seen.append(float(args[0][0]))), 0.5)
     assert warmed.calls >= 5 and set(seen) == {0.0}  # the first set, the pool's, only
+
+
+def test_out_of_memory_in_the_worker_s_own_timing_work_is_reported_as_the_judge_s(monkeypatch):
+    # At L1/19's size a checksum's float64 copy ran the candidate's worker out of memory on the
+    # H200, and the candidate was rejected for it. The worker's own work now says so; a forward
+    # that runs out of memory while timed (a cache growing with every call) stays its own.
+    from kernelswarm.protocol import Phase
+    from kernelswarm.worker import timing
+    from kernelswarm.worker.guard import Phases, Trusted
+
+    entered: list[Phase] = []
+    phases = Phases(lambda report: entered.append(report.phase))
+    session = timing.TimingSession(torch.device("cpu"), Trusted(), phases=phases)
+    session.store({0: [torch.ones(4)], 1: [torch.zeros(4)]}, [], own=True)
+    honest = timing.Implementation(run=lambda args: args[0] * 2)
+
+    def no_room(out):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 12.00 GiB")
+
+    monkeypatch.setattr(timing, "checksum", no_room)
+    with pytest.raises(torch.OutOfMemoryError):
+        session.block("candidate", honest, [0, 1, 0], flush=False)
+    assert entered == [Phase.TIMING_COPIES]
+    monkeypatch.undo()
+
+    entered.clear()
+
+    def greedy(args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 80.00 GiB")
+
+    with pytest.raises(torch.OutOfMemoryError):
+        session.block("candidate", timing.Implementation(run=greedy), [0, 1, 0], flush=False)
+    assert entered == []
+    with pytest.raises(torch.OutOfMemoryError), session.own_work():
+        raise torch.OutOfMemoryError("placing an arriving set")
+    assert entered == [Phase.TIMING_COPIES]

@@ -177,6 +177,10 @@ def test_a_reply_of_the_wrong_kind_or_sequence_is_a_protocol_failure():
         # the judge's own copies on a GPU it shares: no proof against the candidate either way
         (FailureKind.OUT_OF_MEMORY, Phase.PREPARE_CALL, Check.HARNESS),
         (FailureKind.OUT_OF_MEMORY, Phase.FINAL_RECHECK, Check.HARNESS),
+        # while timed: the worker's own checksums and copies, or the candidate's forward (a
+        # cache that grows with every call runs out of memory there: its own fault)
+        (FailureKind.OUT_OF_MEMORY, Phase.TIMING_COPIES, Check.HARNESS),
+        (FailureKind.OUT_OF_MEMORY, Phase.TIME_CANDIDATE, Check.MEMORY),
         (FailureKind.EXIT, Phase.FORWARD, Check.EARLY_EXIT),
         (FailureKind.CUDA_ERROR, Phase.TIME_CANDIDATE, Check.CUDA_ERROR),
     ],
@@ -197,6 +201,14 @@ def test_the_reference_worker_s_own_failures_are_never_the_candidate_s():
         with pytest.raises(WorkerError) as caught:
             worker.request(Stored(), Stored)
         assert attribute(caught.value.failure).check is check, phase
+    # out of memory in the worker's own checksums while timing the baselines: the judge's
+    worker = Recorded(
+        Role.REFERENCE, [(1, _failed(Phase.TIMING_COPIES, FailureKind.OUT_OF_MEMORY))]
+    )
+    with pytest.raises(WorkerError) as caught:
+        worker.request(Stored(), Stored)
+    reason = attribute(caught.value.failure)
+    assert reason.check is Check.HARNESS and "judge's own copies" in reason.detail
 
 
 def test_a_missing_toolchain_is_this_machine_s_not_the_candidate_s(monkeypatch):

@@ -76,6 +76,9 @@ class Phase(StrEnum):
     FINAL_RECHECK = "final re-check of returned outputs"
     TIME_BASELINE = "timing of the baselines"
     TIME_CANDIDATE = "timing of the candidate"
+    #: entered only when the worker's own work while timing (checksums, copies of input sets and
+    #: outputs) fails: reported as the judge's, not as the implementation timed
+    TIMING_COPIES = "the judge's checksums and copies while timing"
 
     @property
     def owner(self) -> Owner:
@@ -84,6 +87,7 @@ class Phase(StrEnum):
 
 PHASE_OWNER: dict[Phase, Owner] = {
     Phase.START: Owner.HARNESS, Phase.PEAKS: Owner.HARNESS, Phase.PREPARE_CALL: Owner.HARNESS,
+    Phase.TIMING_COPIES: Owner.HARNESS,
     Phase.IMPORT_CANDIDATE: Owner.CANDIDATE, Phase.CONSTRUCT_CANDIDATE: Owner.CANDIDATE,
     Phase.SHARE_WEIGHTS: Owner.CANDIDATE, Phase.MOVE_CANDIDATE: Owner.CANDIDATE,
     Phase.FORWARD: Owner.CANDIDATE, Phase.INSPECT_OUTPUT: Owner.CANDIDATE,

@@ -28,7 +28,9 @@ _EXCEPTION_CHECKS = {
 #: pristine copy, outputs kept, the final look): out of memory there is no proof against the
 #: candidate — the GPU is shared with the judge and the reference — so it is "could not judge",
 #: never a rejection, and never an acceptance either
-_JUDGE_COPIES = {Phase.PREPARE_CALL, Phase.INSPECT_OUTPUT, Phase.FINAL_RECHECK}
+_JUDGE_COPIES = {
+    Phase.PREPARE_CALL, Phase.INSPECT_OUTPUT, Phase.FINAL_RECHECK, Phase.TIMING_COPIES,
+}  # fmt: skip
 
 
 #: tools a candidate's backend needs: missing here, it is this machine that cannot judge
@@ -52,6 +54,12 @@ def attribute(failure: Failure) -> Reason:
     """The failed check a worker's failure stands for: the problem's, the harness's, or one of
     the candidate's (by failure kind, and for an exception by where it was raised)."""
     detail = failure.detail + ("\n" + failure.traceback.rstrip() if failure.traceback else "")
+    if failure.kind is FailureKind.OUT_OF_MEMORY and failure.phase in _JUDGE_COPIES:
+        return Reason(
+            Check.HARNESS,
+            f"no room for the judge's own copies during {failure.phase.value} (the GPU is shared "
+            f"by the judge, the reference and the candidate): {detail}",
+        )
     if failure.owner is Owner.PROBLEM:
         return Reason(Check.PROBLEM, f"the problem's own code failed: {detail}")
     if failure.owner is Owner.HARNESS:
@@ -62,12 +70,6 @@ def attribute(failure: Failure) -> Reason:
             Check.TOOLCHAIN,
             f"this machine lacks {tool}, which the candidate's backend needs: install it to judge "
             f"this candidate ({failure.detail.splitlines()[0][:200]})",
-        )
-    if failure.kind is FailureKind.OUT_OF_MEMORY and failure.phase in _JUDGE_COPIES:
-        return Reason(
-            Check.HARNESS,
-            f"no room for the judge's own copies during {failure.phase.value} (the GPU is shared "
-            f"by the judge, the reference and the candidate): {detail}",
         )
     check = _FAILURE_CHECKS.get(failure.kind)
     if check is None:

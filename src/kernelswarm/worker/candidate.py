@@ -107,7 +107,7 @@ class CandidateRole:
         self.threads_before: set[threading.Thread] = set()
         self.calls = 0
         self.timing = timing.TimingOps(
-            timing.TimingSession(device, trusted, self._threads), self._implementation
+            timing.TimingSession(device, trusted, self._threads, phases), self._implementation
         )
         self.handlers: dict[type, Callable[[Any], Any]] = {
             LoadCandidate: self.load,

@@ -83,7 +83,9 @@ class ReferenceRole:
     def __init__(self, phases: Phases, device: torch.device, trusted: Trusted) -> None:
         self.phases = phases
         self.device = device
-        self.timing = timing.TimingOps(timing.TimingSession(device, trusted), self._implementation)
+        self.timing = timing.TimingOps(
+            timing.TimingSession(device, trusted, phases=phases), self._implementation
+        )
         self.compiled: Any = None
         self.problem: problem.ProblemModule | None = None
         self.models: dict[str, torch.nn.Module] = {}

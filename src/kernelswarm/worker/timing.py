@@ -17,9 +17,10 @@ Runs inside the worker: standard library and torch only.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,18 +154,39 @@ class TimingSession:
         device: torch.device,
         trusted: Trusted,
         threads: Callable[[], list[threading.Thread]] = lambda: [],
+        phases: Phases | None = None,
     ) -> None:
         self.device = device
         self.trusted = trusted
         self.threads = threads  # threads the role's untrusted code left running
+        self.phases = phases
         self.sets: dict[int, list[Any]] = {}
         self.warmup_sets: list[list[Any]] = []
         self.finals: dict[str, dict[int, Any]] = {}
         self.flusher: L2Flusher | None = None
         self.l2_note: str | None = None
 
+    @contextlib.contextmanager
+    def own_work(self) -> Iterator[None]:
+        """This process's own work while timing (checksums, copies of input sets and outputs):
+        out of memory there is reported in its own phase, so that the judge does not take it
+        for the timed implementation's (the GPU is shared by three processes; at L1/19's size a
+        checksum's float64 copy ran out of memory and the candidate was rejected for it)."""
+        try:
+            yield
+        except torch.OutOfMemoryError:
+            self._own_work_failed()
+            raise
+
+    def _own_work_failed(self) -> None:
+        if self.phases is not None:
+            self.phases.enter(Phase.TIMING_COPIES)
+
     def _place(self, inputs: list[Any]) -> list[Any]:
-        return [x.to(self.device, copy=True) if isinstance(x, torch.Tensor) else x for x in inputs]
+        with self.own_work():
+            return [
+                x.to(self.device, copy=True) if isinstance(x, torch.Tensor) else x for x in inputs
+            ]
 
     def store(self, sets: dict[int, list[Any]], warmup: list[list[Any]], own: bool = False) -> None:
         """Keep input sets for timing, each in memory of its own on this device (``own``: they
@@ -262,7 +284,11 @@ class TimingSession:
                     t0 = clock()
                     out = impl.run(args)
                     host_times.append(clock() - t0)
-                sums.append(checksum(out))
+                try:  # own_work's effect without a context manager's cost between timed calls
+                    sums.append(checksum(out))
+                except torch.OutOfMemoryError:
+                    self._own_work_failed()
+                    raise
                 finals[j] = out
         self._sync()
         host_seconds = clock() - host_start
@@ -274,9 +300,10 @@ class TimingSession:
         )
         # Graph replays write into static buffers: their final outputs need copies. Other
         # outputs are fresh tensors already (copying them would double the memory held).
-        kept = {j: _copy(out) for j, out in finals.items()} if impl.static else finals
-        self.finals.setdefault(name, {}).update(kept)
-        final_sums = {j: checksum(out) for j, out in kept.items()}
+        with self.own_work():
+            kept = {j: _copy(out) for j, out in finals.items()} if impl.static else finals
+            self.finals.setdefault(name, {}).update(kept)
+            final_sums = {j: checksum(out) for j, out in kept.items()}
         return BlockTimed(
             samples=samples,
             host_seconds=host_seconds,
@@ -328,7 +355,8 @@ class TimingSession:
         result = []
         for j in indices:
             _, leaves = flatten(self.finals[name][j])
-            result.append([leaf.detach().to("cpu", copy=True) for leaf in leaves])
+            with self.own_work():
+                result.append([leaf.detach().to("cpu", copy=True) for leaf in leaves])
         return result
 
 
