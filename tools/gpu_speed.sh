@@ -4,7 +4,8 @@
 # then level-1 problems at their own sizes, correctness only, each judged against itself, until
 # SWEEP_SECONDS are spent (SWEEP: problem numbers, default all; JOBS: small ones at once; L19=0 skips
 # the first part); GPU_TESTS=1 times tests/test_gpu.py.
-# Needs .kb/ (ignored, carried): KernelBench's level1 files, its eval package, wheels for its needs.
+# Needs .kb/ (ignored, carried): KernelBench's level1 files, its eval package, wheels for its needs
+# (tools/make_kb.sh builds it from a KernelBench git directory).
 set -u
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 out=${OUT:-/tmp/kernelswarm-speed}
