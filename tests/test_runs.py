@@ -144,6 +144,8 @@ def test_the_html_report_as_a_person_sees_it(db, tmp_path):
     assert 'id="winner-source"' in dom and "ModelNew" in dom  # the candidate's source, escaped
     # accepted but slower than eager on this CPU: never called a winner
     assert "No candidate beat both baselines with confidence" in dom
+    # the run's baselines are not what the speedups compare with: said beside them
+    assert "Timed once, at the run's start" in dom
     assert "kernelswarm optimize" in dom  # the command to reproduce
     assert "CONSOLE" not in shown.stderr and "Uncaught" not in shown.stderr
     shot = tmp_path / "report.png"

@@ -118,6 +118,8 @@ def test_llm_swarm_end_to_end(tmp_path):
             tmp_path, swarm, env={"FAKE_OPENAI_KEY": "sk-test", "FAKE_ANTHROPIC_KEY": "ak-test"}
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        # the run's baselines are not what the speedups compare with: said where they are shown
+        assert "baselines timed at the run's start" in " ".join(proc.stdout.split())
         # the keys came from the environment (OpenAI: bearer token; Anthropic: x-api-key or bearer)
         assert oa.requests[0]["headers"]["authorization"] == "Bearer sk-test"
         sent = an.requests[0]["headers"]

@@ -197,6 +197,8 @@ against eager and {{ x(winner.compile) }} against torch.compile.</p>
 {% if winner %}<pre id="winner-source">{{ winner_source }}</pre>{% endif %}
 
 {% if baselines %}<h2 id="baselines">Baselines</h2>
+<p>Timed once, at the run's start. Each attempt's speedups compare it with the baselines timed
+beside it, interleaved in its own check, not with these.</p>
 <table><tr><th>problem</th><th>device</th><th>eager</th><th>torch.compile</th><th>speed-of-light floor</th></tr>
 {% for b in baselines %}<tr><td>{{ b.problem }}</td><td>{{ b.device }}</td><td class="num">{{ s(b.eager_seconds) }}</td>
 <td class="num">{{ s(b.compile_seconds) }}</td><td class="num">{{ s(b.floor_seconds) }}</td></tr>{% endfor %}

@@ -126,7 +126,9 @@ def render_attempts(result: OptimizeResult, console: Console) -> None:
     console.print(table)
     base = ", ".join(f"{k} {v * 1e3:.4g} ms" for k, v in result.baselines.items())
     console.print(
-        f"baselines: {base}; tokens {result.tokens}, cost ${result.dollars:.4f}, {result.elapsed_seconds:.0f} s",
+        f"baselines timed at the run's start: {base} (each attempt's 'vs' columns compare it with "
+        "the baselines timed beside it, in its own check); "
+        f"tokens {result.tokens}, cost ${result.dollars:.4f}, {result.elapsed_seconds:.0f} s",
         markup=False,
     )
     if result.winner is not None:
