@@ -459,6 +459,23 @@ def test_a_timed_output_unfinished_at_return_fails_completion_and_blames_no_base
     assert ok == []
 
 
+def test_a_checksum_at_return_that_is_nan_or_infinite_is_not_taken_for_the_final_one():
+    # stale memory summed before the output was written: NaN fails every `>` comparison
+    nan, inf = float("nan"), float("inf")
+    for at_return in ([nan, nan], [nan, 9.0], [5.0, inf], [inf, inf], [-inf, 9.0]):
+        late = block([at_return], {"0": [5.0, 9.0]})
+        reasons, _ = timing_checks.block_reasons("candidate", [0], late)
+        assert [r.check for r in reasons] == [Check.COMPLETION], at_return
+    # an output whose sums are themselves not finite agrees with itself, and only with itself
+    for final in ([nan, nan], [inf, inf], [nan, inf]):
+        same = block([list(final)], {"0": final})
+        assert timing_checks.block_reasons("candidate", [0], same)[0] == [], final
+    other = block([[5.0, 9.0]], {"0": [nan, inf]})
+    assert [r.check for r in timing_checks.block_reasons("candidate", [0], other)[0]] == [
+        Check.COMPLETION
+    ]
+
+
 def test_pinned_l2_tampering_and_short_replies_are_caught():
     pinned = block([[1.0, 1.0]], {"0": [1.0, 1.0]}, persisting_l2_after=1 << 20)
     assert [r.check for r in timing_checks.block_reasons("candidate", [0], pinned)[0]] == [

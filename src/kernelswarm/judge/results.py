@@ -62,6 +62,8 @@ class ImplTiming:
     first_call_seconds: float | None = None
     compile_seconds: float | None = None
     escape: EscapeRecord | None = None
+    #: the same, with too few calls to fill a stream's launch queue (see measure.SHORT_ESCAPE)
+    escape_short: EscapeRecord | None = None
     sol_fraction: float | None = None
     rounds: list[list[float]] = field(default_factory=list)
 
@@ -126,8 +128,9 @@ class TimingResult:
                 rounds.append(flat[start : start + size])
                 start += size
             impl["rounds"] = rounds
-            if impl.get("escape") == {}:
-                impl["escape"] = None
+            for key in ("escape", "escape_short"):
+                if impl.get(key) == {}:
+                    impl[key] = None
             impls[name] = impl
         data["implementations"] = impls
         return from_plain(cls, data, "timing")

@@ -7,6 +7,8 @@ checks as ``Reason``s (the candidate's fault) or, for a baseline, ``harness`` re
 
 from __future__ import annotations
 
+import math
+
 from kernelswarm.judge.floor import Floor
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.results import EscapeRecord, ImplTiming
@@ -69,10 +71,7 @@ def block_reasons(
             )
             break
         scale = abs(final[1]) + 1e-30
-        if (
-            abs(at_return[0] - final[0]) > CHECKSUM_TOLERANCE * scale
-            or abs(at_return[1] - final[1]) > CHECKSUM_TOLERANCE * scale
-        ):
+        if not (_agree(at_return[0], final[0], scale) and _agree(at_return[1], final[1], scale)):
             reasons.append(
                 Reason(
                     Check.COMPLETION if name == "candidate" else Check.HARNESS,
@@ -83,6 +82,18 @@ def block_reasons(
             )
             break
     return reasons, warnings
+
+
+def _agree(at_return: float, final: float, scale: float) -> bool:
+    """Whether a checksum at return agrees with the final one. Not a plain ``abs(a - b) > t``: a
+    NaN at return makes every such comparison false, and the sum of memory not yet written (stale
+    bits, or NaN the judge planted) is NaN or infinite as often as not. Non-finite values agree
+    only with the same value (an output whose float32 sum overflows agrees with itself)."""
+    if math.isnan(at_return) or math.isnan(final):
+        return math.isnan(at_return) and math.isnan(final)
+    if math.isinf(at_return) or math.isinf(final):
+        return at_return == final
+    return abs(at_return - final) <= CHECKSUM_TOLERANCE * scale
 
 
 def escape_reasons(
