@@ -4,6 +4,7 @@ block counts for, and what a candidate's running thread or memoisation costs it.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from pathlib import Path
@@ -253,7 +254,7 @@ def test_out_of_memory_in_the_worker_s_own_timing_work_is_reported_as_the_judge_
     session.store({0: [torch.ones(4)], 1: [torch.zeros(4)]}, [], own=True)
     honest = timing.Implementation(run=lambda args: args[0] * 2)
 
-    def no_room(out):
+    def no_room(out, wide=False):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 12.00 GiB")
 
     monkeypatch.setattr(timing, "checksum", no_room)
@@ -299,3 +300,38 @@ def test_work_escaping_the_timer_is_caught_by_calls_too_few_to_fill_the_launch_q
     # honest implementations pass both runs
     ok = run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 2e-3))
     assert not ok.rejections and ok.result.implementations["eager"].escape_short is not None
+
+
+def test_outputs_whose_float32_checksums_overflow_are_summed_again_in_float64():
+    # Timing checksums sum float32 outputs in float32; two different outputs that both overflow
+    # would agree (inf == inf). Such a block is timed again with float64 sums.
+    from kernelswarm.judge import timing_checks
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import Implementation, TimingSession
+
+    def session() -> TimingSession:
+        s = TimingSession(torch.device("cpu"), Trusted())
+        s.store({0: [torch.zeros(64)], 1: [torch.ones(64)]}, [], own=True)
+        return s
+
+    returned: list[torch.Tensor] = []
+
+    def changes_its_last_output(args):  # the previous output changes after its return
+        if returned:
+            returned[-1].fill_(1e38)
+        returned.append(torch.full((64,), 3e38))
+        return returned[-1]
+
+    order = [0, 1, 0, 1]
+    s = session()
+    answer = s.block("candidate", Implementation(run=changes_its_last_output), order, False)
+    assert "candidate" in s.wide and all(math.isfinite(x) for c in answer.checksums for x in c)
+    reasons, _ = timing_checks.block_reasons("candidate", order, answer)
+    assert [r.check for r in reasons] == [Check.COMPLETION]
+
+    for value in (3e38, math.inf):  # huge, or infinite, and unchanged: nothing to say
+        s = session()
+        fresh = Implementation(run=lambda args, v=value: torch.full((64,), v))
+        answer = s.block("eager", fresh, order, False)
+        assert timing_checks.block_reasons("eager", order, answer)[0] == []
+        assert ("eager" in s.wide) == math.isfinite(value)  # float64 sums overflow no further

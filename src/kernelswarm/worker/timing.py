@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,33 +95,39 @@ class L2Flusher:
         self.buffer.zero_()
 
 
-def checksum(out: Any) -> torch.Tensor:
+def checksum(out: Any, wide: bool = False) -> torch.Tensor:
     """[sum, sum of |x|] over every tensor of a result, as float64, without synchronising.
 
     In pieces of rows, each summed in float32 for outputs of 32 bits or fewer (float64 for
-    float64): the sums only have to tell an output at return from the same set's final output
-    within ``CHECKSUM_TOLERANCE`` (1e-3), and PyTorch sums a float32 tensor in float64 by copying
-    it first. At KernelBench's sizes a whole float64 copy (12 GiB for L1/19's output) did not fit
-    beside the timing sets, and reading and writing it cost five times the timed ReLU itself.
+    float64, or for all with ``wide``): the sums only have to tell an output at return from the
+    same set's final output within ``CHECKSUM_TOLERANCE`` (1e-3), and PyTorch sums a float32
+    tensor in float64 by copying it first. At KernelBench's sizes a whole float64 copy (12 GiB for
+    L1/19's output) did not fit beside the timing sets, and reading and writing it cost five
+    times the timed ReLU itself. Outputs whose float32 sums overflow are timed again ``wide``
+    (``TimingSession.block``).
     """
     _, leaves = flatten(out)
     parts = []
     for leaf in leaves:
         if isinstance(leaf, torch.Tensor) and type(leaf) is torch.Tensor and leaf.numel():
             for piece in row_pieces(leaf.detach()):
-                parts.append(_sums(piece))
+                parts.append(_sums(piece, wide))
     if not parts:
         return torch.zeros(2, dtype=torch.float64)
     return torch.stack(parts).sum(dim=0)
 
 
-def _sums(x: torch.Tensor) -> torch.Tensor:
+def _sums(x: torch.Tensor, wide: bool = False) -> torch.Tensor:
     """[sum, sum of |x|] of one piece, as float64 (the piece itself is never written to)."""
     if x.is_floating_point():
-        wide = torch.float64 if x.dtype == torch.float64 else torch.float32
-        return torch.stack([x.sum(dtype=wide), x.abs().sum(dtype=wide)]).double()
+        acc = torch.float64 if wide or x.dtype == torch.float64 else torch.float32
+        return torch.stack([x.sum(dtype=acc), x.abs().sum(dtype=acc)]).double()
     y = x.double()  # integers, booleans: a piece's copy
     return torch.stack([y.sum(), y.abs().sum()])
+
+
+def _finite(sums: Iterable[torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(s).all()) for s in sums)
 
 
 @dataclass
@@ -178,6 +184,7 @@ class TimingSession:
         self.finals: dict[str, dict[int, Any]] = {}
         self.flusher: L2Flusher | None = None
         self.l2_note: str | None = None
+        self.wide: set[str] = set()  # implementations whose outputs' float32 sums overflow
 
     @contextlib.contextmanager
     def own_work(self) -> Iterator[None]:
@@ -256,6 +263,7 @@ class TimingSession:
         """Time one pass plan; see the module docstring."""
         clock = self.trusted.perf_counter
         cuda = self.device.type == "cuda"
+        wide = name in self.wide
         if cuda:
             if flush and self.flusher is None:
                 self.flusher = L2Flusher(self.device)
@@ -298,7 +306,7 @@ class TimingSession:
                     out = impl.run(args)
                     host_times.append(clock() - t0)
                 try:  # own_work's effect without a context manager's cost between timed calls
-                    sums.append(checksum(out))
+                    sums.append(checksum(out, wide))
                 except torch.OutOfMemoryError:
                     self._own_work_failed()
                     raise
@@ -316,7 +324,16 @@ class TimingSession:
         with self.own_work():
             kept = {j: _copy(out) for j, out in finals.items()} if impl.static else finals
             self.finals.setdefault(name, {}).update(kept)
-            final_sums = {j: checksum(out) for j, out in kept.items()}
+            final_sums = {j: checksum(out, wide) for j, out in kept.items()}
+            # float32 sums that overflow agree with any other overflow: where float64 ones of
+            # the same outputs do not, this block is timed again with float64 sums
+            if (
+                not wide
+                and not _finite(final_sums.values())
+                and _finite(checksum(o, True) for o in kept.values())
+            ):
+                self.wide.add(name)
+                return self.block(name, impl, order, flush)
         return BlockTimed(
             samples=samples,
             host_seconds=host_seconds,
