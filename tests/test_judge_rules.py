@@ -517,3 +517,34 @@ def test_memoisation_impossible_times_and_overhead():
     tiny = ImplTiming("eager", median=3e-6)
     assert "--set n=<larger>" in timing_checks.overhead_warning("cpu", tiny, PEAKS, ["n"])
     assert timing_checks.overhead_warning("cpu", replace(tiny, median=1e-2), PEAKS, ["n"]) is None
+
+
+@pytest.mark.gpu
+def test_a_timed_output_written_late_on_a_side_stream_fails_completion_whatever_memory_held():
+    """A timed call that returns before its output is written (a side stream never joined):
+    the memory it was handed may already hold the right answer (the previous call's on the same
+    set, freed); free memory is poisoned before each timed block, so the checksum at return is
+    NaN, not that answer (run 7 on the H200: a side stream's matmul passed this check)."""
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import Implementation, TimingSession
+
+    session = TimingSession(torch.device("cuda"), Trusted())
+    session.store({0: [torch.randn(1024, 1024, device="cuda")]}, [], own=True)
+    side = torch.cuda.Stream()
+
+    def late(args):
+        out = torch.empty_like(args[0])
+        with torch.cuda.stream(side):
+            torch.cuda._sleep(20_000_000)  # about 10 ms: surely after the checksum at return
+            torch.mul(args[0], 2, out=out)
+        return out
+
+    honest = Implementation(run=lambda args: args[0] * 2)
+    for _ in range(3):  # the same set's answer left in freed memory, as a warm-up leaves it
+        assert session.block("eager", honest, [0, 0, 0], False).checksums
+    answer = session.block("candidate", Implementation(run=late), [0, 0, 0, 0], False)
+    torch.cuda.synchronize()
+    reasons, _ = timing_checks.block_reasons("candidate", [0, 0, 0, 0], answer)
+    assert [r.check for r in reasons] == [Check.COMPLETION], answer.checksums
+    ok = session.block("eager", honest, [0, 0, 0, 0], False)
+    assert timing_checks.block_reasons("eager", [0, 0, 0, 0], ok)[0] == []

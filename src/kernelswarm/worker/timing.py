@@ -6,7 +6,9 @@ bracketed by events on the current stream, after an L2 flush that is not timed; 
 the worker's clock. Right after each call returns, a checksum of the output is taken on the
 current stream (CUDA) or at once (CPU): work still running when forward returned (a side stream,
 a thread) makes it differ from the checksum of the same set's final output, taken after a
-device-wide synchronise. Every call is checked this way, so there is no secret to read.
+device-wide synchronise. Every call is checked this way, so there is no secret to read. On CUDA
+the allocator's free memory is poisoned (0xFF, NaN) before each block, so that an output not yet
+written at return cannot hold its right values by chance of what the allocator hands back.
 
 The *escape check* runs calls back to back with events only at the ends and a device-wide
 synchronise after, and reports both spans; the judge compares them with its own clock, which
@@ -42,6 +44,7 @@ from kernelswarm.protocol import (
 )
 from kernelswarm.tensors import flatten, row_pieces
 from kernelswarm.worker.guard import Phases, Trusted
+from kernelswarm.worker.poison import poison_cuda
 
 CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06
 #: device cycles of sleep queued before a block's first call (about 0.1 ms)
@@ -285,6 +288,13 @@ class TimingSession:
             # pools awake, caches and launch paths warm), on a set every side has seen.
             with torch.no_grad():
                 impl.run(impl.prepare(self.sets[min(self.sets)]))
+        if cuda:
+            # Free memory the timed calls may be handed is poisoned first (as before every
+            # correctness call): an output not yet written when forward returns then sums to
+            # NaN, whatever was left there (a warm-up's, or an earlier call's, answers for the
+            # same set would have agreed with the final checksum).
+            with self.own_work():
+                poison_cuda(self.device)
         self._sync()
         host_start = clock()
         cpu_start = self.trusted.process_time()
