@@ -138,6 +138,7 @@ class Measurement:
             self._warm_all()
         with device_lock(self.device, self.progress):
             peaks = self._peaks()
+            memlog.log("peaks")
             return self._timed(started, n_sets, counts, peaks)
 
     def _warm_all(self) -> None:
@@ -246,6 +247,7 @@ class Measurement:
         output too (every set's last output is kept until the re-check)."""
         self.progress("drawing timing input sets")
         self.ref.draw_timing_sets([self.rng.getrandbits(48)], [], return_sets=False)
+        memlog.log("one set drawn to count the work")
         counts = self.ref.count_work()
         memlog.log("work counted on one set")
         per_set = counts.input_bytes + counts.output_bytes
