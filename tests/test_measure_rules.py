@@ -4,6 +4,7 @@ block counts for, and what a candidate's running thread or memoisation costs it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -324,14 +325,46 @@ def test_outputs_whose_float32_checksums_overflow_are_summed_again_in_float64():
 
     order = [0, 1, 0, 1]
     s = session()
-    answer = s.block("candidate", Implementation(run=changes_its_last_output), order, False)
-    assert "candidate" in s.wide and all(math.isfinite(x) for c in answer.checksums for x in c)
+    cheat = Implementation(run=changes_its_last_output)
+    first = s.block("candidate", cheat, order, False)
+    # blind in float32 (inf == inf): said, so that the judge does not count this block
+    assert first.widened and "candidate" in s.wide
+    assert timing_checks.block_reasons("candidate", order, first)[0] == []
+    answer = s.block("candidate", cheat, order, False)
+    assert not answer.widened and all(math.isfinite(x) for c in answer.checksums for x in c)
     reasons, _ = timing_checks.block_reasons("candidate", order, answer)
     assert [r.check for r in reasons] == [Check.COMPLETION]
 
     for value in (3e38, math.inf):  # huge, or infinite, and unchanged: nothing to say
         s = session()
         fresh = Implementation(run=lambda args, v=value: torch.full((64,), v))
-        answer = s.block("eager", fresh, order, False)
-        assert timing_checks.block_reasons("eager", order, answer)[0] == []
+        for _ in range(2):
+            answer = s.block("eager", fresh, order, False)
+            assert timing_checks.block_reasons("eager", order, answer)[0] == []
         assert ("eager" in s.wide) == math.isfinite(value)  # float64 sums overflow no further
+
+
+class Widening(Scripted):
+    """Reports its first timed block's checksums as overflowing float32 (``times``: how often)."""
+
+    times = 1
+
+    def time_block(self, impl, order, flush, arriving=None) -> BlockTimed:
+        answer = super().time_block(impl, order, flush, arriving)
+        if self.times:
+            self.times -= 1
+            return dataclasses.replace(answer, widened=True)
+        return answer
+
+
+def test_a_block_whose_checksums_overflowed_is_not_counted_and_only_one_may():
+    log: list[str] = []
+    m = run(Widening(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 2e-3))
+    assert not m.rejections
+    assert any("overflowed float32" in w for w in m.result.warnings)
+    rounds = m.result.implementations["candidate"].rounds
+    assert len(rounds) == len(m.result.implementations["eager"].rounds) - 1
+    twice = Widening(log, Role.CANDIDATE, 1e-3)
+    twice.times = 2
+    m = run(twice, Scripted(log, Role.REFERENCE, 2e-3))
+    assert [r.check for r in m.rejections] == [Check.PROTOCOL]

@@ -569,6 +569,9 @@ class BlockTimed:
     cpu_seconds: float = 0.0  # the worker's CPU time over the block: far under host_seconds,
     # the process was stopped or starved while it was timed
     threads_alive: list[str] = field(default_factory=list)  # threads of untrusted code
+    # the outputs' float32 checksums overflowed (float64 ones did not): this block's completion
+    # check could not tell them apart; from the next block on they are summed in float64
+    widened: bool = False
 
 
 @_message("escaped")

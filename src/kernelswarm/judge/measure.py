@@ -116,6 +116,7 @@ class Measurement:
         self.discarded: dict[str, int] = {}
         self.passes = options.passes
         self.fresh_used: dict[str, int] = {}
+        self.widened: set[str] = set()  # implementations whose checksums went float64
         self.visits: dict[str, tuple[list[float], list[float]]] = {}
 
     def reject(self, name: str, reason: Reason) -> None:
@@ -338,6 +339,24 @@ class Measurement:
             self.warn(warning)
         if name == "candidate" and answer.threads_alive:
             self.reject(name, timing_checks.threads_reason(answer.threads_alive))
+        if answer.widened:
+            # Its completion check could not tell outputs apart (float32 sums that overflow);
+            # the worker sums later blocks in float64. Not counted: once per implementation.
+            if name in self.widened:
+                self.reject(
+                    name,
+                    Reason(
+                        Check.PROTOCOL if name == "candidate" else Check.HARNESS,
+                        f"{name}: a second timed block reported checksums overflowing float32, "
+                        "after the worker had changed to float64 ones",
+                    ),
+                )
+            self.widened.add(name)
+            self.warn(
+                f"{name}: the checksums of a timed block's outputs overflowed float32; that block "
+                "was not counted and later ones were checked in float64"
+            )
+            return None
         if timing_checks.starved(self.device, answer):
             # Stopped or starved while timed (a busy machine, or another process's doing): the
             # block measured waiting, not work, and is not counted.

@@ -336,14 +336,15 @@ class TimingSession:
             self.finals.setdefault(name, {}).update(kept)
             final_sums = {j: checksum(out, wide) for j, out in kept.items()}
             # float32 sums that overflow agree with any other overflow: where float64 ones of
-            # the same outputs do not, this block is timed again with float64 sums
-            if (
+            # the same outputs do not, later blocks are summed in float64 and this one is not
+            # counted (timed again here instead, a set's first visit would become a repeat)
+            widened = (
                 not wide
                 and not _finite(final_sums.values())
                 and _finite(checksum(o, True) for o in kept.values())
-            ):
+            )
+            if widened:
                 self.wide.add(name)
-                return self.block(name, impl, order, flush)
         return BlockTimed(
             samples=samples,
             host_seconds=host_seconds,
@@ -355,6 +356,7 @@ class TimingSession:
             tampered=self.trusted.tampered(),
             cpu_seconds=cpu_seconds,
             threads_alive=self._busy(threads, host_seconds),
+            widened=widened,
         )
 
     def _busy(self, before: dict[threading.Thread, int | None], host_seconds: float) -> list[str]:
