@@ -14,7 +14,7 @@ import pytest
 import torch
 from records import COUNTS, PEAKS, VERSIONS
 
-from kernelswarm.judge import measure
+from kernelswarm.judge import measure, timing_checks
 from kernelswarm.judge.measure import Measurement, MeasurementFailed
 from kernelswarm.judge.reasons import Check
 from kernelswarm.judge.results import TimingOptions
@@ -306,7 +306,6 @@ def test_work_escaping_the_timer_is_caught_by_calls_too_few_to_fill_the_launch_q
 def test_outputs_whose_float32_checksums_overflow_are_summed_again_in_float64():
     # Timing checksums sum float32 outputs in float32; two different outputs that both overflow
     # would agree (inf == inf). Such a block is timed again with float64 sums.
-    from kernelswarm.judge import timing_checks
     from kernelswarm.worker.guard import Trusted
     from kernelswarm.worker.timing import Implementation, TimingSession
 
@@ -368,3 +367,26 @@ def test_a_block_whose_checksums_overflowed_is_not_counted_and_only_one_may():
     twice.times = 2
     m = run(twice, Scripted(log, Role.REFERENCE, 2e-3))
     assert [r.check for r in m.rejections] == [Check.PROTOCOL]
+
+
+class NoEvents(Scripted):
+    """A CPU worker: back-to-back calls have no events to hold against the host clock."""
+
+    def escape(self, impl: str, calls: int) -> Escaped:
+        return Escaped(calls, calls * self.seconds, None, [])
+
+
+def test_the_short_escape_run_is_only_where_events_are():
+    log: list[str] = []
+    m = run(NoEvents(log, Role.CANDIDATE, 1e-3), NoEvents(log, Role.REFERENCE, 2e-3))
+    assert not m.rejections
+    assert all(
+        t.escape is not None and t.escape_short is None for t in m.result.implementations.values()
+    )
+    # a few milliseconds of calls: a scheduler's hiccup of 30 ms on the judge's clock is no proof
+    # of a tampered clock there (the long run keeps its own, narrower, allowance)
+    _, reasons = timing_checks.escape_reasons(
+        "candidate", Escaped(100, 0.002, 0.002, []), 0.03, measure.SHORT_ESCAPE_SLACK
+    )
+    assert reasons == []
+    assert timing_checks.escape_reasons("candidate", Escaped(100, 0.002, 0.002, []), 0.03)[1]

@@ -97,9 +97,10 @@ def _agree(at_return: float, final: float, scale: float) -> bool:
 
 
 def escape_reasons(
-    name: str, answer: Escaped, judge_seconds: float
+    name: str, answer: Escaped, judge_seconds: float, judge_slack: float = 0.01
 ) -> tuple[EscapeRecord, list[Reason]]:
-    """Back-to-back calls: the judge's clock against the worker's, the worker's against events."""
+    """Back-to-back calls: the judge's clock against the worker's (``judge_slack`` seconds of
+    messages and scheduling allowed), the worker's against events."""
     record = EscapeRecord(answer.calls, judge_seconds, answer.host_seconds, answer.event_seconds)
     check = Check.TIMING if name == "candidate" else Check.HARNESS
     reasons = []
@@ -111,7 +112,7 @@ def escape_reasons(
             )
         )
     calls, worker_seconds = answer.calls, answer.host_seconds
-    if judge_seconds > ESCAPE_RATIO * worker_seconds + 0.01:
+    if judge_seconds > ESCAPE_RATIO * worker_seconds + judge_slack:
         reasons.append(
             Reason(
                 check,
