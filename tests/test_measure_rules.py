@@ -226,7 +226,7 @@ def test_warm_up_sets_of_their_own_unless_they_alone_exceed_the_memory_budget():
     assert drawn() == "draw 12 sets, 2 for warm-up"
     # five timed sets fill the budget, the two warm-up sets fit it alone: they are drawn (the
     # catalogue's matmul at N=4096 on a GPU; warmed on the first timed set, a side stream's
-    # unfinished output held that set's answer already and passed the completion check)
+    # unfinished output likely held that set's answer already and passed the completion check)
     assert drawn(set_memory_bytes=60 << 20) == "draw 5 sets, 2 for warm-up"
     assert drawn(set_memory_bytes=20 << 20) == "draw 2 sets, 0 for warm-up"
 

@@ -71,7 +71,7 @@ WARMUP_SETS = 2
 #: stream's matmul at N=4096, did not show it: examples/cheats/cuda/side_stream_when_timed.py)
 SHORT_ESCAPE = 100
 #: what the judge's clock may see beyond the worker's in that short run (a few milliseconds of
-#: calls; the long run's 10 ms is within one busy scheduler's hiccup)
+#: calls; the long run's JUDGE_SLACK, 10 ms, is within one busy scheduler's hiccup)
 SHORT_ESCAPE_SLACK = 0.05
 
 #: never-seen input sets inserted at random positions into each timed block
@@ -415,7 +415,9 @@ class Measurement:
             short = min(calls, SHORT_ESCAPE)
             timing.escape_short = self._escape_run(name, short, SHORT_ESCAPE_SLACK)
 
-    def _escape_run(self, name: str, calls: int, judge_slack: float = 0.01) -> EscapeRecord:
+    def _escape_run(
+        self, name: str, calls: int, judge_slack: float = timing_checks.JUDGE_SLACK
+    ) -> EscapeRecord:
         worker = self.workers[name]
         with self._alone(name):
             start = time.perf_counter()

@@ -21,6 +21,9 @@ MEMO_RATIO = 0.5
 ESCAPE_RATIO = 1.5
 #: an implementation whose eager time is under this is measuring launch overhead
 OVERHEAD_SECONDS = {"cuda": 20e-6, "cpu": 50e-6}
+#: seconds the judge's clock may see beyond the worker's over back-to-back calls (messages,
+#: scheduling)
+JUDGE_SLACK = 0.01
 #: a checksum at return may differ from the final one by this share of the output's magnitude
 CHECKSUM_TOLERANCE = 1e-3
 #: a timed block whose process had less CPU time than this share of its wall time was stopped
@@ -97,7 +100,7 @@ def _agree(at_return: float, final: float, scale: float) -> bool:
 
 
 def escape_reasons(
-    name: str, answer: Escaped, judge_seconds: float, judge_slack: float = 0.01
+    name: str, answer: Escaped, judge_seconds: float, judge_slack: float = JUDGE_SLACK
 ) -> tuple[EscapeRecord, list[Reason]]:
     """Back-to-back calls: the judge's clock against the worker's (``judge_slack`` seconds of
     messages and scheduling allowed), the worker's against events."""

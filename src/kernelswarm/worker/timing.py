@@ -106,8 +106,8 @@ def checksum(out: Any, wide: bool = False) -> torch.Tensor:
     same set's final output within ``CHECKSUM_TOLERANCE`` (1e-3), and PyTorch sums a float32
     tensor in float64 by copying it first. At KernelBench's sizes a whole float64 copy (12 GiB for
     L1/19's output) did not fit beside the timing sets, and reading and writing it cost five
-    times the timed ReLU itself. Outputs whose float32 sums overflow are timed again ``wide``
-    (``TimingSession.block``).
+    times the timed ReLU itself. Once an implementation's float32 sums overflow, its later
+    blocks are summed ``wide`` (``TimingSession.block``).
     """
     _, leaves = flatten(out)
     parts = []
