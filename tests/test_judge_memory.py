@@ -183,6 +183,37 @@ def test_the_reference_s_ulp_moves_and_differences_in_pieces_are_the_same_bits(m
         got = reference.one_ulp_away(x, torch.Generator().manual_seed(5))
         assert torch.equal(got, whole_ulp(x, torch.Generator().manual_seed(5))), dtype
         assert bool((got[:, 3] == 0).all()) and not bool((got == x.to(got.dtype))[x != 0].any())
+        # written straight into float64 (the float64 reference's inputs): the same values
+        wide = reference.one_ulp_away(x, torch.Generator().manual_seed(5), torch.float64)
+        assert wide.dtype == torch.float64 and torch.equal(wide, got.double()), dtype
+    empty = torch.empty(0, 3)
+    assert reference.one_ulp_away(empty, torch.Generator(), torch.float64).dtype == torch.float64
+    ints = torch.arange(4)
+    assert reference.one_ulp_away(ints, torch.Generator(), torch.float64) is ints
+
+
+def test_the_reference_gives_back_cached_gpu_memory_once_when_a_cast_runs_out(monkeypatch):
+    # L1/45 on an H100: the float64 inputs' 32 GiB asked for with 31.6 GiB cached in pieces
+    from kernelswarm.worker import reference
+
+    given_back: list[bool] = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: given_back.append(True))
+    tries = iter([torch.OutOfMemoryError("CUDA out of memory"), "made"])
+
+    def make() -> str:
+        got = next(tries)
+        if isinstance(got, Exception):
+            assert not given_back  # the first try came before the cache went back
+            raise got
+        return got
+
+    assert reference._roomy(make) == "made" and given_back == [True]
+
+    def never() -> str:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    with pytest.raises(torch.OutOfMemoryError):  # a second failure is the verdict's to show
+        reference._roomy(never)
     e = torch.randn(37, 53, dtype=torch.float64)
     w = e.float()
     w[0, 0] = float("nan")

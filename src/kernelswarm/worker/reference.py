@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import torch
 
@@ -49,6 +50,8 @@ from kernelswarm.tensors import (
 from kernelswarm.worker import counting, timing
 from kernelswarm.worker.guard import Phases, Trusted
 
+T = TypeVar("T")
+
 
 def _cast_inputs(inputs: list[Any], dtype: torch.dtype) -> list[Any]:
     """Copies of the inputs, floating ones in ``dtype`` (never the caller's own tensors)."""
@@ -56,6 +59,28 @@ def _cast_inputs(inputs: list[Any], dtype: torch.dtype) -> list[Any]:
         x.to(dtype, copy=True)
         if isinstance(x, torch.Tensor) and x.is_floating_point()
         else (x.clone() if isinstance(x, torch.Tensor) else x)
+        for x in inputs
+    ]
+
+
+def _roomy(make: Callable[[], T]) -> T:
+    """``make()``, tried once more after the GPU's cached memory is given back if it ran out of
+    memory: the float64 copies of KernelBench-sized inputs are a GPU's largest blocks, and the
+    allocator's cache, split by earlier runs, can hold the room they need in pieces (L1/45 on an
+    H100: 32 GiB asked for, 14 free and 31.6 cached but unusable). A second failure is raised."""
+    try:
+        return make()
+    except torch.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return make()
+
+
+def _moved_wide(inputs: list[Any], gen: torch.Generator) -> list[Any]:
+    """The inputs one ulp away (``one_ulp_away``), floating ones in float64; copies all."""
+    return [
+        one_ulp_away(x, gen, torch.float64)
+        if isinstance(x, torch.Tensor) and x.is_floating_point()
+        else _fresh(x)
         for x in inputs
     ]
 
@@ -215,7 +240,8 @@ class ReferenceRole:
         device) are never handed to a model: each run gets its own copies."""
         self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {name}")
         expected = _device_leaves(
-            self._run("float64", _cast_inputs(inputs, torch.float64)), "reference"
+            self._run("float64", _roomy(lambda: _cast_inputs(inputs, torch.float64))),
+            "reference",
         )
 
         self.phases.enter(Phase.WORKING_REFERENCE, f"for {name}")
@@ -283,11 +309,14 @@ class ReferenceRole:
         if small:
             squares = [_square(_float_diff(w, e)) for w, e in zip(working, expected, strict=True)]
         for k in range(ROUNDING_SAMPLES if small else 1):
-            shifted = [one_ulp_away(x, gen) for x in inputs]
-            wide = _cast_inputs(shifted, torch.float64)
-            if not small:  # only the working-precision run of small outputs needs them again
-                shifted = []
+            # entered before the inputs are moved and widened: their memory is this phase's
             self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {name}, inputs one ulp away")
+            if small:  # the working-precision run of small outputs needs them again
+                shifted = [one_ulp_away(x, gen) for x in inputs]
+                wide = _roomy(partial(_cast_inputs, shifted, torch.float64))
+            else:
+                shifted = []
+                wide = _roomy(partial(_moved_wide, inputs, gen))
             moved = _device_leaves(self._run("float64", wide), "reference")
             del wide
             if k == 0:
@@ -414,16 +443,22 @@ SMALL_OUTPUT = 4096
 ROUNDING_SAMPLES = 3
 
 
-def one_ulp_away(x: Any, gen: torch.Generator) -> Any:
+def one_ulp_away(x: Any, gen: torch.Generator, into: torch.dtype | None = None) -> Any:
     """A floating tensor with every nonzero element moved one ulp of its compute precision up or
     down, at random (zeros stay: they encode structure); anything else unchanged. bf16 and fp16
     values are moved in float32, the precision kernels compute them in: the inputs themselves
-    are given exactly, and no honest kernel rounds them further."""
-    if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel()):
+    are given exactly, and no honest kernel rounds them further.
+
+    ``into``: the moved values written straight into a tensor of that dtype (float64 for the
+    float64 reference: no moved copy in the input's own precision beside it, which at
+    KernelBench's sizes was a GPU's last 16 GiB, L1/45 on an H100)."""
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
         return x
+    if not x.numel():
+        return x if into is None else x.to(into, copy=True)
     up = torch.randint(0, 2, x.shape, generator=gen, dtype=torch.bool, device=x.device)
     wide = torch.float32 if x.dtype in (torch.bfloat16, torch.float16) else x.dtype
-    out = torch.empty(x.shape, dtype=wide, device=x.device)
+    out = torch.empty(x.shape, dtype=into or wide, device=x.device)
     # piece by piece: a 6 GiB input would otherwise take four temporaries of its size
     flat, up_flat, out_flat = x.reshape(-1), up.reshape(-1), out.view(-1)
     inf = torch.tensor(float("inf"), dtype=wide, device=x.device)
