@@ -290,6 +290,9 @@ def kernelbench_eval(kb_pkg: str, problem: Path, candidate: Path, out: Path, lim
         proc = _run(
             [sys.executable, "-c", KB_EVAL, str(kb_pkg), str(problem), str(candidate), str(build)],
             limit,
+            # its utils import litellm, which otherwise fetches a price list on import, three
+            # tries with waits on a machine without network: not the evaluator's own time
+            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
         )
     seconds = time.monotonic() - start
     found = [line for line in proc.stdout.splitlines() if line.startswith("KBRESULT ")]

@@ -20,7 +20,7 @@ if [ "${WIRE:-1}" = 1 ]; then  # WIRE=0 skips the transport measurement
 fi
 kb=()
 if [ "${KB_EVAL:-0}" = 1 ]; then
-  pip install -q --no-index --find-links .kb/wheels pydantic requests python-dotenv --target /tmp/kbdeps > "$out/pip.log" 2>&1
+  pip install -q --no-index --find-links .kb/wheels .kb/wheels/*.whl --target /tmp/kbdeps > "$out/pip.log" 2>&1
   kb=(--kernelbench-eval --kb-package .kb/kbpkg:/tmp/kbdeps)
 fi
 if [ "${L19:-1}" = 1 ]; then
