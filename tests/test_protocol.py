@@ -209,6 +209,16 @@ def test_the_reference_worker_s_own_failures_are_never_the_candidate_s():
         worker.request(Stored(), Stored)
     reason = attribute(caught.value.failure)
     assert reason.check is Check.HARNESS and "judge's own copies" in reason.detail
+    # out of memory in the reference itself: this device's limit at these sizes, said so, and
+    # not the problem's code failing (L1/45 at its own size on an H100)
+    worker = Recorded(
+        Role.REFERENCE, [(1, _failed(Phase.FLOAT64_REFERENCE, FailureKind.OUT_OF_MEMORY))]
+    )
+    with pytest.raises(WorkerError) as caught:
+        worker.request(Stored(), Stored)
+    reason = attribute(caught.value.failure)
+    assert reason.check is Check.PROBLEM and "own code failed" not in reason.detail
+    assert "more memory" in reason.detail and "float64 reference" in reason.detail
 
 
 def test_a_missing_toolchain_is_this_machine_s_not_the_candidate_s(monkeypatch):

@@ -60,6 +60,15 @@ def attribute(failure: Failure) -> Reason:
             f"no room for the judge's own copies during {failure.phase.value} (the GPU is shared "
             f"by the judge, the reference and the candidate): {detail}",
         )
+    if failure.owner is Owner.PROBLEM and failure.kind is FailureKind.OUT_OF_MEMORY:
+        # not a fault of the problem's code: the reference does not fit at this size beside the
+        # judge's float64 copies and the candidate (L1/45 on an H100)
+        return Reason(
+            Check.PROBLEM,
+            f"the reference ran out of memory during {failure.phase.value} at these sizes (the "
+            "judge runs it in float64 as well, on a device shared with the candidate and the "
+            "judge): judge smaller sizes (--set) or on a device with more memory. " + detail,
+        )
     if failure.owner is Owner.PROBLEM:
         return Reason(Check.PROBLEM, f"the problem's own code failed: {detail}")
     if failure.owner is Owner.HARNESS:
