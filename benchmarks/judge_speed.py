@@ -321,7 +321,10 @@ def main() -> None:
     ap.add_argument("--kernelbench-eval", action="store_true")
     ap.add_argument("--repeat", type=int, default=1, help="judge each candidate this many times")
     ap.add_argument(
-        "--stop-after", type=float, default=1e9, help="seconds: start nothing new after"
+        "--stop-after",
+        type=float,
+        default=1e9,
+        help="seconds: start nothing that could run past them (a run may take --limit)",
     )
     ap.add_argument("--limit", type=float, default=300.0, help="seconds one run may take")
     ap.add_argument("--jobs", type=int, default=1, help="small problems judged at once")
@@ -344,7 +347,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
 
     def problem_runs(n: int, alone: bool) -> None:
-        if time.monotonic() - started > args.stop_after:
+        # a deadline, not a start-by time: a run begun just before it could take --limit more,
+        # past the device call's own limit, and the call's files would not come back
+        if time.monotonic() - started + args.limit > args.stop_after:
             with lock:
                 print(f"(problem {n} not started: --stop-after)", flush=True)
             return

@@ -2,8 +2,9 @@
 # Issue 11 on the GPU machine, one device call: transport speed; KernelBench L1/19 at its own size
 # with timing (a cold build, then cached), with KernelBench's own evaluator beside (KB_EVAL=1);
 # then level-1 problems at their own sizes, correctness only, each judged against itself, until
-# SWEEP_SECONDS are spent (SWEEP: problem numbers, default all; JOBS: small ones at once; L19=0 skips
-# the first part); GPU_TESTS=1 times tests/test_gpu.py.
+# SWEEP_SECONDS are spent (none started that could run past them: each may take 120 s; SWEEP:
+# problem numbers, default all; JOBS: small ones at once; L19=0 skips the first part);
+# GPU_TESTS=1 times tests/test_gpu.py.
 # Needs .kb/ (ignored, carried): KernelBench's level1 files, its eval package, wheels for its needs
 # (tools/make_kb.sh builds it from a KernelBench git directory).
 set -u
