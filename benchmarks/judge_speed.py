@@ -275,7 +275,8 @@ sys.path[:0] = sys.argv[1].split(":")
 from kernelbench.eval import eval_kernel_against_ref
 ref, cand, build = open(sys.argv[2]).read(), open(sys.argv[3]).read(), sys.argv[4]
 start = time.monotonic()
-r = eval_kernel_against_ref(ref, cand, num_correct_trials=5, num_perf_trials=100,
+backend = "triton" if "import triton" in cand else "cuda"
+r = eval_kernel_against_ref(ref, cand, num_correct_trials=5, num_perf_trials=100, backend=backend,
                             measure_performance=True, build_dir=build, device=torch.device("cuda:0"))
 print("KBRESULT " + json.dumps({"compiled": r.compiled, "correctness": r.correctness,
       "runtime_ms": r.runtime, "ref_runtime_ms": getattr(r, "ref_runtime", None),

@@ -4,7 +4,8 @@
 # then level-1 problems at their own sizes, correctness only, each judged against itself, until
 # SWEEP_SECONDS are spent (none started that could run past them: each may take 120 s; SWEEP:
 # problem numbers, default all; JOBS: small ones at once; L19=0 skips the first part);
-# GPU_TESTS=1 times tests/test_gpu.py.
+# GPU_TESTS=1 times tests/test_gpu.py; CANDIDATES="12 88" judges and times those problems'
+# candidates in benchmarks/candidates (N_*.py), a cold build then cached, KernelBench's evaluator beside.
 # Needs .kb/ (ignored, carried): KernelBench's level1 files, its eval package, wheels for its needs
 # (tools/make_kb.sh builds it from a KernelBench git directory).
 set -u
@@ -28,6 +29,13 @@ if [ "${L19:-1}" = 1 ]; then
   python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/l1_19" "${kb[@]}" --limit 240 \
     --problems 19 --candidate 19=benchmarks/candidates/19_ReLU_cuda_vec4.py --timing --repeat "${REPEAT:-2}" \
     2>&1 | tee "$out/l1_19.md"
+fi
+if [ -n "${CANDIDATES:-}" ]; then
+  cands=(); nums=()
+  for n in $CANDIDATES; do cands+=(--candidate "$n=$(ls benchmarks/candidates/${n}_*.py)"); nums+=("$n"); done
+  python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/candidates" "${kb[@]}" --limit 240 \
+    --problems "$(IFS=,; echo "${nums[*]}")" "${cands[@]}" --timing --repeat "${REPEAT:-2}" \
+    2>&1 | tee "$out/candidates.md"
 fi
 # JOBS=3: problems with inputs under 1 GiB judged three at a time, the others alone after
 if [ "${SWEEP_SECONDS:-300}" != 0 ]; then
