@@ -5,7 +5,7 @@
 # SWEEP_SECONDS are spent (none started that could run past them: each may take 120 s; SWEEP:
 # problem numbers, default all; JOBS: small ones at once; L19=0 skips the first part);
 # GPU_TESTS=1 times tests/test_gpu.py; CANDIDATES="12 88" judges and times those problems'
-# candidates in benchmarks/candidates (N_*.py), a cold build then cached, KernelBench's evaluator beside.
+# candidates in benchmarks/candidates (N_*.py) too, after L1/19's, each as L1/19's is.
 # Needs .kb/ (ignored, carried): KernelBench's level1 files, its eval package, wheels for its needs
 # (tools/make_kb.sh builds it from a KernelBench git directory).
 set -u
@@ -25,11 +25,8 @@ if [ "${KB_EVAL:-0}" = 1 ]; then
   pip install -q --no-index --find-links .kb/wheels .kb/wheels/*.whl --target /tmp/kbdeps > "$out/pip.log" 2>&1
   kb=(--kernelbench-eval --kb-package .kb/kbpkg:/tmp/kbdeps)
 fi
-if [ "${L19:-1}" = 1 ]; then
-  python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/l1_19" "${kb[@]}" --limit 240 \
-    --problems 19 --candidate 19=benchmarks/candidates/19_ReLU_cuda_vec4.py --timing --repeat "${REPEAT:-2}" \
-    2>&1 | tee "$out/l1_19.md"
-fi
+# L1/19 is one of the candidates, first unless L19=0
+[ "${L19:-1}" = 1 ] && CANDIDATES="19 ${CANDIDATES:-}"
 if [ -n "${CANDIDATES:-}" ]; then
   cands=(); nums=()
   for n in $CANDIDATES; do cands+=(--candidate "$n=$(ls benchmarks/candidates/${n}_*.py)"); nums+=("$n"); done
