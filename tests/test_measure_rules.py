@@ -162,6 +162,25 @@ def test_stopped_or_starved_blocks_are_not_counted():
     assert "stopped or starved" in failed.value.reasons[-1].detail
 
 
+def test_blocks_starved_while_the_machine_is_busy_are_timed_again_past_the_budget():
+    # A busy machine (CI's two cores, shared by two tests) starves a few blocks in a row: the
+    # measurement goes on until each side has three counted ones, not to a 'could not be measured'.
+    log: list[str] = []
+    cand = Scripted(log, Role.CANDIDATE, 1e-3)
+    busy = iter([0.1] * 12)
+    original = cand.time_block
+
+    def time_block(*args, **kwargs):
+        cand.cpu_share = next(busy, 1.0)
+        return original(*args, **kwargs)
+
+    cand.time_block = time_block  # type: ignore[method-assign]
+    m = run(cand, Scripted(log, Role.REFERENCE, 2e-3))
+    assert not m.rejections and len(m.result.implementations["candidate"].rounds) >= 3
+    assert m.discarded["candidate"] >= 3
+    assert any("stopped or starved" in w for w in m.warnings)
+
+
 def test_at_least_three_rounds_whatever_the_budget(monkeypatch):
     monkeypatch.setattr(measure, "FRESH_PER_BLOCK", 1)
     log: list[str] = []

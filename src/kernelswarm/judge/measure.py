@@ -181,8 +181,10 @@ class Measurement:
                 self.progress(f"timing round {round_index + 1}: {name}")
                 self._block(name, used)
             memlog.log(f"timing round {round_index + 1}")
-            # At least min_rounds, whatever the budget: intervals come from whole rounds.
-            if round_index + 1 < opts.min_rounds:
+            # At least min_rounds counted for each, whatever the budget: intervals come from
+            # whole rounds, and a block stopped or starved on a busy machine is not counted (a
+            # wait for it to settle, up to max_rounds, rather than no measurement at all).
+            if any(len(self.impls[n].rounds) < opts.min_rounds for n in names):
                 continue
             done = all(
                 relative_halfwidth(self.impls[n].rounds) <= opts.target_rel_ci for n in names
