@@ -144,5 +144,10 @@ def test_broken_files_are_findings_in_a_folder_and_alone(tmp_path):
     assert not by_name["1_good.py"]["findings"]
     assert by_name["2_syntax.py"]["findings"][0]["kind"] == "broken"
     assert "broken on purpose" in by_name["3_raises.py"]["findings"][0]["detail"]
+    # the table a person reads lists every problem, the clean one too, findings first
+    rows = [line for line in folder.stderr.splitlines() if line.startswith("│")]
+    named = [name for line in rows for name in by_name if name in line]
+    assert named[-1] == "1_good.py" and set(named) == set(by_name), folder.stderr
+    assert "none" in next(line for line in rows if "1_good.py" in line)
     alone = lint(tmp_path / "2_syntax.py")
     assert alone.returncode == 1 and json.loads(alone.stdout)[0]["findings"]

@@ -96,13 +96,13 @@ def render_lint(results: list[LintResult], console: Console) -> None:
         f"lint: {len(results)} problems, {len(with_findings)} with findings",
         ("problem", "findings", "checked at", "H100 floor"),
     )
-    for r in with_findings:
-        floor = r.default_floor_h100_seconds
+    # every problem, those with findings first: one left out of the table reads as not checked
+    for r in with_findings + [r for r in results if not r.findings]:
         table.add_row(
             Text(Path(r.problem).name),
-            Text("\n".join(f"{f.kind}: {f.detail}" for f in r.findings)),
+            Text("\n".join(f"{f.kind}: {f.detail}" for f in r.findings) or "none"),
             " ".join(r.checked_at) or "default",
-            "-" if floor is None else f"{floor * 1e6:.3g} µs",
+            seconds_text(r.default_floor_h100_seconds),
         )
     console.print(table)
 
