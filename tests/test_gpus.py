@@ -19,13 +19,14 @@ from kernelswarm.judge.gpus import Gpu, GpuChoiceError, GpuPool, choose
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.verdict import Outcome, Verdict
 
-# the module's fixture is a whole run: made once, by one xdist worker, not once by each
+# the fixture is a whole check: made once, by one xdist worker, not once by each (session-scoped:
+# a module fixture is made again whenever the worker ran another module's tests in between)
 pytestmark = pytest.mark.xdist_group("test_gpus")
 
 A, B, C = Gpu(0, "0"), Gpu(1, "1"), Gpu(2, "GPU-3a10")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def accepted() -> Verdict:
     return check(
         CheckConfig(

@@ -18,7 +18,8 @@ from test_swarm import TREE, ZEROS, fenced, optimize
 
 from kernelswarm.runs import RunsError, RunsReader
 
-# the module's fixture is a whole run: made once, by one xdist worker, not once by each
+# the fixture is a whole run: made once, by one xdist worker, not once by each (session-scoped:
+# a module fixture is made again whenever the worker ran another module's tests in between)
 pytestmark = pytest.mark.xdist_group("test_runs")
 
 
@@ -28,7 +29,7 @@ def ks(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def db(tmp_path_factory) -> Path:
     """A finished optimize run (a right and a zeros candidate), a copy of it as a second run
     (for compare), a failed run, and a run whose process died without a word."""
