@@ -517,6 +517,12 @@ def test_memoisation_impossible_times_and_overhead():
     tiny = ImplTiming("eager", median=3e-6)
     assert "--set n=<larger>" in timing_checks.overhead_warning("cpu", tiny, PEAKS, ["n"])
     assert timing_checks.overhead_warning("cpu", replace(tiny, median=1e-2), PEAKS, ["n"]) is None
+    # near the overhead, yet at 71% of the speed of light: the work is timed, not launches
+    # (L1/12 on an H100: eager 62 µs, a host cost of 10 µs per call)
+    h100 = replace(PEAKS, launch_overhead_seconds=10e-6)
+    l1_12 = ImplTiming("eager", median=62e-6, sol_fraction=0.71)
+    assert timing_checks.overhead_warning("cuda", l1_12, h100, ["M"]) is None
+    assert timing_checks.overhead_warning("cuda", replace(l1_12, sol_fraction=0.05), h100, ["M"])
 
 
 @pytest.mark.gpu
