@@ -170,6 +170,7 @@ def _constructed(path: Path, names: set[str]) -> list[str]:
 
 REQUESTS = {
     "LoadReference", "LoadCandidate", "DrawTest", "DrawTimingSets", "AnswerTimingSet", "CountWork",
+    "PrepareTiming",
     "Estimate", "Sensitivity", "MeasurePeaks", "StoreTimingSets", "Call", "Finish", "Ping",
     "Warmup", "Rewarm", "TimeBlock", "Escape", "FinalOutputs",
 }  # fmt: skip

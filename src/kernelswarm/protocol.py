@@ -12,7 +12,8 @@ Who sends what, and when (docs/architecture.md has the sequence):
 * worker, at start: ``Hello``; before each piece of work: ``PhaseEntered``; on any exception:
   ``Failed`` (in place of the reply);
 * to the reference worker: ``LoadReference``, ``DrawTest``, ``DrawTimingSets``,
-  ``AnswerTimingSet``, ``CountWork``, ``Estimate``, ``Sensitivity``, ``MeasurePeaks``;
+  ``AnswerTimingSet``, ``PrepareTiming``, ``CountWork``, ``Estimate``, ``Sensitivity``,
+  ``MeasurePeaks``;
 * to the candidate worker: ``LoadCandidate``, ``StoreTimingSets``, ``Call``, ``Finish``;
 * to either, for timing: ``Ping``, ``Warmup``, ``Rewarm``, ``TimeBlock``, ``Escape``,
   ``FinalOutputs``; and ``Exit``.
@@ -33,7 +34,7 @@ from kernelswarm.plain import PlainError, from_plain, to_plain
 from kernelswarm.problem import Override
 
 #: bumped whenever a message changes; a worker of another version is refused at its hello
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 
 
 class ProtocolError(Exception):
@@ -66,6 +67,7 @@ class Phase(StrEnum):
     WORKING_REFERENCE = "working-precision reference"
     POLICY_REFERENCE = "policy-precision reference"
     DRAW_TIMING_SETS = "draw timing input sets"
+    PREPARE_TIMING = "import what timing needs (torch._dynamo, Inductor)"
     COUNT = "count flops and bytes"
     ESTIMATE = "estimate sizes on the meta device"
     SENSITIVITY = "measure the output's sensitivity"
@@ -87,6 +89,7 @@ class Phase(StrEnum):
 
 PHASE_OWNER: dict[Phase, Owner] = {
     Phase.START: Owner.HARNESS, Phase.PEAKS: Owner.HARNESS, Phase.PREPARE_CALL: Owner.HARNESS,
+    Phase.PREPARE_TIMING: Owner.HARNESS,
     Phase.TIMING_COPIES: Owner.HARNESS,
     Phase.IMPORT_CANDIDATE: Owner.CANDIDATE, Phase.CONSTRUCT_CANDIDATE: Owner.CANDIDATE,
     Phase.SHARE_WEIGHTS: Owner.CANDIDATE, Phase.MOVE_CANDIDATE: Owner.CANDIDATE,
@@ -339,6 +342,16 @@ class AnswerTimingSet:
     index: int
 
 
+@_message("prepare_timing")
+@dataclass(frozen=True)
+class PrepareTiming:
+    """Import what timing will need (the flop counter's torch._dynamo; torch.compile's Inductor
+    with ``compile``): seconds of one core, sent while the candidate runs its correctness calls
+    and the reference worker would otherwise wait."""
+
+    compile: bool
+
+
 @_message("count_work")
 @dataclass(frozen=True)
 class CountWork:
@@ -483,6 +496,14 @@ class TimingSetsDrawn:
 @dataclass(frozen=True)
 class TimingSetAnswered:
     answers: Answers
+
+
+@_message("timing_prepared")
+@dataclass(frozen=True)
+class TimingPrepared:
+    seconds: float
+    #: what could not be imported (said again, and attributed, where it is used): "" if nothing
+    missing: str = ""
 
 
 @_message("work_counted")

@@ -22,7 +22,7 @@ from kernelswarm.judge import memlog
 from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.builds import folder_for
 from kernelswarm.judge.calls import CallJudge, plan_calls, releases
-from kernelswarm.judge.client import CandidateClient, ReferenceClient, open_endpoint
+from kernelswarm.judge.client import CandidateClient, Pending, ReferenceClient, open_endpoint
 from kernelswarm.judge.gpu_memory import give_back
 from kernelswarm.judge.gpus import Gpu, pinned
 from kernelswarm.judge.lock import device_lock
@@ -40,6 +40,7 @@ from kernelswarm.protocol import (
     CandidateLoaded,
     ReferenceLoaded,
     Role,
+    TimingPrepared,
     Versions,
 )
 
@@ -120,6 +121,8 @@ class Judge:
         self.passed: set[Check] = set()
         self.failure_log = ""
         self.timing: TimingResult | None = None
+        #: the reference importing what timing needs, while the candidate runs (see _prepare)
+        self.preparing: Pending[TimingPrepared] | None = None
         self.weights: Weights | None = None
         self.protections: list[str] = []
         self.phases = PhaseTimes()
@@ -243,6 +246,7 @@ class Judge:
                     self.tests.release()
                     memlog.log("tests let go for timing")
                 with self._clock("timing"):
+                    self._prepared()
                     self._measure(ref, cand, cfg.timing)
         except WorkerError as exc:
             self.failure_log = exc.failure.log_tail
@@ -276,6 +280,7 @@ class Judge:
         if cfg.shared is not None:
             loaded = cfg.shared.loaded
             strong = cfg.shared.strong_enough
+            self._prepare(ref)
         else:
             assert ref is not None and loaded is not None
             with self._clock("reference"):
@@ -283,6 +288,7 @@ class Judge:
                 # heard from the judge: the reference lets go of the last test it sent (GiB at
                 # KernelBench's sizes, kept until the judge speaks) before the candidate runs
                 ref.ping()
+            self._prepare(ref)
             strong = not self.tests.strong_count() < cfg.min_strong
         if strong:
             self.passed.add(Check.STRENGTH)
@@ -306,6 +312,19 @@ class Judge:
             return
         with self._clock("correctness"):
             self._calls(cand)
+
+    def _prepare(self, ref: ReferenceClient | None) -> None:
+        """With timing to come, the reference (idle until then) imports what it needs now."""
+        timing = self.config.timing
+        if ref is not None and timing is not None:
+            self.preparing = ref.begin_prepare_timing(timing.compile_baseline)
+
+    def _prepared(self) -> None:
+        if self.preparing is None:
+            return
+        prepared, self.preparing = self.preparing.result(), None
+        if prepared.missing:
+            self.notes.append(f"timing: could not import {prepared.missing}")
 
     def _calls(self, cand: CandidateClient) -> None:
         plan = plan_calls(self.tests.tests)

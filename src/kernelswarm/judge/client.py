@@ -46,6 +46,7 @@ from kernelswarm.protocol import (
     PeaksMeasured,
     Ping,
     Pong,
+    PrepareTiming,
     ReferenceLoaded,
     Rewarm,
     Role,
@@ -54,6 +55,7 @@ from kernelswarm.protocol import (
     Stored,
     StoreTimingSets,
     TimeBlock,
+    TimingPrepared,
     TimingSetAnswered,
     TimingSetsDrawn,
     Warmed,
@@ -174,6 +176,10 @@ class ReferenceClient(TimingClient):
 
     def answer_timing_set(self, index: int) -> Answers:
         return self.endpoint.request(AnswerTimingSet(index), TimingSetAnswered).answers
+
+    def begin_prepare_timing(self, compile: bool) -> Pending[TimingPrepared]:
+        """Sent, not awaited: the reference imports what timing needs while the candidate runs."""
+        return Pending(self.endpoint, self.endpoint.send(PrepareTiming(compile)), TimingPrepared)
 
     def count_work(self) -> Counts:
         return self.endpoint.request(CountWork(), WorkCounted).counts

@@ -339,6 +339,7 @@ class Worker(Endpoint):
         self.log_path = self.scratch / "worker.log"
         self.deadline = 0.0
         self._seq = 0
+        self._answered = 0  # the last request whose reply arrived
         self._memory_exceeded: int | None = None
         self._stop_monitor = threading.Event()
 
@@ -453,11 +454,14 @@ class Worker(Endpoint):
         return self.handshake()
 
     def close(self) -> None:
-        """Ask the worker to exit, then kill its whole process group whatever it did."""
+        """Ask the worker to exit, then kill its whole process group whatever it did. A worker
+        still at a request (a reference preparing for timing the check did not reach) is killed
+        at once: it would read the goodbye only when done, and the check would wait for it."""
         self._stop_monitor.set()
         self.thaw()
         if self.proc is not None:
-            if self.proc.poll() is None and self.channel is not None:
+            idle = self._answered >= self._seq
+            if idle and self.proc.poll() is None and self.channel is not None:
                 with contextlib.suppress(wire.WireError, OSError):
                     self.channel.send(
                         protocol.encode(protocol.Exit(), None), deadline=time.monotonic() + 2
@@ -506,6 +510,7 @@ class Worker(Endpoint):
                 raise self._fail_protocol(f"the channel carried malformed data ({exc})") from None
             reply = self._accept(seq, message, expect_seq, expect)
             if reply is not None:
+                self._answered = max(self._answered, expect_seq or 0)
                 return reply
 
     # -- failures -----------------------------------------------------------------------------
