@@ -199,6 +199,9 @@ class Measurement:
                 raise MeasurementFailed(self.rejections)
             self._summarise(name)
             self._escape(name)
+        wide = timing_checks.wide_intervals_warning(self.impls, opts, time.monotonic() - started)
+        if wide:
+            self.warn(wide)
         memlog.log("escape checks")
         if self.cand is not None:
             self._recheck(used)

@@ -11,7 +11,7 @@ import math
 
 from kernelswarm.judge.floor import Floor
 from kernelswarm.judge.reasons import Check, Reason
-from kernelswarm.judge.results import EscapeRecord, ImplTiming
+from kernelswarm.judge.results import EscapeRecord, ImplTiming, TimingOptions
 from kernelswarm.protocol import BlockTimed, Escaped, Peaks
 
 #: repeats this much faster than first visits (both timed alone, the same way) are memoisation,
@@ -183,6 +183,26 @@ def overhead_warning(
         f"eager takes {eager.median * 1e6:.3g} µs per call, near the per-call overhead of this device "
         f"({peaks.launch_overhead_seconds * 1e6:.2g} µs): this measures launches, not "
         f"kernels. Scale the problem up{hint} (size globals: {', '.join(size_names) or 'none found'})."
+    )
+
+
+def wide_intervals_warning(
+    impls: dict[str, ImplTiming], options: TimingOptions, seconds: float
+) -> str | None:
+    """Said when timing ended (its budget or its rounds spent) with an interval wider than the
+    target: a speedup then reads "no measurable difference" where a longer measurement might
+    tell. (L1/12 on an H100: three rounds, one slow, 1.21x with an interval of 0.93–1.22.)"""
+    wide = [
+        f"{name} ±{t.rel_halfwidth:.1%} over {len(t.rounds)} rounds"
+        for name, t in impls.items()
+        if t.rel_halfwidth > options.target_rel_ci
+    ]
+    if not wide:
+        return None
+    return (
+        f"timing ended after {seconds:.0f} s with intervals wider than the "
+        f"±{options.target_rel_ci:.0%} aimed at ({'; '.join(wide)}): a longer --time-budget may "
+        "narrow them"
     )
 
 
