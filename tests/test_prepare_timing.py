@@ -26,8 +26,8 @@ def test_the_reference_prepares_while_the_candidate_runs_and_what_fails_is_said(
     def import_module(name: str, *args, **kwargs):  # the twin runs the worker's code here
         if name.startswith("torch._"):
             events.append(f"import {name}")
-        if name == "torch._inductor.compile_fx":
-            raise ImportError("no Inductor on this machine")
+        if name == "torch._dynamo":
+            raise ImportError("no dynamo on this machine")
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(reference, "import_module", import_module)
@@ -47,15 +47,16 @@ def test_the_reference_prepares_while_the_candidate_runs_and_what_fails_is_said(
     verdict = check(
         CheckConfig(
             problem=PROBLEMS / "matmul.py", candidate=EXAMPLES / "good" / "matmul_tiled.py",
-            seed=3, in_process=True, timing=TimingOptions(budget_seconds=0.5, max_rounds=3),
+            seed=3, in_process=True,
+            timing=TimingOptions(budget_seconds=0.5, max_rounds=3, compile_baseline=False),
         )
     )  # fmt: skip
     assert verdict.verdict.value == "accepted", [r.line() for r in verdict.reasons]
     assert events.index("import torch._dynamo") < events.index("candidate call")
-    assert events.index("import torch._inductor.compile_fx") < events.index("timing")
-    # said, and the compile baseline still timed (it imports Inductor itself, and says so if not)
-    assert any("could not import torch._inductor.compile_fx" in n for n in verdict.notes)
-    assert verdict.timing is not None and "compile" in verdict.timing.implementations
+    assert "import torch._inductor.compile_fx" not in events  # no compile baseline asked for
+    # said, and the work still counted (the flop counter imports torch._dynamo itself)
+    assert any("could not import torch._dynamo" in n for n in verdict.notes)
+    assert verdict.timing is not None and verdict.timing.counts.flops > 0
 
 
 def test_a_worker_still_at_a_request_is_killed_at_once_when_closed(tmp_path: Path):
