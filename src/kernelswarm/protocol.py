@@ -501,7 +501,6 @@ class TimingSetAnswered:
 @_message("timing_prepared")
 @dataclass(frozen=True)
 class TimingPrepared:
-    seconds: float
     #: what could not be imported (said again, and attributed, where it is used): "" if nothing
     missing: str = ""
 

@@ -280,7 +280,6 @@ class Judge:
         if cfg.shared is not None:
             loaded = cfg.shared.loaded
             strong = cfg.shared.strong_enough
-            self._prepare(ref)
         else:
             assert ref is not None and loaded is not None
             with self._clock("reference"):
@@ -288,8 +287,8 @@ class Judge:
                 # heard from the judge: the reference lets go of the last test it sent (GiB at
                 # KernelBench's sizes, kept until the judge speaks) before the candidate runs
                 ref.ping()
-            self._prepare(ref)
             strong = not self.tests.strong_count() < cfg.min_strong
+        self._prepare(ref)  # the reference's work for the tests is done (or was the round's)
         if strong:
             self.passed.add(Check.STRENGTH)
         self._note_constant_parameters(loaded)

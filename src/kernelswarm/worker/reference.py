@@ -12,7 +12,6 @@ Standard library and torch only.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from functools import partial
 from importlib import import_module
@@ -388,7 +387,6 @@ class ReferenceRole:
         the first flop count importing torch._dynamo. What fails to import is said, not raised:
         the flop count and the compile baseline say it again where it matters."""
         self.phases.enter(Phase.PREPARE_TIMING)
-        started = time.perf_counter()
         modules = ["torch._dynamo"] + (["torch._inductor.compile_fx"] if req.compile else [])
         missing = []
         for name in modules:
@@ -396,7 +394,7 @@ class ReferenceRole:
                 import_module(name)
             except Exception as exc:  # said in the reply (and again where it is used)
                 missing.append(f"{name}: {type(exc).__name__}: {exc}"[:300])
-        return TimingPrepared(time.perf_counter() - started, "; ".join(missing))
+        return TimingPrepared("; ".join(missing))
 
     def count(self, req: CountWork) -> WorkCounted:
         self.phases.enter(Phase.COUNT)
