@@ -97,7 +97,7 @@ def render_lint(results: list[LintResult], console: Console) -> None:
         ("problem", "findings", "checked at", "H100 floor"),
     )
     # every problem, those with findings first: one left out of the table reads as not checked
-    for r in with_findings + [r for r in results if not r.findings]:
+    for r in sorted(results, key=lambda r: not r.findings):  # stable: the order otherwise kept
         table.add_row(
             Text(Path(r.problem).name),
             Text("\n".join(f"{f.kind}: {f.detail}" for f in r.findings) or "none"),
