@@ -32,18 +32,12 @@ def test_the_reference_prepares_while_the_candidate_runs_and_what_fails_is_said(
 
     monkeypatch.setattr(reference, "import_module", import_module)
     real_call = check_module.CandidateClient.call
-    real_measure = check_module.Judge._measure
 
     def call(self, *args, **kwargs):
         events.append("candidate call")
         return real_call(self, *args, **kwargs)
 
-    def measure(self, *args, **kwargs):
-        events.append("timing")
-        return real_measure(self, *args, **kwargs)
-
     monkeypatch.setattr(check_module.CandidateClient, "call", call)
-    monkeypatch.setattr(check_module.Judge, "_measure", measure)
     verdict = check(
         CheckConfig(
             problem=PROBLEMS / "matmul.py", candidate=EXAMPLES / "good" / "matmul_tiled.py",
