@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import PROBLEMS
 
-from kernelswarm.judge.sandbox import Limits, Worker, worker_env
+from kernelswarm.judge.sandbox import Limits, Worker, reference_caches, worker_env
 from kernelswarm.protocol import Role
 
 
@@ -76,6 +77,21 @@ def test_worker_group_is_killed_and_scratch_removed():
     except ProcessLookupError:
         alive = False
     assert not alive
+
+
+def test_the_reference_keeps_its_triton_kernels_between_checks(tmp_path, monkeypatch):
+    # Triton's cache in the worker's scratch compiled an Inductor graph's kernels again in every
+    # check, though Inductor found the graph cached: both are kept, in the one folder the
+    # confined reference worker may write besides its scratch.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = worker_env(scratch)
+    shared = reference_caches(env)
+    assert Path(env["TORCHINDUCTOR_CACHE_DIR"]) == shared
+    assert Path(env["TRITON_CACHE_DIR"]).is_dir()
+    assert Path(env["TRITON_CACHE_DIR"]).is_relative_to(shared)
+    assert shared.is_relative_to(tmp_path / "cache")
 
 
 def test_scratch_folders_cannot_pass_for_modules(tmp_path):

@@ -15,8 +15,8 @@ out=${OUT:-/tmp/kernelswarm-speed}
 mkdir -p "$out"
 nvidia-smi -L; nproc; free -g | head -2
 if [ "${GPU_TESTS:-0}" = 1 ]; then
-  t0=$SECONDS; python3 -m pytest -q tests/test_gpu.py -p no:cacheprovider > "$out/test_gpu.log" 2>&1
-  echo "tests/test_gpu.py: exit $? in $((SECONDS - t0)) s"; tail -3 "$out/test_gpu.log"
+  t0=$SECONDS; python3 -m pytest -q tests/test_gpu.py -p no:cacheprovider --durations=0 > "$out/test_gpu.log" 2>&1
+  echo "tests/test_gpu.py: exit $? in $((SECONDS - t0)) s"; tail -20 "$out/test_gpu.log"
 fi
 if [ "${WIRE:-1}" = 1 ]; then  # WIRE=0 skips the transport measurement
   python3 tools/wire_speed.py 4 gpu 2>&1 | grep -v -e Deprecation -e "sent in" | tee "$out/wire.log"

@@ -173,6 +173,26 @@ def worker_env(scratch: Path, builds: Path | None = None) -> dict[str, str]:
     return env
 
 
+def reference_caches(env: dict[str, str]) -> Path:
+    """The reference worker's compiler caches, shared between checks (set in ``env``; returned,
+    the one folder it may write besides its scratch).
+
+    Only the problem's own code and ours run there, so its caches can be kept from one check to
+    the next: torch.compile's baseline then compiles once per problem, not per check. Triton's
+    kernels are kept inside Inductor's folder: with Triton's cache in the worker's scratch, an
+    Inductor graph found cached still had its Triton kernels compiled again in every check.
+    """
+    shared = (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "kernelswarm"
+        / "inductor"
+    )
+    (shared / "triton").mkdir(parents=True, exist_ok=True)
+    env["TORCHINDUCTOR_CACHE_DIR"] = str(shared)
+    env["TRITON_CACHE_DIR"] = str(shared / "triton")
+    return shared
+
+
 class Endpoint:
     """The judge's end of one worker: typed requests out, typed replies in, failures attributed.
 
@@ -382,17 +402,7 @@ class Worker(Endpoint):
             env["CUDA_VISIBLE_DEVICES"] = ""
         elif (pinned := gpus.current()) is not None:
             env["CUDA_VISIBLE_DEVICES"] = pinned.visible  # the check's own GPU, and only it
-        shared = None
-        if self.role is Role.REFERENCE:
-            # Only the problem's own code and ours run there: its Inductor cache can be shared
-            # between runs (torch.compile baselines then compile once per problem, not per check).
-            shared = (
-                Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                / "kernelswarm"
-                / "inductor"
-            )
-            shared.mkdir(parents=True, exist_ok=True)
-            env["TORCHINDUCTOR_CACHE_DIR"] = str(shared)
+        shared = reference_caches(env) if self.role is Role.REFERENCE else None
         if self.confined:
             own = self.builds if self.builds is not None else shared
             spec = spec_for(
