@@ -317,3 +317,39 @@ def test_sums_over_an_output_on_the_gpu_need_no_float64_copy_of_it():
     assert all_finite(x)
     extra = torch.cuda.max_memory_allocated() - before
     assert extra < 600 << 20, f"{extra / 2**20:.0f} MiB more to see a 1 GiB output is finite"
+
+
+def _relu_limited(tmp_path, forward: str) -> dict:
+    from kernelswarm.judge.sandbox import Limits
+    from kernelswarm.problem import Override
+
+    source = (PROBLEMS / "relu.py").read_text().replace("class Model(", "class ModelNew(")
+    candidate = tmp_path / "candidate.py"
+    candidate.write_text(source.replace("        return torch.relu(x)", forward))
+    config = CheckConfig(
+        problem=PROBLEMS / "relu.py", candidate=candidate, seed=3,
+        overrides=(Override("dim", 65536),), limits=Limits(memory_bytes=int(0.9 * 2**30)),
+    )  # fmt: skip
+    return check(config).to_dict()
+
+
+def test_what_the_judge_hands_the_candidate_is_not_counted_against_its_limit(tmp_path):
+    # KernelBench's L1/45 on an H100: its 16 GiB inputs arrived in host memory (the GPU was
+    # full) and a correct candidate was killed at 32.5 GiB of the default 32 GiB. Here 16 MiB
+    # inputs: sixteen calls' inputs, copies and kept outputs take the worker past 0.9 GiB.
+    verdict = _relu_limited(tmp_path, "        return torch.relu(x)")
+    assert verdict["verdict"] == "accepted", verdict["reasons"]
+    assert len(verdict["calls"]) >= 10
+
+
+def test_a_candidate_past_its_own_limit_and_the_judges_share_is_still_killed(tmp_path):
+    hoard = (
+        "        hoard = []\n"
+        "        while True:\n"
+        "            hoard.append(torch.ones(64 << 20, dtype=torch.uint8))"
+    )
+    verdict = _relu_limited(tmp_path, hoard)
+    assert verdict["verdict"] == "rejected"
+    [reason] = verdict["reasons"]
+    assert reason["check"] == "memory"
+    assert "for the tests the judge handed it" in reason["detail"]

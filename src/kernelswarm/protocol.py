@@ -35,6 +35,10 @@ from kernelswarm.problem import Override
 
 #: bumped whenever a message changes; a worker of another version is refused at its hello
 PROTOCOL_VERSION = 5
+#: the candidate worker keeps the outputs it returned, for the final look (whether they changed
+#: after return), up to this many bytes (outputs and their copies); past it the oldest are
+#: looked at once more and let go when the next call comes (the judge has compared them by then)
+RETAIN_OUTPUT_BYTES = 1 << 30
 
 
 class ProtocolError(Exception):

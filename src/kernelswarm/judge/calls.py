@@ -19,7 +19,7 @@ from kernelswarm.judge.compare import Comparison
 from kernelswarm.judge.reasons import Check, Reasons
 from kernelswarm.judge.tests import TestCase
 from kernelswarm.judge.verdict import CallRecord, OutputRecord
-from kernelswarm.protocol import Called, Finished, InputMode, OutputFact
+from kernelswarm.protocol import RETAIN_OUTPUT_BYTES, Called, Finished, InputMode, OutputFact
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,22 @@ def releases(plan: list[PlannedCall]) -> list[list[str]]:
         live.add(planned.key)
         out.append(gone)
     return out
+
+
+def held_for_calls(plan: list[PlannedCall]) -> int:
+    """The most host memory the candidate worker holds for the judge's sake over these calls:
+    every input set it is sent or clones (small ones are kept to the end), a pristine copy of
+    one call's inputs, the outputs it keeps for the final look (at most RETAIN_OUTPUT_BYTES)
+    and one call's outputs with their kept copies. On a GPU with room they cost no host memory;
+    where it is full they arrive on the host."""
+    if not plan:
+        return 0
+    received = sum(
+        p.case.input_nbytes for p in plan if p.mode in (InputMode.FRESH, InputMode.CLONE)
+    )
+    outputs = [2 * sum(p.case.output_nbytes) for p in plan]
+    pristine = max(p.case.input_nbytes for p in plan)
+    return received + pristine + min(RETAIN_OUTPUT_BYTES, sum(outputs)) + max(outputs)
 
 
 def plan_calls(tests: list[TestCase]) -> list[PlannedCall]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from kernelswarm.judge import memlog
 from kernelswarm.judge.attribution import attribute
 from kernelswarm.judge.builds import folder_for
-from kernelswarm.judge.calls import CallJudge, plan_calls, releases
+from kernelswarm.judge.calls import CallJudge, held_for_calls, plan_calls, releases
 from kernelswarm.judge.client import CandidateClient, Pending, ReferenceClient, open_endpoint
 from kernelswarm.judge.gpu_memory import give_back
 from kernelswarm.judge.gpus import Gpu, pinned
@@ -332,6 +332,7 @@ class Judge:
         # memory and an address-keyed cache is caught as such (state), not as wrong values.
         large = bool(plan) and plan[0].case.input_nbytes >= RELEASE_FROM_BYTES
         frees = releases(plan) if large else [[] for _ in plan]
+        cand.endpoint.hold_for_judge(held_for_calls(plan))
         for number, (planned, release) in enumerate(zip(plan, frees, strict=True), 1):
             self.progress(f"candidate: call {number} ({planned.case.name}, {planned.mode.words})")
             reply = cand.call(

@@ -230,6 +230,11 @@ class Endpoint:
     def extend(self, seconds: float) -> None:
         """Push the wall-clock deadline back (a phase with its own budget, such as timing)."""
 
+    def hold_for_judge(self, nbytes: int) -> None:
+        """The worker holds up to ``nbytes`` of host memory for the judge from now on (the tests'
+        inputs it is handed, their copies, the outputs it keeps for the final look): they are
+        not counted against its own memory limit. Replaces what was said before."""
+
     def stage(self, path: str) -> str:
         """Where the worker finds this file (a confined worker reads only its scratch folder)."""
         return path
@@ -361,6 +366,7 @@ class Worker(Endpoint):
         self._seq = 0
         self._answered = 0  # the last request whose reply arrived
         self._memory_exceeded: int | None = None
+        self._held_for_judge = 0
         self._stop_monitor = threading.Event()
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -538,6 +544,18 @@ class Worker(Endpoint):
         self._kill_group()
         return super()._failure(kind, detail)
 
+    def hold_for_judge(self, nbytes: int) -> None:
+        self._held_for_judge = max(0, nbytes)
+
+    @property
+    def memory_limit(self) -> int:
+        """Its own limit, plus what it holds for the judge: a test's inputs arrive in host memory
+        where the GPU is full (KernelBench's L1/45 on an H100: 16 GiB of inputs, and a correct
+        candidate was killed at 32.5 GiB of the default 32 GiB). Never past the reference's
+        share of this machine, unless its own limit is higher."""
+        ceiling = max(self.limits.memory_bytes, reference_limits(self.limits).memory_bytes)
+        return min(ceiling, self.limits.memory_bytes + self._held_for_judge)
+
     def _fail_timeout(self) -> WorkerError:
         return self._failure(
             FailureKind.TIMEOUT,
@@ -555,10 +573,19 @@ class Worker(Endpoint):
                 f"the worker closed its channel during {self.doing} but kept running",
             )
         if self._memory_exceeded is not None:
+            limit = self.memory_limit
+            held = limit - self.limits.memory_bytes
+            handed = f"{held / 2**30:.1f} GiB" if held >= 1 << 30 else f"{held >> 20} MiB"
+            whose = (
+                f" ({self.limits.memory_bytes / 2**30:.1f} GiB of its own, {handed} for the "
+                "tests the judge handed it)"
+                if held > 0
+                else ""
+            )
             return self._failure(
                 FailureKind.MEMORY_LIMIT,
                 f"used {self._memory_exceeded / 2**30:.1f} GiB during {self.doing}, over the "
-                f"{self.limits.memory_bytes / 2**30:.1f} GiB limit; killed",
+                f"{limit / 2**30:.1f} GiB limit{whose}; killed",
             )
         if self._processes_exceeded is not None:
             return self._failure(
@@ -592,7 +619,7 @@ class Worker(Endpoint):
             channel = self.channel
             if channel is not None and channel.bulk_in is not None:
                 rss += channel.bulk_in.allocated()  # what it wrote to the judge, it holds
-            if rss > self.limits.memory_bytes:
+            if rss > self.memory_limit:
                 self._memory_exceeded = rss
             elif tasks > self.limits.processes:
                 self._processes_exceeded = tasks

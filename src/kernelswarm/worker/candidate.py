@@ -31,6 +31,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 
 from kernelswarm import precision, problem, variants
 from kernelswarm.protocol import (
+    RETAIN_OUTPUT_BYTES,
     Call,
     Called,
     CandidateLoaded,
@@ -60,10 +61,8 @@ from kernelswarm.worker import poison, timing
 from kernelswarm.worker.guard import Phases, Trusted
 
 LATE_WAIT_S = 0.05
-# Outputs kept for the final look (whether they changed after return) take at most this much;
-# past it the oldest are looked at once more and let go when the next call comes (the judge has
-# compared them by then). Small problems keep every output to the end, as before.
-RETAIN_BYTES = 1 << 30
+# Small problems keep every output to the end; large ones at most this much (protocol.py).
+RETAIN_BYTES = RETAIN_OUTPUT_BYTES
 #: free GPU memory an output's kept copy leaves beyond the judge's copy of it
 KEEP_MARGIN_BYTES = 1 << 30
 
