@@ -4,7 +4,7 @@
 # then level-1 problems at their own sizes, correctness only, each judged against itself, until
 # SWEEP_SECONDS are spent (none started that could run past them: each may take 120 s; SWEEP:
 # problem numbers, default all; JOBS: small ones at once; L19=0 skips the first part);
-# GPU_TESTS=1 times tests/test_gpu.py; TOTAL_SECONDS: the whole call's seconds, the sweep's share
+# SWEEP_LIMIT: seconds one problem may take (120); GPU_TESTS=1 times tests/test_gpu.py; TOTAL_SECONDS: the whole call's seconds, the sweep's share
 # being what the parts before it left; CANDIDATES="12 88" judges and times those problems'
 # candidates in benchmarks/candidates (N_*.py) too, after L1/19's, each as L1/19's is.
 # Needs .kb/ (ignored, carried): KernelBench's level1 files, its eval package, wheels for its needs
@@ -42,7 +42,7 @@ if [ -n "${TOTAL_SECONDS:-}" ]; then sweep=$((TOTAL_SECONDS - SECONDS)); [ "$swe
 if [ "$sweep" != 0 ]; then
   echo "sweep: $sweep s"
   python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/sweep" --problems "${SWEEP:-}" \
-    --limit 120 --stop-after "$sweep" --jobs "${JOBS:-1}" 2>&1 | tee "$out/sweep.md"
+    --limit "${SWEEP_LIMIT:-120}" --stop-after "$sweep" --jobs "${JOBS:-1}" 2>&1 | tee "$out/sweep.md"
 fi
 # the device tool brings back at most 8 files: the tables as they are, the rest in one archive
 tar czf /tmp/gpu_speed.tgz -C "$out" . && mv /tmp/gpu_speed.tgz "$out/" && \
