@@ -101,6 +101,9 @@ class Scripted:
     def store_timing_sets(self, sets, warmup) -> None:
         self.known |= set(sets)
 
+    def hold_for_judge(self, nbytes: int) -> None:
+        self.held_for_judge = nbytes
+
     def final_outputs(self, impl, indices):
         return [[torch.ones(2, 2)] for _ in indices]
 
@@ -238,9 +241,14 @@ def test_warm_up_sets_of_their_own_unless_they_alone_exceed_the_memory_budget():
 
     def drawn(**options) -> str:
         log.clear()
-        m = run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 2e-3), **options)
+        candidate = Scripted(log, Role.CANDIDATE, 1e-3)
+        m = run(candidate, Scripted(log, Role.REFERENCE, 2e-3), **options)
         assert not m.rejections
-        return [x for x in log if x.startswith("draw")][-1]
+        said = [x for x in log if x.startswith("draw")][-1]
+        # the candidate's memory limit leaves out every set it holds, and one timed output
+        sets, warmup = (int(w) for w in said.split() if w.isdigit())
+        assert candidate.held_for_judge == (sets + warmup + 1) * (12 << 20)
+        return said
 
     assert drawn() == "draw 12 sets, 2 for warm-up"
     # five timed sets fill the budget, the two warm-up sets fit it alone: they are drawn (the

@@ -332,7 +332,7 @@ class Judge:
         # memory and an address-keyed cache is caught as such (state), not as wrong values.
         large = bool(plan) and plan[0].case.input_nbytes >= RELEASE_FROM_BYTES
         frees = releases(plan) if large else [[] for _ in plan]
-        cand.endpoint.hold_for_judge(held_for_calls(plan))
+        cand.hold_for_judge(held_for_calls(plan))
         for number, (planned, release) in enumerate(zip(plan, frees, strict=True), 1):
             self.progress(f"candidate: call {number} ({planned.case.name}, {planned.mode.words})")
             reply = cand.call(

@@ -213,6 +213,11 @@ class CandidateClient(TimingClient):
         )
         return Pending(self.endpoint, self.endpoint.send(request), CandidateLoaded)
 
+    def hold_for_judge(self, nbytes: int) -> None:
+        """It holds up to ``nbytes`` of host memory for the judge from now on (the tests' inputs,
+        their copies, the outputs it keeps): not counted against its own memory limit."""
+        self.endpoint.hold_for_judge(nbytes)
+
     def store_timing_sets(self, sets: dict[int, list[Any]], warmup: list[list[Any]]) -> None:
         by_number = {str(j): inputs for j, inputs in sets.items()}
         self.endpoint.request(StoreTimingSets(by_number, warmup), Stored)

@@ -280,7 +280,7 @@ class Measurement:
             # block that times it first, so its answer cannot be prepared while nothing is timed.
             pool = max(1, n_sets // 2)
             # every set, warm-up's too, and a timed output with its copy, where the GPU is full
-            self.cand.endpoint.hold_for_judge((n_sets + len(warmup) + 1) * per_set)
+            self.cand.hold_for_judge((n_sets + len(warmup) + 1) * per_set)
             self.cand.store_timing_sets(dict(enumerate(drawn.sets[:pool])), drawn.warmup)
             self.arriving = {j: drawn.sets[j] for j in range(pool, n_sets)}
         del drawn
