@@ -38,7 +38,11 @@ def check_command(
     ] = opt.Weights.share,
     timeout: opt.TimeoutOption = 300.0,
     memory_gb: Annotated[
-        float | None, typer.Option(help="Memory limit per worker process, GiB")
+        float | None,
+        typer.Option(
+            help="Memory limit per worker process, GiB (a candidate's own: what it holds for "
+            "the judge, the tests' inputs and copies, is added)"
+        ),
     ] = None,
     keep_scratch: Annotated[
         bool, typer.Option(help="Keep the workers' scratch directories")
