@@ -353,3 +353,23 @@ def test_a_candidate_past_its_own_limit_and_the_judges_share_is_still_killed(tmp
     [reason] = verdict["reasons"]
     assert reason["check"] == "memory"
     assert "for the tests the judge handed it" in reason["detail"]
+
+
+def test_a_host_tensor_stays_where_it_is():
+    x = torch.arange(12.0).reshape(3, 4).t()
+    held = tensors.host_tensor(x)
+    assert held.data_ptr() == x.data_ptr() and torch.equal(held, x)
+
+
+@pytest.mark.gpu
+def test_tests_reach_the_host_whole_and_apart_from_the_gpu():
+    # From the GPU the host copy goes into pages faulted first by a parallel fill (5.7x faster
+    # than .cpu() for 6 GiB on the H200's machine): it must still be the same values, any layout.
+    for x in (torch.randn(257, 129, dtype=torch.float64, device="cuda").t(),
+              torch.randint(-5, 5, (1000,), device="cuda"), torch.empty(0, 3, device="cuda")):  # fmt: skip
+        held = tensors.host_tensor(x)
+        assert held.device.type == "cpu" and held.dtype == x.dtype and held.shape == x.shape
+        assert torch.equal(held, x.cpu())
+        if x.numel():
+            x.add_(1)
+            assert not torch.equal(held, x.cpu())

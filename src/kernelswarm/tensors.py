@@ -56,7 +56,24 @@ def to_device(value: Any, device: torch.device) -> Any:
 
 def host(value: Any) -> Any:
     """A tensor on the host (detached); other values unchanged."""
-    return value.detach().cpu() if isinstance(value, torch.Tensor) else value
+    return host_tensor(value) if isinstance(value, torch.Tensor) else value
+
+
+def host_tensor(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in host memory (detached; a host tensor is returned as it is, as ``.cpu()`` does).
+
+    From a GPU, into pages faulted first by a parallel fill: ``.cpu()`` faults its fresh pages
+    one by one during the copy (1.8 GB/s on the H200's machine; a fill on torch's threads and
+    then the copy, 10.5 GB/s: ``benchmarks/host_hold.py``). A test of KernelBench's L1/87 (36 GiB)
+    took 20 s to be held on the host.
+    """
+    t = t.detach()
+    if t.device.type != "cuda":
+        return t.cpu()
+    out = torch.empty(t.shape, dtype=t.dtype)
+    out.zero_()
+    out.copy_(t)
+    return out
 
 
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:

@@ -33,7 +33,7 @@ import torch
 from kernelswarm.judge.reasons import Check
 from kernelswarm.precision import UNIT_ROUNDOFF, Policy
 from kernelswarm.protocol import Answers
-from kernelswarm.tensors import pieces, row_pieces
+from kernelswarm.tensors import host_tensor, pieces, row_pieces
 
 
 @dataclass(frozen=True)
@@ -197,13 +197,13 @@ class Tolerance:
 
     def to_host(self) -> None:
         """Hold everything in host memory (the GPU is full): comparisons then run there."""
-        self.e = self.e.cpu()
+        self.e = host_tensor(self.e)
         if self.w is not None:
-            self.w = self.w.cpu()
+            self.w = host_tensor(self.w)
         for name in ("allowed", "finite"):
             value = getattr(self, name, None)
             if isinstance(value, torch.Tensor):
-                setattr(self, name, value.cpu())
+                setattr(self, name, host_tensor(value))
 
     def check(self, candidate: torch.Tensor, quick: bool = False) -> Comparison:
         """Compare a candidate output (already known to have the right shape).

@@ -31,7 +31,7 @@ from kernelswarm.judge.sandbox import judge_device, physical_memory_bytes
 from kernelswarm.judge.verdict import TestRecord
 from kernelswarm.precision import UNIT_ROUNDOFF, Policy
 from kernelswarm.protocol import Answers, DrawnTest
-from kernelswarm.tensors import host, nbytes, same_bits
+from kernelswarm.tensors import host, host_tensor, nbytes, same_bits
 
 #: tests drawn beyond the default ones when too few are strong
 MAX_EXTRA_TESTS = 8
@@ -161,7 +161,7 @@ def on_host(case: TestCase) -> TestCase:
     tolerances = [copy.copy(t) for t in case.tolerances]
     copied = replace(case, inputs=list(case.inputs), tolerances=tolerances)
     _to_host(copied)
-    copied.working = [w.cpu() if w.device.type != "meta" else w for w in copied.working]
+    copied.working = [host_tensor(w) if w.device.type != "meta" else w for w in copied.working]
     return copied
 
 
@@ -177,7 +177,9 @@ def _to_host(case: TestCase) -> None:
         tol.to_host()
     # a tolerance holds the very float64 answer the test holds: one copy, not two
     case.expected = (
-        [tol.e for tol in case.tolerances] if case.tolerances else [e.cpu() for e in case.expected]
+        [tol.e for tol in case.tolerances]
+        if case.tolerances
+        else [host_tensor(e) for e in case.expected]
     )
 
 
