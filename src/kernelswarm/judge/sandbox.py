@@ -553,7 +553,7 @@ class Worker(Endpoint):
         where the GPU is full (KernelBench's L1/45 on an H100: 16 GiB of inputs, and a correct
         candidate was killed at 32.5 GiB of the default 32 GiB). Never past the reference's
         share of this machine, unless its own limit is higher."""
-        ceiling = max(self.limits.memory_bytes, reference_limits(self.limits).memory_bytes)
+        ceiling = reference_limits(self.limits).memory_bytes  # never below its own limit
         return min(ceiling, self.limits.memory_bytes + self._held_for_judge)
 
     def _fail_timeout(self) -> WorkerError:
