@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, PROBLEMS
@@ -64,6 +65,90 @@ def test_a_daemon_started_by_the_candidate_ends_with_its_worker(tmp_path, unconf
         assert survivors
     else:
         assert not survivors
+
+
+STUCK = """
+import os, torch, torch.nn as nn
+class ModelNew(nn.Module):
+    def forward(self, A, B):
+        if os.fork() == 0:
+            os.execv("/bin/sleep", ["sleep", "{marker}"])
+        while True:
+            pass
+"""
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+@pytest.mark.slow
+def test_a_worker_ends_when_its_judge_is_killed(tmp_path):
+    """A judge killed outright (no clean-up runs) leaves no worker spinning on: its launcher
+    sees the judge gone and kills the worker's namespace."""
+    marker = f"{os.getpid()}9.{time.time_ns() % 10**6}"
+    candidate = tmp_path / "stuck.py"
+    candidate.write_text(STUCK.replace("{marker}", marker))
+    judge = subprocess.Popen(
+        [sys.executable, "-m", "kernelswarm", "check", str(PROBLEMS / "matmul.py"),
+         str(candidate), "--device", "cpu"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not _alive(marker) and judge.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _alive(marker), "the stuck candidate never ran"
+        launchers = _children(judge.pid)
+        assert launchers
+    finally:
+        judge.kill()
+        judge.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (_alive(marker) or any(map(_running, launchers))):
+        time.sleep(0.1)
+    survivors = _alive(marker)
+    for pid in survivors + [p for p in launchers if _running(p)]:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors and not any(map(_running, launchers))
+
+
+@pytest.mark.slow
+def test_a_judge_ended_by_sigterm_cleans_up_as_after_ctrl_c(tmp_path):
+    """SIGTERM (a scheduler's, a time limit's) ends the run as Ctrl-C does: the worker is
+    stopped and its scratch folder removed, promptly."""
+    marker = f"{os.getpid()}8.{time.time_ns() % 10**6}"
+    candidate = tmp_path / "stuck.py"
+    candidate.write_text(STUCK.replace("{marker}", marker))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    judge = subprocess.Popen(
+        [sys.executable, "-m", "kernelswarm", "check", str(PROBLEMS / "matmul.py"),
+         str(candidate), "--device", "cpu"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not _alive(marker) and judge.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _alive(marker), "the stuck candidate never ran"
+        assert list(scratch.glob("kernelswarm-*"))
+        judge.terminate()
+        judge.wait(timeout=30)
+    finally:
+        judge.kill()
+    assert not _alive(marker)
+    assert not list(scratch.glob("kernelswarm-*")), list(scratch.iterdir())
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 THREADS = """

@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+#: where the judge gives the launcher its process id: the launcher kills its worker when that
+#: process is gone (a judge killed outright runs none of its clean-up)
+JUDGE_PID_VARIABLE = "KERNELSWARM_JUDGE_PID"
+
 
 @dataclass(frozen=True)
 class Confinement:

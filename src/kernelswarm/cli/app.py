@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -52,4 +53,6 @@ app.command("export")(export_command)
 
 
 def main() -> None:
+    # SIGTERM ends a run as Ctrl-C does: workers closed, scratch folders removed, finished work kept
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     app(prog_name="kernelswarm")

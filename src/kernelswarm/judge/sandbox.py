@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import torch
 
 from kernelswarm import cuda_ipc, protocol, wire
+from kernelswarm.confinement import JUDGE_PID_VARIABLE
 from kernelswarm.judge import gpu_memory, gpus
 from kernelswarm.judge.builds import FOLDERS
 from kernelswarm.judge.processes import ProcessTree
@@ -416,6 +417,7 @@ class Worker(Endpoint):
                 gpu=self.gpu,
             )  # fmt: skip
             cmd = [sys.executable, "-m", "kernelswarm.worker.confine", spec.to_json(), "--", *cmd]
+            env[JUDGE_PID_VARIABLE] = str(os.getpid())  # the launcher ends the worker if we die
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 cmd,

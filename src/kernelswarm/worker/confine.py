@@ -12,7 +12,8 @@ a ``Confinement`` as JSON. This launcher process:
    COMMAND. When process 1 ends, the kernel kills every process left in its namespace: a
    candidate's ``setsid``, fork or daemon cannot outlive its worker;
 3. waits, and leaves the way its child left (same exit status, same signal), so that the judge
-   sees the worker's own end.
+   sees the worker's own end; if the judge dies first, it kills the worker (and so its whole
+   namespace) within half a second.
 
 Standard library only (it runs before the worker imports torch), and Linux only.
 """
@@ -25,7 +26,7 @@ import resource
 import signal
 import sys
 
-from kernelswarm.confinement import Confinement
+from kernelswarm.confinement import JUDGE_PID_VARIABLE, Confinement
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -37,6 +38,8 @@ PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 1, 38, 4
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 LANDLOCK_CREATE_RULESET_VERSION = 1
 LANDLOCK_RULE_PATH_BENEATH = 1
+#: how often the launcher looks whether its judge still lives (seconds)
+JUDGE_POLL_SECONDS = 0.5
 #: the user id the worker has inside its user namespace: not 0, so it holds no capability there
 INNER_ID = 1000
 
@@ -194,12 +197,17 @@ def _leave_like(status: int) -> None:
 def launch(spec: Confinement, command: list[str]) -> None:
     """Run ``command`` confined by ``spec``; never returns."""
     launcher = os.getpid()
+    # the judge says who it is: a judge gone before this line ran is still seen gone below
+    judge = int(os.environ.pop(JUDGE_PID_VARIABLE, os.getppid()))
+    # SIGCHLD stays pending for the wait below (sigtimedwait), never lost between two looks
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
     if spec.namespaces:
         enter_namespaces()
     child = os.fork()
     if child == 0:
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGCHLD])
             if not spec.namespaces and os.getppid() != launcher:
                 os._exit(70)  # the launcher died before the death signal was set
             if spec.namespaces:
@@ -215,8 +223,28 @@ def launch(spec: Confinement, command: list[str]) -> None:
     os.closerange(3, 1 << 16)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda s, f: os.kill(child, signal.SIGKILL))
-    _, status = os.waitpid(child, 0)
-    _leave_like(status)
+    _leave_like(_wait_while_judged(child, judge))
+
+
+def _wait_while_judged(child: int, judge: int) -> int:
+    """The child's wait status; if the judge (``judge``, the parent) goes first, the child is
+    killed.
+
+    The launcher does not ask for a signal at its parent's death: Linux sends it when the parent
+    *thread* that forked it ends, and a judge starts workers from pool threads that end before
+    their workers do. It looks instead, every ``JUDGE_POLL_SECONDS``: a judge killed outright
+    (SIGKILL, or SIGTERM before its ``close()`` ran) leaves no worker running on, which a
+    candidate stuck in a loop otherwise would, for as long as it liked.
+    """
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid == child:
+            return status
+        if os.getppid() != judge:
+            os.kill(child, signal.SIGKILL)
+            return os.waitpid(child, 0)[1]
+        # woken at once when the child ends
+        signal.sigtimedwait([signal.SIGCHLD], JUDGE_POLL_SECONDS)
 
 
 def main(argv: list[str]) -> None:
