@@ -502,6 +502,27 @@ def test_escaped_work_and_slowed_clocks_fail_timing():
     assert timing_checks.escape_reasons("candidate", Escaped(100, 0.1, 0.099, []), 0.1)[1] == []
 
 
+def test_rounds_much_faster_once_no_unseen_set_is_left_are_memoisation():
+    late = timing_checks.late_memoisation_reason
+    before, after = [[1e-3] * 5] * 3, [[1e-4] * 5] * 5
+    fresh = [True] * 3 + [False] * 5
+    reason = late(before + after, fresh)
+    assert reason is not None and reason.check is Check.MEMOISATION
+    assert "after round 3" in reason.detail and "100 µs" in reason.detail
+    # a little faster later (caches, clocks) is not
+    assert late(before + [[0.8e-3] * 5] * 5, fresh) is None
+    # every round had first visits, or none came after: nothing to compare
+    assert late(before, [True] * 3) is None
+    assert late(after, [False] * 5) is None
+    # a machine that got quieter sped the baseline up as much: not the candidate's doing
+    assert late(before + after, fresh, before + after, fresh) is None
+    steady = [[2e-3] * 5] * 8
+    assert late(before + after, fresh, steady, fresh) is not None
+    # a baseline that got slower does not lower the bar
+    slower = [[2e-3] * 5] * 3 + [[4e-3] * 5] * 5
+    assert late(before + [[0.6e-3] * 5] * 5, fresh, slower, fresh) is None
+
+
 def test_memoisation_impossible_times_and_overhead():
     memo = ImplTiming("candidate", median=1e-4, first_visit_median=1e-3, repeat_median=1e-5)
     assert timing_checks.memoisation_reason(memo).check is Check.MEMOISATION

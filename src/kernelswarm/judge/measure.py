@@ -121,6 +121,8 @@ class Measurement:
         self.fresh_used: dict[str, int] = {}
         self.widened: set[str] = set()  # implementations whose checksums went float64
         self.visits: dict[str, tuple[list[float], list[float]]] = {}
+        #: per implementation, for each counted round: whether it had first visits
+        self.round_fresh: dict[str, list[bool]] = {}
 
     def reject(self, name: str, reason: Reason) -> None:
         """Record a failed rule, once per implementation and check."""
@@ -208,6 +210,14 @@ class Measurement:
             memo = timing_checks.memoisation_reason(self.impls["candidate"])
             if memo is not None:
                 self.reject("candidate", memo)
+            base = "eager" if "eager" in self.impls else None
+            late = timing_checks.late_memoisation_reason(
+                self.impls["candidate"].rounds, self.round_fresh.get("candidate", []),
+                self.impls[base].rounds if base else None,
+                self.round_fresh.get(base, []) if base else None,
+            )  # fmt: skip
+            if late is not None:
+                self.reject("candidate", late)
         floor, peaks = self._floor(counts, peaks)
         eager = self.impls.get("eager")
         if eager is not None:
@@ -384,12 +394,13 @@ class Measurement:
         are compared with repeats timed the same way: what memoisation cannot speed up, against
         what it can."""
         first_visits, repeats = self.visits.setdefault(name, ([], []))
-        samples = self._time(name, self._order(used), {})
-        if samples is not None:
-            self.impls[name].rounds.append(samples)
         seen = self.fresh_used.setdefault(name, 0)
         fresh = self.fresh[seen : seen + FRESH_PER_BLOCK]
         self.fresh_used[name] = seen + len(fresh)
+        samples = self._time(name, self._order(used), {})
+        if samples is not None:
+            self.impls[name].rounds.append(samples)
+            self.round_fresh.setdefault(name, []).append(bool(fresh))
         singles = [(j, True) for j in fresh] + [(self.rng.randrange(used), False) for _ in fresh]
         self.rng.shuffle(singles)
         for j, first in singles:

@@ -101,7 +101,7 @@ CHECKS: dict[Check, str] = {
     Check.INTEGRITY: "the harness's timers, copies and comparisons are untouched; no torch mode left active",
     Check.PROTOCOL: "nothing but the harness writes to the harness's channel",
     Check.TIMING: "CUDA events agree with a host clock and a device-wide synchronise (no work escapes the timer)",
-    Check.MEMOISATION: "calls on new inputs are not slower than repeats (no reuse of earlier results)",
+    Check.MEMOISATION: "calls on new inputs are not slower than repeats, nor rounds before the last new input than after (no reuse of earlier results)",
     Check.IMPOSSIBLE: "the measured time is not under the speed-of-light floor",
     Check.HARNESS: "the judge itself did not break",
     Check.CONFINEMENT: "the workers run confined: own namespaces, Landlock, limits (or --unconfined was asked for)",

@@ -153,6 +153,48 @@ def memoisation_reason(timing: ImplTiming) -> Reason | None:
     return None
 
 
+def pooled_median(rounds: list[list[float]]) -> float | None:
+    samples = sorted(x for r in rounds for x in r)
+    return samples[len(samples) // 2] if samples else None
+
+
+def late_memoisation_reason(
+    candidate: list[list[float]],
+    candidate_fresh: list[bool],
+    baseline: list[list[float]] | None = None,
+    baseline_fresh: list[bool] | None = None,
+) -> Reason | None:
+    """Rounds timed once no unseen set was left much faster than rounds while they still came.
+
+    First visits are kept back for a few rounds only (``FRESH_PER_BLOCK`` a round); a candidate
+    that computes honestly while unseen sets keep arriving and answers from memory once they stop
+    would pass the first-visit comparison and still have most rounds timed as lookups. Its rounds
+    (``candidate_fresh``: whether each had first visits) are compared before and after; where a
+    baseline was timed in the same rounds, its own change is taken out (a machine that got
+    quieter speeds both up).
+    """
+    with_fresh = [r for r, f in zip(candidate, candidate_fresh, strict=True) if f]
+    after = [r for r, f in zip(candidate, candidate_fresh, strict=True) if not f]
+    before_m, after_m = pooled_median(with_fresh), pooled_median(after)
+    if before_m is None or after_m is None or before_m <= 0:
+        return None
+    machine = 1.0
+    if baseline is not None and baseline_fresh is not None:
+        b_before = pooled_median([r for r, f in zip(baseline, baseline_fresh, strict=True) if f])
+        b_after = pooled_median([r for r, f in zip(baseline, baseline_fresh, strict=True) if not f])
+        if b_before and b_after:
+            machine = min(1.0, b_after / b_before)
+    if after_m < MEMO_RATIO * machine * before_m and before_m - after_m > 2e-6:
+        return Reason(
+            Check.MEMOISATION,
+            f"once no input set it had not seen was left to time (after round {len(with_fresh)}), its "
+            f"calls took {after_m * 1e6:.3g} µs, while unseen sets still came {before_m * 1e6:.3g} µs"
+            + (f" (the baseline's own change: x{machine:.2f})" if machine < 1.0 else "")
+            + ": it reuses earlier results once it knows no new inputs will come",
+        )
+    return None
+
+
 def impossible_reason(candidate: ImplTiming, floor: Floor) -> Reason | None:
     """A candidate faster than the bytes that must move allow (or than the flops, with room for
     fast convolution algorithms) measured something other than its work."""
