@@ -243,12 +243,12 @@ def test_a_test_holds_four_times_its_inputs_on_the_host():
 
 
 def test_outputs_let_go_early_still_show_a_reused_buffer(monkeypatch):
-    # Large outputs are not all kept to the end: past RETAIN_BYTES the oldest are looked at
+    # Large outputs are not all kept to the end: past RETAIN_OUTPUT_BYTES the oldest are looked at
     # again and let go when the next call comes. A candidate handing back the same buffer is
     # still caught, and an honest one still passes.
     from kernelswarm.worker import candidate as candidate_worker
 
-    monkeypatch.setattr(candidate_worker, "RETAIN_BYTES", 0)
+    monkeypatch.setattr(candidate_worker, "RETAIN_OUTPUT_BYTES", 0)
 
     def verdict(name: str) -> dict:
         config = CheckConfig(

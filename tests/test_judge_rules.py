@@ -526,7 +526,18 @@ def test_rounds_much_faster_once_no_unseen_set_is_left_are_memoisation():
 def test_memoisation_impossible_times_and_overhead():
     memo = ImplTiming("candidate", median=1e-4, first_visit_median=1e-3, repeat_median=1e-5)
     assert timing_checks.memoisation_reason(memo).check is Check.MEMOISATION
-    assert timing_checks.memoisation_reason(replace(memo, repeat_median=0.9e-3)) is None
+    honest = replace(memo, median=0.8e-3, repeat_median=0.9e-3)
+    assert timing_checks.memoisation_reason(honest) is None
+    # repeats timed alone made slow on purpose (a candidate can tell them from a block's calls):
+    # the blocks it is scored on still show the lookups
+    slowed = replace(memo, repeat_median=2e-3)
+    reason = timing_checks.memoisation_reason(slowed)
+    assert reason is not None and "its timed blocks 100 µs" in reason.detail
+    # a call alone costs the baseline 3x one of its blocks: that much is allowed for, no more
+    eager = ImplTiming("eager", median=1e-4, first_visit_median=3e-4)
+    assert timing_checks.memoisation_reason(replace(slowed, median=2e-4), eager) is None
+    reason = timing_checks.memoisation_reason(replace(slowed, median=1.5e-4), eager)
+    assert reason is not None and "eager's: x3.00" in reason.detail
     from records import COUNTS, PEAKS
 
     from kernelswarm.judge.floor import floor_for

@@ -10,9 +10,11 @@ the time budget is spent. Each block is checked before its numbers count (``timi
 * the worker's clocks, events and copies are untouched, and no persisting-L2 limit was set;
 * back-to-back calls: the span of the CUDA events must match a host clock over the same calls
   with a device-wide synchronise, and the worker's host clock must match this process's clock;
-* calls on input sets seen for the first time must not be much slower than repeats
-  (memoisation gains nothing when every timed result is recomputed);
-* a few final outputs, picked after the fact, are compared with the float64 answer;
+* calls on input sets seen for the first time must not be much slower than repeats timed the
+  same way, nor than the timed blocks themselves (memoisation gains nothing when every timed
+  result is recomputed); rounds after the last first visit not much faster than those before;
+* a few final outputs, and first visits' outputs, picked after the fact, are compared with the
+  float64 answer;
 * the candidate may not beat the speed-of-light floor.
 """
 
@@ -74,8 +76,10 @@ SHORT_ESCAPE = 100
 #: calls; the long run's JUDGE_SLACK, 10 ms, is within one busy scheduler's hiccup)
 SHORT_ESCAPE_SLACK = 0.05
 
-#: never-seen input sets inserted at random positions into each timed block
+#: never-seen input sets timed alone after each timed block, as many repeats beside them
 FRESH_PER_BLOCK = 4
+#: first visits whose outputs are compared with float64 after timing (picked at random)
+RECHECK_FIRST = 8
 
 
 class MeasurementFailed(Exception):
@@ -121,6 +125,8 @@ class Measurement:
         self.fresh_used: dict[str, int] = {}
         self.widened: set[str] = set()  # implementations whose checksums went float64
         self.visits: dict[str, tuple[list[float], list[float]]] = {}
+        #: per implementation, the sets whose first visit was timed and counted
+        self.visited: dict[str, list[int]] = {}
         #: per implementation, for each counted round: whether it had first visits
         self.round_fresh: dict[str, list[bool]] = {}
 
@@ -207,10 +213,12 @@ class Measurement:
         memlog.log("escape checks")
         if self.cand is not None:
             self._recheck(used)
-            memo = timing_checks.memoisation_reason(self.impls["candidate"])
+            base = "eager" if "eager" in self.impls else None
+            memo = timing_checks.memoisation_reason(
+                self.impls["candidate"], self.impls[base] if base else None
+            )
             if memo is not None:
                 self.reject("candidate", memo)
-            base = "eager" if "eager" in self.impls else None
             late = timing_checks.late_memoisation_reason(
                 self.impls["candidate"].rounds, self.round_fresh.get("candidate", []),
                 self.impls[base].rounds if base else None,
@@ -407,7 +415,14 @@ class Measurement:
             arriving = (
                 {j: self.arriving.pop(j)} if name == "candidate" and j in self.arriving else {}
             )
+            # A call timed alone runs as the calls of a block do: a few untimed calls first
+            # (thread pools awake, caches and launch paths warm), on sets every side has seen,
+            # asked for before a first visit's set is sent (an untimed call once it is in the
+            # candidate's process could prepare its answer). Repeats the same way: like for like.
+            self.workers[name].rewarm(name, 0.0)
             alone = self._time(name, [j], arriving)
+            if first and alone is not None:
+                self.visited.setdefault(name, []).append(j)
             if alone is not None:
                 (first_visits if first else repeats).extend(alone)
 
@@ -450,8 +465,14 @@ class Measurement:
         return record
 
     def _recheck(self, used: int) -> None:
+        """A few repeated sets' last outputs, and the first visits' (up to RECHECK_FIRST), against
+        float64: a first visit is a call whose output is otherwise never looked at, and a fast
+        wrong answer there would hide a memoiser's slow first visits."""
         assert self.cand is not None
-        indices = self.rng.sample(range(used), k=min(3, used))
+        first = self.visited.get("candidate", [])
+        indices = self.rng.sample(range(used), k=min(3, used)) + self.rng.sample(
+            first, k=min(RECHECK_FIRST, len(first))
+        )
         self.progress("re-checking timed outputs against float64")
         outputs = self.cand.final_outputs("candidate", indices)
         memlog.log("timed outputs received")

@@ -61,8 +61,6 @@ from kernelswarm.worker import poison, timing
 from kernelswarm.worker.guard import Phases, Trusted
 
 LATE_WAIT_S = 0.05
-# Small problems keep every output to the end; large ones at most this much (protocol.py).
-RETAIN_BYTES = RETAIN_OUTPUT_BYTES
 #: free GPU memory an output's kept copy leaves beyond the judge's copy of it
 KEEP_MARGIN_BYTES = 1 << 30
 
@@ -196,7 +194,7 @@ class CandidateRole:
         self.calls += 1
         call = self.calls
         self.phases.enter(Phase.PREPARE_CALL, str(call))
-        self._look_back(keep=RETAIN_BYTES)
+        self._look_back(keep=RETAIN_OUTPUT_BYTES)  # small problems: all
         inputs = self._place_inputs(req)
         pristine = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
         input_ptrs = {

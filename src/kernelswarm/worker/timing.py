@@ -262,8 +262,17 @@ class TimingSession:
                 break
         return Warmed(calls=len(times), times=times, stable=stable)
 
-    def block(self, name: str, impl: Implementation, order: list[int], flush: bool) -> BlockTimed:
-        """Time one pass plan; see the module docstring."""
+    def block(
+        self,
+        name: str,
+        impl: Implementation,
+        order: list[int],
+        flush: bool,
+        arriving: dict[int, list[Any]] | None = None,
+    ) -> BlockTimed:
+        """Time one pass plan; see the module docstring. ``arriving``: sets never sent before,
+        placed once the candidate's threads are watched, and then timed before any other call of
+        the candidate's runs (a call before them could prepare their answers untimed)."""
         clock = self.trusted.perf_counter
         cuda = self.device.type == "cuda"
         wide = name in self.wide
@@ -283,11 +292,12 @@ class TimingSession:
         # Nothing of the candidate's may run beside the timed calls: its threads' CPU time is
         # taken before and after (an idle pool, as torch.compile leaves, uses none)
         threads = {t: self.trusted.thread_cpu_ns(t.ident) for t in self.threads()}
-        if len(order) < 3:
-            # A call timed alone runs as the calls of a block do: one untimed call first (thread
-            # pools awake, caches and launch paths warm), on a set every side has seen.
-            with torch.no_grad():
-                impl.run(impl.prepare(self.sets[min(self.sets)]))
+        # A call timed alone is warmed up by the judge's request before (Rewarm), never here:
+        # a first visit's set is in this process from this request on, and an untimed call
+        # could answer it.
+        if arriving:
+            self.arrive(arriving)
+            del arriving
         if cuda:
             # Free memory the timed calls may be handed is poisoned first (as before every
             # correctness call): an output not yet written when forward returns then sums to
@@ -452,9 +462,9 @@ class TimingOps:
         return timed(request)
 
     def time_block(self, request: TimeBlock) -> BlockTimed:
-        self.session.arrive({int(j): inputs for j, inputs in request.arriving.items()})
+        arriving = {int(j): inputs for j, inputs in request.arriving.items()}
         return self.session.block(
-            request.impl, self.impls[request.impl], request.order, request.flush
+            request.impl, self.impls[request.impl], request.order, request.flush, arriving
         )
 
     def warmup(self, request: Warmup) -> Warmed:
