@@ -524,7 +524,9 @@ def test_rounds_much_faster_once_no_unseen_set_is_left_are_memoisation():
 
 
 def test_memoisation_impossible_times_and_overhead():
-    memo = ImplTiming("candidate", median=1e-4, first_visit_median=1e-3, repeat_median=1e-5)
+    memo = ImplTiming(
+        "candidate", median=1e-4, first_visit_median=1e-3, repeat_median=1e-5, first_visits=12
+    )
     assert timing_checks.memoisation_reason(memo).check is Check.MEMOISATION
     honest = replace(memo, median=0.8e-3, repeat_median=0.9e-3)
     assert timing_checks.memoisation_reason(honest) is None
@@ -538,6 +540,10 @@ def test_memoisation_impossible_times_and_overhead():
     assert timing_checks.memoisation_reason(replace(slowed, median=2e-4), eager) is None
     reason = timing_checks.memoisation_reason(replace(slowed, median=1.5e-4), eager)
     assert reason is not None and "eager's: x3.00" in reason.detail
+    # one or two first visits (large inputs: few sets fit): one sample decides, a wider margin
+    few = replace(memo, first_visits=1, repeat_median=2e-3)
+    assert timing_checks.memoisation_reason(replace(few, median=0.4e-3)) is None  # 2.5x
+    assert timing_checks.memoisation_reason(replace(few, median=0.3e-3)) is not None  # 3.3x
     from records import COUNTS, PEAKS
 
     from kernelswarm.judge.floor import floor_for

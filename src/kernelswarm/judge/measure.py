@@ -433,6 +433,7 @@ class Measurement:
         timing.median, timing.low, timing.high = median_interval(timing.rounds)
         timing.rel_halfwidth = relative_halfwidth(timing.rounds)
         first, repeats = self.visits.get(name, ([], []))
+        timing.first_visits = len(first)
         if first:
             timing.first_visit_median = float(torch.tensor(first).median())
         if repeats:

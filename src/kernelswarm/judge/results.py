@@ -58,6 +58,8 @@ class ImplTiming:
     samples: int = 0
     first_visit_median: float | None = None
     repeat_median: float | None = None
+    #: first visits timed and counted (one or two where only a few sets fit in memory)
+    first_visits: int = 0
     warmup_calls: int = 0
     first_call_seconds: float | None = None
     compile_seconds: float | None = None
