@@ -475,9 +475,10 @@ class Measurement:
             first, k=min(RECHECK_FIRST, len(first))
         )
         self.progress("re-checking timed outputs against float64")
-        outputs = self.cand.final_outputs("candidate", indices)
-        memlog.log("timed outputs received")
-        for j, leaves in zip(indices, outputs, strict=True):
+        for j in indices:
+            # one set at a time: at KernelBench's sizes each output is GiB on the judge's GPU
+            leaves = self.cand.final_outputs("candidate", [j])[0]
+            memlog.log(f"timed output of set {j} received")
             answers = self.ref.answer_timing_set(j)
             memlog.log(f"timing set {j} answered")
             gpu = judge_device(self.device)
@@ -505,6 +506,7 @@ class Measurement:
                         ),
                     )
                     return
+            del leaves, answers
 
     def _floor(self, counts: Counts, peaks: Peaks) -> tuple[Floor, Peaks]:
         """The floor, and the peaks it stands on (measured again if anything beat them)."""
