@@ -83,22 +83,28 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-@pytest.mark.slow
-def test_a_worker_ends_when_its_judge_is_killed(tmp_path):
-    """A judge killed outright (no clean-up runs) leaves no worker spinning on: its launcher
-    sees the judge gone and kills the worker's namespace."""
-    marker = f"{os.getpid()}9.{time.time_ns() % 10**6}"
+def _judge_stuck(tmp_path: Path, marker: str, env: dict[str, str] | None = None):
+    """A `kernelswarm check` of the STUCK candidate, returned once the candidate spins."""
     candidate = tmp_path / "stuck.py"
     candidate.write_text(STUCK.replace("{marker}", marker))
     judge = subprocess.Popen(
         [sys.executable, "-m", "kernelswarm", "check", str(PROBLEMS / "matmul.py"),
          str(candidate), "--device", "cpu"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not _alive(marker) and judge.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return judge
+
+
+@pytest.mark.slow
+def test_a_worker_ends_when_its_judge_is_killed(tmp_path):
+    """A judge killed outright (no clean-up runs) leaves no worker spinning on: its launcher
+    sees the judge gone and kills the worker's namespace."""
+    marker = f"{os.getpid()}9.{time.time_ns() % 10**6}"
+    judge = _judge_stuck(tmp_path, marker)
     try:
-        deadline = time.monotonic() + 120
-        while not _alive(marker) and judge.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
         assert _alive(marker), "the stuck candidate never ran"
         launchers = _children(judge.pid)
         assert launchers
@@ -119,20 +125,10 @@ def test_a_judge_ended_by_sigterm_cleans_up_as_after_ctrl_c(tmp_path):
     """SIGTERM (a scheduler's, a time limit's) ends the run as Ctrl-C does: the worker is
     stopped and its scratch folder removed, promptly."""
     marker = f"{os.getpid()}8.{time.time_ns() % 10**6}"
-    candidate = tmp_path / "stuck.py"
-    candidate.write_text(STUCK.replace("{marker}", marker))
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    judge = subprocess.Popen(
-        [sys.executable, "-m", "kernelswarm", "check", str(PROBLEMS / "matmul.py"),
-         str(candidate), "--device", "cpu"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "TMPDIR": str(scratch)},
-    )  # fmt: skip
+    judge = _judge_stuck(tmp_path, marker, env={**os.environ, "TMPDIR": str(scratch)})
     try:
-        deadline = time.monotonic() + 120
-        while not _alive(marker) and judge.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
         assert _alive(marker), "the stuck candidate never ran"
         assert list(scratch.glob("kernelswarm-*"))
         judge.terminate()

@@ -48,6 +48,13 @@ def _bootstrap_medians(matrix: np.ndarray, picks: np.ndarray) -> np.ndarray:
     return np.median(chosen.reshape(len(picks), -1), axis=1)
 
 
+def pooled_median(rounds: Sequence[Sequence[float]]) -> float | None:
+    """The median of every round's samples together (what ``median_interval`` reports); None
+    where there are none."""
+    kept = _rounds(rounds)
+    return float(np.median(np.concatenate(kept))) if kept else None
+
+
 def median_interval(rounds: Sequence[Sequence[float]], seed: int = 0) -> tuple[float, float, float]:
     """(median, low, high): the pooled median and its 95% interval, resampling whole rounds."""
     kept = _rounds(rounds)

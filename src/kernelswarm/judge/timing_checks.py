@@ -12,6 +12,7 @@ import math
 from kernelswarm.judge.floor import Floor
 from kernelswarm.judge.reasons import Check, Reason
 from kernelswarm.judge.results import EscapeRecord, ImplTiming, TimingOptions
+from kernelswarm.judge.stats import pooled_median
 from kernelswarm.protocol import BlockTimed, Escaped, Peaks
 
 #: repeats this much faster than first visits (both timed alone, the same way) are memoisation,
@@ -181,9 +182,14 @@ def memoisation_reason(timing: ImplTiming, baseline: ImplTiming | None = None) -
     return None
 
 
-def pooled_median(rounds: list[list[float]]) -> float | None:
-    samples = sorted(x for r in rounds for x in r)
-    return samples[len(samples) // 2] if samples else None
+def _before_after(
+    rounds: list[list[float]], fresh: list[bool]
+) -> tuple[float | None, float | None]:
+    """Pooled medians of the rounds that had first visits, and of those that had none."""
+    paired = list(zip(rounds, fresh, strict=True))
+    return pooled_median([r for r, f in paired if f]), pooled_median(
+        [r for r, f in paired if not f]
+    )
 
 
 def late_memoisation_reason(
@@ -201,21 +207,18 @@ def late_memoisation_reason(
     baseline was timed in the same rounds, its own change is taken out (a machine that got
     quieter speeds both up).
     """
-    with_fresh = [r for r, f in zip(candidate, candidate_fresh, strict=True) if f]
-    after = [r for r, f in zip(candidate, candidate_fresh, strict=True) if not f]
-    before_m, after_m = pooled_median(with_fresh), pooled_median(after)
+    before_m, after_m = _before_after(candidate, candidate_fresh)
     if before_m is None or after_m is None or before_m <= 0:
         return None
     machine = 1.0
     if baseline is not None and baseline_fresh is not None:
-        b_before = pooled_median([r for r, f in zip(baseline, baseline_fresh, strict=True) if f])
-        b_after = pooled_median([r for r, f in zip(baseline, baseline_fresh, strict=True) if not f])
+        b_before, b_after = _before_after(baseline, baseline_fresh)
         if b_before and b_after:
             machine = min(1.0, b_after / b_before)
     if after_m < MEMO_RATIO * machine * before_m and before_m - after_m > 2e-6:
         return Reason(
             Check.MEMOISATION,
-            f"once no input set it had not seen was left to time (after round {len(with_fresh)}), its "
+            f"once no input set it had not seen was left to time (after round {sum(candidate_fresh)}), its "
             f"calls took {after_m * 1e6:.3g} µs, while unseen sets still came {before_m * 1e6:.3g} µs"
             + (f" (the baseline's own change: x{machine:.2f})" if machine < 1.0 else "")
             + ": it reuses earlier results once it knows no new inputs will come",

@@ -314,7 +314,6 @@ class TimingSession:
         # could answer it.
         if arriving:
             self.arrive(arriving)
-            del arriving
         if cuda:
             # Free memory the timed calls may be handed is poisoned first (as before every
             # correctness call): an output not yet written when forward returns then sums to
