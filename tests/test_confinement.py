@@ -83,13 +83,15 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-def _judge_stuck(tmp_path: Path, marker: str, env: dict[str, str] | None = None):
+def _judge_stuck(
+    tmp_path: Path, marker: str, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+):
     """A `kernelswarm check` of the STUCK candidate, returned once the candidate spins."""
     candidate = tmp_path / "stuck.py"
     candidate.write_text(STUCK.replace("{marker}", marker))
     judge = subprocess.Popen(
         [sys.executable, "-m", "kernelswarm", "check", str(PROBLEMS / "matmul.py"),
-         str(candidate), "--device", "cpu"],
+         str(candidate), "--device", "cpu", *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 120
@@ -99,11 +101,12 @@ def _judge_stuck(tmp_path: Path, marker: str, env: dict[str, str] | None = None)
 
 
 @pytest.mark.slow
-def test_a_worker_ends_when_its_judge_is_killed(tmp_path):
+@pytest.mark.parametrize("unconfined", [False, True])
+def test_a_worker_ends_when_its_judge_is_killed(tmp_path, unconfined):
     """A judge killed outright (no clean-up runs) leaves no worker spinning on: its launcher
-    sees the judge gone and kills the worker's namespace."""
-    marker = f"{os.getpid()}9.{time.time_ns() % 10**6}"
-    judge = _judge_stuck(tmp_path, marker)
+    sees the judge gone and kills the worker's namespace (unconfined: its process group)."""
+    marker = f"{os.getpid()}9{int(unconfined)}.{time.time_ns() % 10**6}"
+    judge = _judge_stuck(tmp_path, marker, args=("--unconfined",) if unconfined else ())
     try:
         assert _alive(marker), "the stuck candidate never ran"
         launchers = _children(judge.pid)

@@ -5,6 +5,7 @@ head)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -112,7 +113,7 @@ def test_a_round_s_tests_and_a_suite_s_baselines_are_ray_tasks():
 
     from kernelswarm.judge.bench import BenchConfig
     from kernelswarm.judge.check import CheckConfig
-    from kernelswarm.judge.executor import RayExecutor
+    from kernelswarm.judge.executor import RayExecutor, RemoteCheck, code_fingerprint
     from kernelswarm.judge.results import BenchResult, TimingOptions
     from kernelswarm.judge.shared import RoundRequest, SharedTests
     from kernelswarm.judge.tests import TestPlan
@@ -142,5 +143,18 @@ def test_a_round_s_tests_and_a_suite_s_baselines_are_ray_tasks():
         measured = executor.bench(BenchConfig(problem, "cpu", POLICIES["strict"], (), options))
         assert isinstance(measured, BenchResult), measured
         assert measured.problem == str(problem) and measured.timing.median("eager")
+        # a head whose code is not the workers': each job refused at once, saying why
+        real_of = RemoteCheck.of
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(
+                RemoteCheck,
+                "of",
+                lambda config: dataclasses.replace(real_of(config), code="0.1.0+forged"),
+            )
+            refused = executor.check(CheckConfig(problem, examples / "good" / "sum_rows_tree.py"))
+        assert refused.verdict.value == "error"
+        (reason,) = refused.reasons
+        assert reason.detail.startswith("the Ray task judging it was refused: this Ray node runs")
+        assert f"kernelswarm {code_fingerprint()}, the head 0.1.0+forged" in reason.detail
     finally:
         ray.shutdown()

@@ -27,6 +27,15 @@ class Confinement:
     file_bytes: int = 8 << 30
     namespaces: bool = True
     landlock: bool = True
+    #: the resource limits above set by the launcher (off for a worker run unconfined, which
+    #: shares the user's process count and sets its own file limit)
+    limits: bool = True
+
+    @classmethod
+    def watch_only(cls) -> Confinement:
+        """No confinement at all (``--unconfined``): the launcher only ends the worker with its
+        judge."""
+        return cls(namespaces=False, landlock=False, limits=False)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

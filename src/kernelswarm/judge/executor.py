@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import hashlib
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import kernelswarm
 from kernelswarm.judge.bench import BenchConfig, run_bench
 from kernelswarm.judge.check import CheckConfig, check
 from kernelswarm.judge.gpus import Gpu, GpuPool, choose, pinned, visible_gpus
@@ -83,6 +86,32 @@ class LocalExecutor:
             return work()
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """A digest of this kernelswarm's own source files: the head and its Ray workers must
+    judge with the same code (a worker with other code writes verdicts the head cannot read,
+    or judges by other rules)."""
+    root = Path(kernelswarm.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{kernelswarm.__version__}+{digest.hexdigest()[:12]}"
+
+
+class CodeMismatch(RuntimeError):
+    """A Ray worker whose kernelswarm is not the head's."""
+
+
+def _same_code(head: str) -> None:
+    """On a Ray worker: refuse a job sent by a head running other kernelswarm code."""
+    here = code_fingerprint()
+    if here != head:
+        raise CodeMismatch(
+            f"this Ray node runs kernelswarm {here}, the head {head}: install the same "
+            "kernelswarm on every node of the cluster (and restart its Ray workers after a change)"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class FileText:
     """A file as it travels to a Ray worker: its name and text."""
@@ -115,6 +144,8 @@ class RemoteCheck:
     problem: FileText
     candidate: FileText
     config: CheckConfig
+    #: the head's ``code_fingerprint``, checked by the worker before it starts
+    code: str = dataclasses.field(default_factory=code_fingerprint)
 
     @classmethod
     def of(cls, config: CheckConfig) -> RemoteCheck:
@@ -124,6 +155,7 @@ class RemoteCheck:
     def run(self, shared: SharedTests | None = None) -> dict[str, Any]:
         """On the worker: the files written to a fresh folder, checked there (against the
         round's ``shared`` tests, if given), the verdict as JSON."""
+        _same_code(self.code)
         with self.problem.written() as problem:
             candidate = self.candidate.write(problem.parent / "candidate")
             config = dataclasses.replace(
@@ -145,6 +177,8 @@ class RemoteDraw:
 
     problem: FileText
     request: RoundRequest
+    #: the head's ``code_fingerprint``, checked by the worker before it starts
+    code: str = dataclasses.field(default_factory=code_fingerprint)
 
     @classmethod
     def of(cls, request: RoundRequest) -> RemoteDraw:
@@ -153,6 +187,7 @@ class RemoteDraw:
     def run(self) -> tuple[SharedTests | Reason, SharedTests | None]:
         """On the worker: the tests drawn, as a summary for the head (no tests) and the whole
         in host memory for the checks (None when they could not be drawn)."""
+        _same_code(self.code)
         with self.problem.written() as problem:
             drawn = dataclasses.replace(self.request, problem=problem).draw()
         if not isinstance(drawn, SharedTests):
@@ -166,6 +201,8 @@ class RemoteBench:
 
     problem: FileText
     config: BenchConfig
+    #: the head's ``code_fingerprint``, checked by the worker before it starts
+    code: str = dataclasses.field(default_factory=code_fingerprint)
 
     @classmethod
     def of(cls, config: BenchConfig) -> RemoteBench:
@@ -173,6 +210,7 @@ class RemoteBench:
 
     def run(self) -> BenchResult | Reason:
         """On the worker: the problem written to a fresh folder and measured there."""
+        _same_code(self.code)
         with self.problem.written() as problem:
             result = run_bench(dataclasses.replace(self.config, problem=problem))
         if isinstance(result, BenchResult):  # named as on the head, not by the temporary copy
@@ -202,6 +240,18 @@ def _draw_remote(job: RemoteDraw) -> tuple[SharedTests | Reason, SharedTests | N
 
 def _bench_remote(job: RemoteBench) -> BenchResult | Reason:
     return job.run()
+
+
+def _failed(what: str, exc: BaseException) -> str:
+    """Why a Ray task gave no result: a node with other code says so plainly (not retried);
+    anything else failed once and then on every retry."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, CodeMismatch):
+        return f"the Ray task {what} was refused: {cause}"
+    return (
+        f"the Ray task {what} failed {1 + RAY_RETRIES} times ({type(exc).__name__}): "
+        f"{str(exc)[-600:]}"
+    )
 
 
 class RayExecutor:
@@ -238,7 +288,7 @@ class RayExecutor:
         try:
             summary = self.ray.get(summary_ref)
         except self.ray.exceptions.RayError as exc:
-            return Reason(Check.HARNESS, f"the Ray task drawing the round's tests failed: {exc}")
+            return Reason(Check.HARNESS, _failed("drawing the round's tests", exc))
         if isinstance(summary, SharedTests):
             with self._lock:
                 self._round = (summary, tests_ref)
@@ -264,11 +314,7 @@ class RayExecutor:
             return Verdict(
                 verdict=Outcome.ERROR,
                 reasons=[
-                    Reason(
-                        Check.HARNESS,
-                        f"the Ray task judging it failed {1 + RAY_RETRIES} times "
-                        f"({type(exc).__name__}): {str(exc)[-600:]}",
-                    )
+                    Reason(Check.HARNESS, _failed("judging it", exc))
                 ],
                 problem=str(config.problem), candidate=str(config.candidate),
                 device=config.device, precision=config.policy.name,
@@ -281,7 +327,7 @@ class RayExecutor:
                 self.benching.remote(RemoteBench.of(config))
             )
         except self.ray.exceptions.RayError as exc:
-            return Reason(Check.HARNESS, f"the Ray task measuring the baselines failed: {exc}")
+            return Reason(Check.HARNESS, _failed("measuring the baselines", exc))
         return result
 
 

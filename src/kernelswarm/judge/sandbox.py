@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import torch
 
 from kernelswarm import cuda_ipc, protocol, wire
-from kernelswarm.confinement import JUDGE_PID_VARIABLE
+from kernelswarm.confinement import JUDGE_PID_VARIABLE, Confinement
 from kernelswarm.judge import gpu_memory, gpus
 from kernelswarm.judge.builds import FOLDERS
 from kernelswarm.judge.processes import ProcessTree
@@ -410,12 +410,15 @@ class Worker(Endpoint):
         elif (pinned := gpus.current()) is not None:
             env["CUDA_VISIBLE_DEVICES"] = pinned.visible  # the check's own GPU, and only it
         shared = reference_caches(env) if self.role is Role.REFERENCE else None
-        if self.confined:
-            own = self.builds if self.builds is not None else shared
-            spec = spec_for(
-                self.role, self.scratch, own, self.limits.file_bytes, self.limits.processes,
-                gpu=self.gpu,
-            )  # fmt: skip
+        if sys.platform.startswith("linux"):
+            # every worker starts through the launcher: confined, or (--unconfined) only watched
+            spec = Confinement.watch_only()
+            if self.confined:
+                own = self.builds if self.builds is not None else shared
+                spec = spec_for(
+                    self.role, self.scratch, own, self.limits.file_bytes, self.limits.processes,
+                    gpu=self.gpu,
+                )  # fmt: skip
             cmd = [sys.executable, "-m", "kernelswarm.worker.confine", spec.to_json(), "--", *cmd]
             env[JUDGE_PID_VARIABLE] = str(os.getpid())  # the launcher ends the worker if we die
         with open(self.log_path, "wb") as log:

@@ -15,6 +15,9 @@ a ``Confinement`` as JSON. This launcher process:
    sees the worker's own end; if the judge dies first, it kills the worker (and so its whole
    namespace) within half a second.
 
+A worker run unconfined (``--unconfined``) is started through it too, with none of 1 and 2's
+protections (``Confinement.watch_only``): only so that it ends with its judge.
+
 Standard library only (it runs before the worker imports torch), and Linux only.
 """
 
@@ -212,7 +215,8 @@ def launch(spec: Confinement, command: list[str]) -> None:
                 os._exit(70)  # the launcher died before the death signal was set
             if spec.namespaces:
                 _private_mounts()
-            _limit(spec)
+            if spec.limits:
+                _limit(spec)
             if spec.landlock:
                 restrict_with_landlock(spec)
             os.execv(command[0], command)
@@ -223,12 +227,13 @@ def launch(spec: Confinement, command: list[str]) -> None:
     os.closerange(3, 1 << 16)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda s, f: os.kill(child, signal.SIGKILL))
-    _leave_like(_wait_while_judged(child, judge))
+    _leave_like(_wait_while_judged(child, judge, group=not spec.namespaces))
 
 
-def _wait_while_judged(child: int, judge: int) -> int:
+def _wait_while_judged(child: int, judge: int, group: bool = False) -> int:
     """The child's wait status; if the judge (``judge``, the parent) goes first, the child is
-    killed.
+    killed (``group``: without a PID namespace, with every process of the launcher's process
+    group, which the worker's own children share unless they left it).
 
     The launcher does not ask for a signal at its parent's death: Linux sends it when the parent
     *thread* that forked it ends, and a judge starts workers from pool threads that end before
@@ -241,6 +246,8 @@ def _wait_while_judged(child: int, judge: int) -> int:
         if pid == child:
             return status
         if os.getppid() != judge:
+            if group:  # the launcher with them: nobody waits for it any more
+                os.killpg(os.getpgid(0), signal.SIGKILL)
             os.kill(child, signal.SIGKILL)
             return os.waitpid(child, 0)[1]
         # woken at once when the child ends
