@@ -163,6 +163,49 @@ def test_comparisons_in_pieces_give_the_numbers_of_whole_tensors(monkeypatch):
             assert a[0].passed and not a[1].passed and "all zeros" in a[2].detail
 
 
+def test_a_probe_given_in_pieces_passes_as_the_whole_would_and_fails_at_its_first_piece(
+    monkeypatch,
+):
+    """The strength probes: the outcome of the whole comparison, the output never built whole,
+    and a trivial output on a strong test settled by its first piece (L1/19 on the host: the
+    probes read every GiB of every test, 105 of the reference phase's 177 s on the CPU at an
+    eighth of its size)."""
+    from kernelswarm.judge import compare
+
+    monkeypatch.setattr(tensors, "PIECE", 7)
+    torch.manual_seed(0)
+    e = torch.randn(10, 10, dtype=torch.float64)
+    zero = torch.zeros(4, 4, dtype=torch.float64)
+    for answer in (e, zero):
+        w = answer.float()
+        tol = compare.Tolerance(answer, w, None, POLICIES["strict"], None, None, 2.0)
+        off_late = w.clone()
+        off_late.view(-1)[-1] += 1.0  # wrong in the last piece only
+        non_finite = w.clone()
+        non_finite.view(-1)[-2] = float("nan")
+        outputs = [w, off_late, non_finite, torch.zeros_like(w), torch.full_like(w, 0.5), -w]
+        for output in outputs:
+            asked: list[tuple[int, int]] = []
+
+            def piece(a: int, b: int, output=output, asked=asked) -> torch.Tensor:
+                asked.append((a, b))
+                return output.reshape(-1)[a:b]
+
+            expected = tol.check(output, quick=True).passed
+            assert tol.passes(lambda output=output: output, piece) is expected
+            assert tol.passes(lambda output=output: output) is expected  # no pieces: whole
+            if expected:
+                assert len(asked) == len(tensors.pieces(answer.numel()))  # every piece read
+        if answer is e:
+            assert tol.passes(lambda: w) and not tol.passes(lambda: off_late)
+            asked = []
+            assert not tol.passes(
+                lambda: torch.zeros_like(w),
+                lambda a, b: asked.append((a, b)) or torch.zeros(b - a),
+            )
+            assert asked == [(0, 7)]  # zeros on a strong test: one piece read
+
+
 def test_the_reference_s_ulp_moves_and_differences_in_pieces_are_the_same_bits(monkeypatch):
     from kernelswarm.worker import reference
 

@@ -26,6 +26,7 @@ pass, the test proves nothing.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -247,6 +248,38 @@ class Tolerance:
             passed, detail, Check.VALUES, normwise, self.allowed_normwise, worst_ratio, worst_index
         )
 
+    def passes(
+        self,
+        whole: Callable[[], torch.Tensor],
+        piece: Callable[[int, int], torch.Tensor] | None = None,
+    ) -> bool:
+        """Whether an output passes, pass or fail only (the strength probes): given piece by
+        piece (``piece(a, b)``: its flat elements [a, b), in its own dtype), it is never held
+        whole, and the answer comes at the first piece that settles it: a trivial output on a
+        strong test fails on the first piece, where a whole comparison read every element of
+        every GiB-sized test (on the host, L1/19's probes took minutes). Without ``piece``, or
+        where the comparison is not made in pieces, ``whole()`` is compared. Same outcome as
+        ``check(whole(), quick=True).passed``."""
+        if piece is None or self.exact or not self.policy.calibrated or not self.all_finite:
+            return self.check(whole(), quick=True).passed
+        e, allowed = self.e.flatten(), self.allowed.flatten()
+        sq = 0.0
+        for a, b in pieces(e.numel()):
+            c = piece(a, b).to(e.device)
+            if not all_finite(c):
+                return False  # every answer is finite here: a non-finite element is wrong
+            d = (c.double() - e[a:b]).abs_()
+            sq += float(d.square().sum())
+            if self._normwise(sq) > self.allowed_normwise or bool((d > allowed[a:b]).any()):
+                return False
+        return True
+
+    def _normwise(self, sum_of_squares: float) -> float:
+        """The normwise error of an output whose differences' squares sum to this."""
+        if not self.norm_e:
+            return 0.0 if sum_of_squares == 0 else math.inf
+        return math.sqrt(sum_of_squares) / self.norm_e
+
     def _check_in_pieces(self, cf: torch.Tensor, quick: bool) -> Comparison:
         """The comparison with every answer and every output finite, piece by piece: the same
         numbers as whole tensors give, with temporaries of a few hundred MiB."""
@@ -265,10 +298,7 @@ class Tolerance:
             better = value > worst_ratio_t
             worst_t = torch.where(better, index + a, worst_t)
             worst_ratio_t = torch.where(better, value.double(), worst_ratio_t)
-        sq_f = float(sq)
-        normwise = (
-            math.sqrt(sq_f) / self.norm_e if self.norm_e else (0.0 if sq_f == 0 else math.inf)
-        )
+        normwise = self._normwise(float(sq))
         worst_ratio = float(worst_ratio_t)
         passed = normwise <= self.allowed_normwise and worst_ratio <= 1.0
         if quick:

@@ -545,8 +545,8 @@ class TestDrawer:
             for k, (tol, w) in enumerate(zip(case.tolerances, case.working, strict=True)):
                 for name, probe in _probes(case, k, w, usable).items():
                     key = (case.name, k, name)
-                    if key not in self._probe_cache:  # built one at a time: tests can be GiB
-                        self._probe_cache[key] = tol.check(probe(), quick=True).passed
+                    if key not in self._probe_cache:  # built piece by piece: tests can be GiB
+                        self._probe_cache[key] = tol.passes(probe.whole, probe.piece)
                     outcomes[key] = self._probe_cache[key]
         identity = [
             passed for (_, _, name), passed in outcomes.items() if name.startswith("input ")
@@ -567,17 +567,27 @@ class TestDrawer:
             self.notes.append(note)
 
 
-def _probes(
-    case: TestCase, k: int, w: torch.Tensor, usable: list[TestCase]
-) -> dict[str, Callable[[], torch.Tensor]]:
-    """The trivial outputs a strong test must reject, each built only when tried (``w``: the
-    output's shape and dtype), where the answers are held."""
+@dataclass(frozen=True)
+class Probe:
+    """A trivial output a strong test must reject, built only when tried: whole, or a piece
+    at a time (its flat elements [a, b)) where that can be done without building it whole."""
+
+    whole: Callable[[], torch.Tensor]
+    piece: Callable[[int, int], torch.Tensor] | None = None
+
+
+def _probes(case: TestCase, k: int, w: torch.Tensor, usable: list[TestCase]) -> dict[str, Probe]:
+    """The trivial outputs a strong test must reject (``w``: the output's shape and dtype),
+    where the answers are held."""
     where = case.expected[k].device
 
-    def full(value: float) -> Callable[[], torch.Tensor]:
-        return lambda: torch.full(w.shape, value, dtype=w.dtype, device=where)
+    def full(value: float) -> Probe:
+        return Probe(
+            lambda: torch.full(w.shape, value, dtype=w.dtype, device=where),
+            lambda a, b: torch.full((b - a,), value, dtype=w.dtype, device=where),
+        )
 
-    probes: dict[str, Callable[[], torch.Tensor]] = {"zeros": full(0)}
+    probes: dict[str, Probe] = {"zeros": full(0)}
     others = [t for t in usable if t is not case and t.working[k].shape == w.shape]
     same_dist = [t for t in others if t.record.variant == "base"]
     if w.is_floating_point() and same_dist:
@@ -591,8 +601,11 @@ def _probes(
     return probes
 
 
-def _given(tensor: torch.Tensor, dtype: torch.dtype) -> Callable[[], torch.Tensor]:
-    return lambda: tensor.to(dtype)
+def _given(tensor: torch.Tensor, dtype: torch.dtype) -> Probe:
+    if not tensor.is_contiguous():  # its pieces would be copies of the whole
+        return Probe(lambda: tensor.to(dtype))
+    flat = tensor.view(-1)
+    return Probe(lambda: tensor.to(dtype), lambda a, b: flat[a:b].to(dtype))
 
 
 def _bytes_on(drawn: DrawnTest, device: torch.device) -> int:
