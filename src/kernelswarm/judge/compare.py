@@ -211,7 +211,10 @@ class Tolerance:
 
         ``quick`` answers pass/fail only and stops at the first failed criterion (strength probes).
         """
-        candidate = candidate.to(self.e.device)  # where the answers are held (a GPU, often)
+        # where the answers are held (a GPU, often; into the host as tests are held there)
+        candidate = (
+            host_tensor(candidate) if self.e.device.type == "cpu" else candidate.to(self.e.device)
+        )
         if self.exact:
             return self._check_exact(candidate)
         if not self.policy.calibrated:
