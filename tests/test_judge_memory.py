@@ -161,6 +161,9 @@ def test_comparisons_in_pieces_give_the_numbers_of_whole_tensors(monkeypatch):
             assert x.detail.split(" normwise")[0] == y.detail.split(" normwise")[0]
         if e.numel():
             assert a[0].passed and not a[1].passed and "all zeros" in a[2].detail
+        wide = e.clone()  # an output already in float64: compared, never written
+        pieces.check(wide)
+        assert torch.equal(wide, e)
 
 
 def test_a_probe_given_in_pieces_passes_as_the_whole_would_and_fails_at_its_first_piece(

@@ -62,6 +62,20 @@ def _index(flat: int, shape: torch.Size) -> tuple[int, ...]:
     return tuple(reversed(out))
 
 
+def _piece_errors(
+    c: torch.Tensor, e: torch.Tensor, allowed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A piece of a flat output against the same piece of its answers and allowances: the sum
+    of squared differences, the worst ratio of difference to allowance (0/0, where both are
+    zero, counts 0) and its index in the piece; as tensors, so that a GPU is not waited for
+    piece by piece. Three passes over one float64 copy (the whole-tensor expressions made
+    eight, over three copies); ``c`` itself is never written."""
+    d = c.to(torch.float64, copy=True).sub_(e).abs_()
+    sq = torch.dot(d, d)
+    worst, index = d.div_(allowed).nan_to_num_(nan=0.0, posinf=math.inf).max(0)
+    return sq, worst, index
+
+
 def all_finite(t: torch.Tensor) -> bool:
     """Whether every element is finite; one reading pass, no mask, when they all are.
 
@@ -265,30 +279,17 @@ class Tolerance:
         ``check(whole(), quick=True).passed``."""
         if piece is None or self.exact or not self.policy.calibrated or not self.all_finite:
             return self.check(whole(), quick=True).passed
+        e, allowed = self.e.flatten(), self.allowed.flatten()
         sq = 0.0
-        for a, b in pieces(self.e.numel()):
-            c = piece(a, b).to(self.e.device)
+        for a, b in pieces(e.numel()):
+            c = piece(a, b).to(e.device)
             if not all_finite(c):
                 return False  # every answer is finite here: a non-finite element is wrong
-            piece_sq, worst, _ = self._piece_errors(c, a, b)
+            piece_sq, worst, _ = _piece_errors(c, e[a:b], allowed[a:b])
             sq += float(piece_sq)
             if self._normwise(sq) > self.allowed_normwise or float(worst) > 1.0:
                 return False
         return True
-
-    def _piece_errors(
-        self, c: torch.Tensor, a: int, b: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Elements [a, b) of a flat output ``c`` (those elements only) against the answers:
-        the sum of squared differences, the worst ratio of difference to allowance (0/0, where
-        both are zero, counts 0) and its index in the piece; as tensors, so that a GPU is not
-        waited for piece by piece. Three passes over a float64 copy (the whole-tensor
-        expressions took eight, and two more copies)."""
-        d = c.to(torch.float64, copy=True).sub_(self.e.flatten()[a:b]).abs_()
-        sq = torch.dot(d, d)
-        ratio = d.div_(self.allowed.flatten()[a:b]).nan_to_num_(nan=0.0, posinf=math.inf)
-        worst, index = ratio.max(0)
-        return sq, worst, index
 
     def _normwise(self, sum_of_squares: float) -> float:
         """The normwise error of an output whose differences' squares sum to this."""
@@ -304,7 +305,7 @@ class Tolerance:
         worst_ratio_t = e.new_zeros((), dtype=torch.float64)
         worst_t = torch.zeros((), dtype=torch.int64, device=e.device)
         for a, b in pieces(e.numel()):
-            piece_sq, value, index = self._piece_errors(cf[a:b], a, b)
+            piece_sq, value, index = _piece_errors(cf[a:b], e[a:b], allowed[a:b])
             sq += piece_sq
             better = value > worst_ratio_t
             worst_t = torch.where(better, index + a, worst_t)
