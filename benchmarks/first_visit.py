@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -50,6 +51,7 @@ def spare_back(placed: int, reserved: int) -> None:
 
 
 held = torch.randn(shape, device=dev)
+scratch = torch.empty_like(held)
 for _ in range(20):
     timed(held)
 rows: dict[str, list[tuple[float, int]]] = {}
@@ -76,6 +78,19 @@ for _ in range(8):
     # the repeat after a pause as long as a copy from host
     host.to(dev, copy=True)
     rows.setdefault("repeat after a copy to another set", []).append(timed(held))
+    # what might undo the copy's effect before the call: the device kept busy a while (one
+    # SM spinning; every SM copying on the device), or only time passing
+    for what, between in (
+        ("then 1 ms spin (torch.cuda._sleep)", lambda: torch.cuda._sleep(2_000_000)),
+        ("then a copy on the device (256 MiB)", lambda: scratch.copy_(held)),
+        ("then four copies on the device", lambda: [scratch.copy_(held) for _ in range(4)]),
+        ("then 20 ms of nothing", lambda: time.sleep(0.02)),
+        ("then the candidate on the held set", lambda: model(held)),
+    ):
+        host.to(dev, copy=True)
+        with torch.no_grad():
+            between()
+        rows.setdefault(f"repeat after a copy from host, {what}", []).append(timed(held))
 
 print(f"{torch.cuda.get_device_name()}  {path.name}  {shape}")
 for name, values in rows.items():
