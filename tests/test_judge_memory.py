@@ -354,7 +354,9 @@ def test_sums_over_an_output_on_the_gpu_need_no_float64_copy_of_it():
     extra = torch.cuda.max_memory_allocated() - before
     assert extra < 600 << 20, f"{extra / 2**20:.0f} MiB more to sum a 1 GiB output"
     want = x.double().sum().item(), x.double().abs().sum().item()
-    assert torch.allclose(got, torch.tensor(want, dtype=torch.float64), rtol=1e-10)
+    # summed in float32 (a float64 sum copies the piece first): well within what the sums must
+    # tell apart (CHECKSUM_TOLERANCE, 1e-3), not to float64's last digits
+    assert torch.allclose(got, torch.tensor(want, dtype=torch.float64), rtol=1e-5)
     # the judge's finiteness pass over a candidate's output, likewise
     from kernelswarm.judge.compare import all_finite
 
