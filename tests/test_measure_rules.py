@@ -438,3 +438,55 @@ def test_intervals_left_wide_when_timing_ends_are_said():
     assert len(said) == 1 and "candidate ±" in said[0] and "--time-budget" in said[0], m.warnings
     steady = run(Scripted(log, Role.CANDIDATE, 1e-3), Scripted(log, Role.REFERENCE, 2e-3))
     assert not [w for w in steady.warnings if "wider than" in w]
+
+
+def test_no_garbage_collection_lands_in_a_timed_call():
+    # A check run in the pytest process (a heap of millions of objects) saw one lone first
+    # visit take 55 ms against 0.4 ms repeats and called it memoisation: a collection of the
+    # whole heap had landed in it. Timed calls run with the collector off, as in timeit.
+    import gc
+
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import Implementation, TimingSession
+
+    session = TimingSession(torch.device("cpu"), Trusted())
+    session.store({0: [torch.ones(4)], 1: [torch.zeros(4)]}, [], own=True)
+    inside = [False]
+    collected_inside: list[str] = []
+
+    def noted(phase: str, info: dict) -> None:
+        if phase == "start" and inside[0]:
+            collected_inside.append(f"generation {info['generation']}")
+
+    def busy(args):  # allocates enough objects to set off collections at this threshold
+        inside[0] = True
+        junk = [[i] for i in range(2000)]
+        inside[0] = False
+        return args[0] * len(junk)
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(10)
+    gc.callbacks.append(noted)
+    try:
+        session.block("candidate", Implementation(run=busy), [0, 1, 0, 1], flush=False)
+        assert gc.isenabled()  # on again after the block
+        busy([torch.ones(1)])  # the test's own check: collections do happen in it untimed
+        assert collected_inside, "the threshold set off no collection: the test shows nothing"
+        collected_inside.clear()
+        session.block("candidate", Implementation(run=busy), [0, 1, 0, 1], flush=False)
+    finally:
+        gc.callbacks.remove(noted)
+        gc.set_threshold(*threshold)
+    assert collected_inside == []
+
+
+def test_a_candidate_replacing_the_collector_s_switches_is_seen(monkeypatch):
+    # the harness calls them around every timed block: a replacement would run the candidate's
+    # code there, untimed (its own copies are the ones called; the replacement is reported)
+    import gc
+
+    from kernelswarm.worker.guard import Trusted
+
+    trusted = Trusted()
+    monkeypatch.setattr(gc, "disable", lambda: None)
+    assert "gc.disable" in trusted.tampered() and trusted.gc_disable is not gc.disable

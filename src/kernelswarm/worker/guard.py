@@ -6,6 +6,7 @@ Standard library and torch only.
 from __future__ import annotations
 
 import builtins
+import gc
 import hashlib
 import os
 import platform
@@ -41,7 +42,8 @@ class Trusted:
         (torch.cuda, "Event"), (torch.cuda.Event, "record"), (torch.cuda.Event, "elapsed_time"),
         (torch.cuda.Event, "synchronize"), (torch.cuda, "current_stream"),
         (wire.Channel, "send"), (wire.Channel, "recv"), (wire, "encode"), (wire, "decode"),
-        (protocol, "encode"), (protocol, "decode"),
+        (protocol, "encode"), (protocol, "decode"), (gc, "disable"), (gc, "enable"),
+        (gc, "isenabled"),
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -57,6 +59,9 @@ class Trusted:
         self.sleep: Callable[[float], None] = time.sleep
         self.synchronize: Callable[..., None] = torch.cuda.synchronize
         self.equal: Callable[..., bool] = torch.equal
+        self.gc_disable: Callable[[], None] = gc.disable
+        self.gc_enable: Callable[[], None] = gc.enable
+        self.gc_isenabled: Callable[[], bool] = gc.isenabled
         self._own = tuple(vars(self).items())  # this object's own references are watched too
 
     def thread_cpu_ns(self, ident: int | None) -> int | None:
