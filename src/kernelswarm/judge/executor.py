@@ -138,14 +138,20 @@ class FileText:
 
 
 @dataclasses.dataclass(frozen=True)
-class RemoteCheck:
+class _RemoteJob:
+    """What every job sent to a Ray worker carries besides its own fields."""
+
+    #: the head's ``code_fingerprint``, checked by the worker (``_same_code``) before it starts
+    code: str = dataclasses.field(default_factory=code_fingerprint, kw_only=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteCheck(_RemoteJob):
     """A check as it travels to a Ray worker: the files as text, the rest of its config."""
 
     problem: FileText
     candidate: FileText
     config: CheckConfig
-    #: the head's ``code_fingerprint``, checked by the worker before it starts
-    code: str = dataclasses.field(default_factory=code_fingerprint)
 
     @classmethod
     def of(cls, config: CheckConfig) -> RemoteCheck:
@@ -172,13 +178,11 @@ class RemoteCheck:
 
 
 @dataclasses.dataclass(frozen=True)
-class RemoteDraw:
+class RemoteDraw(_RemoteJob):
     """A round's drawing as it travels to a Ray worker: the problem as text."""
 
     problem: FileText
     request: RoundRequest
-    #: the head's ``code_fingerprint``, checked by the worker before it starts
-    code: str = dataclasses.field(default_factory=code_fingerprint)
 
     @classmethod
     def of(cls, request: RoundRequest) -> RemoteDraw:
@@ -196,13 +200,11 @@ class RemoteDraw:
 
 
 @dataclasses.dataclass(frozen=True)
-class RemoteBench:
+class RemoteBench(_RemoteJob):
     """A baseline measurement as it travels to a Ray worker: the problem as text."""
 
     problem: FileText
     config: BenchConfig
-    #: the head's ``code_fingerprint``, checked by the worker before it starts
-    code: str = dataclasses.field(default_factory=code_fingerprint)
 
     @classmethod
     def of(cls, config: BenchConfig) -> RemoteBench:

@@ -337,8 +337,9 @@ class TimingSession:
                         if flush and self.flusher is not None:
                             self.flusher.flush()
                         if i == 0:
-                            # keep the device busy while the first call is launched, so that no call's
-                            # events include an idle device waiting for the host (as in a full queue)
+                            # keep the device busy while the first call is launched, so that
+                            # no call's events include an idle device waiting for the host (as
+                            # in a full queue)
                             torch.cuda._sleep(LEAD_CYCLES)
                         starts[i].record()
                         out = impl.run(args)
@@ -347,7 +348,8 @@ class TimingSession:
                         t0 = clock()
                         out = impl.run(args)
                         host_times.append(clock() - t0)
-                    try:  # own_work's effect without a context manager's cost between timed calls
+                    # own_work's effect without a context manager's cost between timed calls
+                    try:
                         sums.append(checksum(out, wide))
                     except torch.OutOfMemoryError:
                         self._own_work_failed()
