@@ -78,6 +78,15 @@ for _ in range(8):
     # the repeat after a pause as long as a copy from host
     host.to(dev, copy=True)
     rows.setdefault("repeat after a copy to another set", []).append(timed(held))
+    # the timing engine's stand-in before a lone repeat: a set's bytes from one smaller host
+    # chunk copied again and again into memory freed after; and one small copy alone
+    chunk = torch.zeros(16 << 20, dtype=torch.uint8)
+    for what, pieces in (("16 MiB chunk x16 (a set's bytes)", 16), ("one 16 MiB copy", 1)):
+        scratch_b = torch.empty(pieces * chunk.numel(), dtype=torch.uint8, device=dev)
+        for k in range(pieces):
+            scratch_b[k * chunk.numel() : (k + 1) * chunk.numel()].copy_(chunk)
+        del scratch_b
+        rows.setdefault(f"repeat after {what} from host", []).append(timed(held))
     # what might undo the copy's effect before the call: the device kept busy a while (one
     # SM spinning; every SM copying on the device), or only time passing
     for what, between in (
