@@ -423,3 +423,57 @@ def test_tests_reach_the_host_whole_and_apart_from_the_gpu():
         if x.numel():
             x.add_(1)
             assert not torch.equal(held, x.cpu())
+
+
+def _reference_role(device: str, problem: str, gpu_full: bool):
+    """A reference worker's role on ``device`` for a catalogue problem; ``gpu_full``: its float64
+    runs on the device run out of memory (as KernelBench's MSELoss does on an H100)."""
+    from kernelswarm.protocol import LoadReference
+    from kernelswarm.worker.guard import Phases, Trusted
+    from kernelswarm.worker.reference import ReferenceRole
+
+    role = ReferenceRole(Phases(lambda report: None), torch.device(device), Trusted())
+    role.load(LoadReference(str(PROBLEMS / problem), [], 7, None, False))
+    if gpu_full:
+        run, tried = role._run, []
+
+        def full(name, inputs):
+            if name == "float64":
+                tried.append(name)
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 16.00 GiB")
+            return run(name, inputs)
+
+        role._run = full
+        role.tried = tried
+    return role
+
+
+def test_a_float64_reference_out_of_memory_on_the_cpu_is_raised():
+    from kernelswarm.protocol import DrawTest
+
+    role = _reference_role("cpu", "relu.py", gpu_full=True)
+    with pytest.raises(torch.OutOfMemoryError):
+        role.test(DrawTest("base-1", 3, "base"))
+    assert role.float64_on_host is None
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("problem", ["relu.py", "cross_entropy.py"])  # a large, a small output
+def test_a_float64_reference_too_large_for_the_gpu_runs_on_the_host(problem):
+    from kernelswarm.protocol import DrawTest
+
+    full = _reference_role("cuda", problem, gpu_full=True)
+    roomy = _reference_role("cuda", problem, gpu_full=False)
+    for seed in (3, 4):
+        got = full.test(DrawTest(f"base-{seed}", seed, "base")).answers
+        want = roomy.test(DrawTest(f"base-{seed}", seed, "base")).answers
+        for a, b in zip(got.expected, want.expected, strict=True):
+            assert a.device.type == "cuda" and torch.allclose(a, b, rtol=1e-12, atol=1e-12)
+        for a, b in zip(got.sensitivity or [], want.sensitivity or [], strict=True):
+            assert a is not None and b is not None and a.device.type == "cuda"
+            assert float(a.max()) > 0 and torch.allclose(
+                a.double().mean(), b.double().mean(), rtol=0.5
+            )
+        assert all(torch.equal(a, b) for a, b in zip(got.working, want.working, strict=True))
+    # the GPU was tried once; from then on the host, said in the phase
+    assert full.tried == ["float64"] and "16.00 GiB" in (full.float64_on_host or "")

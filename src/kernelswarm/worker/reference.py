@@ -44,6 +44,7 @@ from kernelswarm.protocol import (
 )
 from kernelswarm.tensors import (
     flatten,
+    host_tensor,
     pieces,
     same_bits,
     state_fingerprint,
@@ -78,8 +79,11 @@ def _roomy(make: Callable[[], T]) -> T:
         return make()
 
 
-def _moved_wide(inputs: list[Any], gen: torch.Generator) -> list[Any]:
-    """The inputs one ulp away (``one_ulp_away``), floating ones in float64; copies all."""
+def _moved_wide(inputs: list[Any], seed: int) -> list[Any]:
+    """The inputs one ulp away (``one_ulp_away``, drawn by a generator of ``seed`` on the
+    inputs' device), floating ones in float64; copies all."""
+    devices = {x.device for x in inputs if isinstance(x, torch.Tensor)}
+    gen = torch.Generator(device=devices.pop() if devices else "cpu").manual_seed(seed)
     return [
         one_ulp_away(x, gen, torch.float64)
         if isinstance(x, torch.Tensor) and x.is_floating_point()
@@ -120,6 +124,9 @@ class ReferenceRole:
         self.policy_dtype: torch.dtype | None = None
         self.policy_tf32 = False
         self.tests_run = 0
+        #: why the float64 reference runs on the host (its GPU run ran out of memory), or None
+        self.float64_on_host: str | None = None
+        self._init: tuple[int, list[Any]] = (0, [])
         self.handlers: dict[type, Callable[[Any], Any]] = {
             LoadReference: self.load,
             DrawTest: self.test,
@@ -148,6 +155,7 @@ class ReferenceRole:
         self.phases.enter(Phase.CONSTRUCT_REFERENCE)
         variants.seed_everything(req.init_seed)
         init_args = list(prob.get_init_inputs())
+        self._init = (req.init_seed, init_args)
         model = prob.model_class(*init_args)
         fingerprint = state_fingerprint(model)
         if self.device.type == "cuda":
@@ -178,7 +186,12 @@ class ReferenceRole:
         )
 
     def _replica(
-        self, model: torch.nn.Module, seed: int, init_args: list[Any], dtype: torch.dtype
+        self,
+        model: torch.nn.Module,
+        seed: int,
+        init_args: list[Any],
+        dtype: torch.dtype,
+        device: torch.device | None = None,
     ) -> torch.nn.Module:
         """The reference model again, in another precision: constructed anew (with the same
         seed and the same weights), not deep-copied, since a deep copy shares what closures
@@ -187,11 +200,11 @@ class ReferenceRole:
         variants.seed_everything(seed)
         replica = self._loaded().model_class(*init_args)
         replica.load_state_dict(model.state_dict())
-        return replica.to(self.device, dtype)
+        return replica.to(device or self.device, dtype)
 
     def _run(self, name: str, inputs: list[Any]) -> Any:
         with torch.no_grad():
-            if name != "float64":
+            if not name.startswith("float64"):
                 return self.models[name](*inputs)
             # Tensors the forward creates itself (torch.randn(..., device=x.device)) follow the
             # default dtype: float64 too, in the float64 reference.
@@ -201,6 +214,39 @@ class ReferenceRole:
                 return self.models[name](*inputs)
             finally:
                 torch.set_default_dtype(previous)
+
+    def _float64(
+        self, inputs: list[Any], widen: Callable[[list[Any]], list[Any]], what: str
+    ) -> list[torch.Tensor]:
+        """The float64 reference's outputs on ``widen(inputs)`` (float64 copies made where the
+        inputs lie), on this worker's device. Where the GPU runs out of memory for it, it runs on
+        the host from then on, and its outputs are brought to the GPU: KernelBench's MSELoss and
+        HuberLoss at their own sizes (two 4 GiB inputs, 16 GiB in float64 with the loss's
+        temporaries beside the judge's tests) could not be judged on an H100 otherwise."""
+        if self.float64_on_host is None:
+            try:
+                return _device_leaves(
+                    self._run("float64", _roomy(lambda: widen(inputs))), "reference"
+                )
+            except torch.OutOfMemoryError as exc:
+                if self.device.type != "cuda":
+                    raise
+                self.float64_on_host = str(exc).splitlines()[0][:300]
+            # out of the handler: the failed run's tensors went with its frames
+            self._release()
+        self.phases.enter(
+            Phase.FLOAT64_REFERENCE,
+            f"for {what}, on the host (on the GPU: {self.float64_on_host})",
+        )
+        if "float64_host" not in self.models:
+            seed, init_args = self._init
+            self.models["float64_host"] = self._replica(
+                self.models["working"], seed, init_args, torch.float64, torch.device("cpu")
+            )
+        on_host = [host_tensor(x) if isinstance(x, torch.Tensor) else x for x in inputs]
+        out = _device_leaves(self._run("float64_host", widen(on_host)), "reference")
+        del on_host
+        return [leaf.to(self.device) for leaf in out]
 
     def _draw(self, seed: int, variant: str) -> list[Any]:
         """One set of the problem's inputs, on this worker's device (drawn there on a GPU)."""
@@ -243,10 +289,7 @@ class ReferenceRole:
         (and the working-precision outputs as they lie on the device). ``inputs`` (on the
         device) are never handed to a model: each run gets its own copies."""
         self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {name}")
-        expected = _device_leaves(
-            self._run("float64", _roomy(lambda: _cast_inputs(inputs, torch.float64))),
-            "reference",
-        )
+        expected = self._float64(inputs, partial(_cast_inputs, dtype=torch.float64), name)
 
         self.phases.enter(Phase.WORKING_REFERENCE, f"for {name}")
         run_inputs = [_fresh(x) for x in inputs]
@@ -314,15 +357,16 @@ class ReferenceRole:
             squares = [_square(_float_diff(w, e)) for w, e in zip(working, expected, strict=True)]
         for k in range(ROUNDING_SAMPLES if small else 1):
             # entered before the inputs are moved and widened: their memory is this phase's
-            self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {name}, inputs one ulp away")
+            what = f"{name}, inputs one ulp away"
+            self.phases.enter(Phase.FLOAT64_REFERENCE, f"for {what}")
             if small:  # the working-precision run of small outputs needs them again
                 shifted = [one_ulp_away(x, gen) for x in inputs]
-                wide = _roomy(partial(_cast_inputs, shifted, torch.float64))
+                moved = self._float64(shifted, partial(_cast_inputs, dtype=torch.float64), what)
             else:
                 shifted = []
-                wide = _roomy(partial(_moved_wide, inputs, gen))
-            moved = _device_leaves(self._run("float64", wide), "reference")
-            del wide
+                # the same draws wherever the inputs lie (a generator of their own device)
+                moved_seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=gen.device))
+                moved = self._float64(inputs, partial(_moved_wide, seed=moved_seed), what)
             if k == 0:
                 sensitivity = [_float_diff(m, e) for m, e in zip(moved, expected, strict=True)]
             if small:
