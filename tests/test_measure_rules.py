@@ -490,3 +490,38 @@ def test_a_candidate_replacing_the_collector_s_switches_is_seen(monkeypatch):
     trusted = Trusted()
     monkeypatch.setattr(gc, "disable", lambda: None)
     assert "gc.disable" in trusted.tampered() and trusted.gc_disable is not gc.disable
+
+
+def test_the_copy_before_a_lone_call_is_made_smaller_where_the_device_is_full(monkeypatch):
+    # TimingSession.stand_in (on a GPU before every lone call on a held set): a set's bytes from
+    # one host chunk, into memory halved until it fits; none at all is the judge's out of memory
+    from kernelswarm.protocol import Phase
+    from kernelswarm.worker import timing
+    from kernelswarm.worker.guard import Phases, Trusted
+
+    monkeypatch.setattr(timing, "STAND_IN_CHUNK", 1 << 10)
+    entered: list[Phase] = []
+    session = timing.TimingSession(
+        torch.device("cpu"), Trusted(), phases=Phases(lambda r: entered.append(r.phase))
+    )
+    session.store({0: [torch.ones(1 << 12), 3], 1: [torch.ones(8)]}, [], own=True)  # 16 KiB
+    asked: list[int] = []
+    real_empty = torch.empty
+
+    def empty(size, **kw):
+        asked.append(size)
+        if size > room:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return real_empty(size, **kw)
+
+    monkeypatch.setattr(timing.torch, "empty", empty)
+    room = 5 << 10
+    session.stand_in(0)
+    assert asked == [16 << 10, 8 << 10, 4 << 10]  # halved until it fits
+    assert session.host_chunk is not None and session.host_chunk.numel() == 1 << 10
+    session.stand_in(1)  # 32 bytes: a chunk of its own size is enough, the larger one is kept
+    assert asked[-1] == 32 and session.host_chunk.numel() == 1 << 10 and entered == []
+    room = 512
+    with pytest.raises(torch.OutOfMemoryError):
+        session.stand_in(0)
+    assert entered == [Phase.TIMING_COPIES]  # the judge's work, not the candidate's
