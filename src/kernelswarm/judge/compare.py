@@ -220,32 +220,30 @@ class Tolerance:
             if isinstance(value, torch.Tensor):
                 setattr(self, name, host_tensor(value))
 
+    @property
+    def _in_pieces(self) -> bool:
+        """Whether finite outputs are compared piece by piece (``check``, ``passes``): inexact,
+        calibrated answers, every one finite. Other comparisons are made whole."""
+        return not self.exact and self.policy.calibrated and self.all_finite
+
     def check(self, candidate: torch.Tensor, quick: bool = False) -> Comparison:
         """Compare a candidate output (already known to have the right shape).
 
         ``quick`` answers pass/fail only and stops at the first failed criterion (strength probes).
         """
         held_on_host = self.e.device.type == "cpu"
-        if (
-            held_on_host
-            and candidate.device.type == "cuda"
-            and not self.exact
-            and self.policy.calibrated
-            and self.all_finite
-            and all_finite(candidate)
-        ):
-            # Answers held on the host (the GPU was full) and an output on a GPU: the answers'
-            # pieces go to the output's GPU. Bringing a 4 GiB output to the host and comparing
-            # there took 7-8 s per correctness call on the H100.
-            return self._check_in_pieces(candidate.flatten(), quick)
-        # where the answers are held (a GPU, often; into the host as tests are held there)
+        if self._in_pieces and all_finite(candidate):
+            # On the answers' GPU, or else on the output's: answers held on the host (the GPU
+            # was full) are brought to a GPU output a piece at a time. Bringing a 4 GiB output
+            # to the host and comparing there took 7-8 s per correctness call on the H100.
+            at = candidate.device if held_on_host else self.e.device
+            return self._check_in_pieces(candidate.to(at).flatten(), quick)
+        # whole, where the answers are held (a GPU, often; the host as tests are held there)
         candidate = host_tensor(candidate) if held_on_host else candidate.to(self.e.device)
         if self.exact:
             return self._check_exact(candidate)
         if not self.policy.calibrated:
             return self._check_allclose(candidate.double())
-        if self.all_finite and all_finite(candidate):
-            return self._check_in_pieces(candidate.flatten(), quick)
         c = candidate.double()
         bad_nonfinite = self._nonfinite_mismatch(c)
         if bad_nonfinite:
@@ -288,7 +286,7 @@ class Tolerance:
         every GiB-sized test (on the host, L1/19's probes took minutes). Without ``piece``, or
         where the comparison is not made in pieces, ``whole()`` is compared. Same outcome as
         ``check(whole(), quick=True).passed``."""
-        if piece is None or self.exact or not self.policy.calibrated or not self.all_finite:
+        if piece is None or not self._in_pieces:
             return self.check(whole(), quick=True).passed
         e, allowed = self.e.flatten(), self.allowed.flatten()
         sq = 0.0
