@@ -21,6 +21,16 @@ def nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
+def tensor_bytes(values: Any) -> int:
+    """The bytes the tensors of a value take (a tensor, or lists and tuples of them, nested);
+    anything else counts nothing."""
+    if isinstance(values, torch.Tensor):
+        return nbytes(values)
+    if isinstance(values, list | tuple):
+        return sum(tensor_bytes(v) for v in values)
+    return 0
+
+
 def pieces(n: int) -> list[tuple[int, int]]:
     """[start, end) ranges of at most PIECE elements covering n elements."""
     return [(a, min(a + PIECE, n)) for a in range(0, n, PIECE)]

@@ -22,6 +22,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 from kernelswarm.protocol import Counts, Peaks
+from kernelswarm.tensors import tensor_bytes
 
 
 class _OtherFlops(TorchDispatchMode):
@@ -43,14 +44,6 @@ class _OtherFlops(TorchDispatchMode):
         if isinstance(out, torch.Tensor) and out.is_floating_point():
             self.flops += out.numel()
         return out
-
-
-def _tensor_bytes(values: Any) -> int:
-    if isinstance(values, torch.Tensor):
-        return values.numel() * values.element_size()
-    if isinstance(values, list | tuple):
-        return sum(_tensor_bytes(v) for v in values)
-    return 0
 
 
 class _Attention(TorchFunctionMode):
@@ -95,9 +88,9 @@ def count(model: torch.nn.Module, inputs: list[Any]) -> Counts:
         flops=int(counter.get_total_flops()) - counted_attention + attention.flops,
         other_flops=int(other.flops),
         convolution=other.convolution,
-        input_bytes=_tensor_bytes(inputs),
-        parameter_bytes=_tensor_bytes(state),
-        output_bytes=_tensor_bytes(out),
+        input_bytes=tensor_bytes(inputs),
+        parameter_bytes=tensor_bytes(state),
+        output_bytes=tensor_bytes(out),
     )
 
 

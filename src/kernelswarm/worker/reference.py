@@ -49,6 +49,7 @@ from kernelswarm.tensors import (
     same_bits,
     state_fingerprint,
     storage_ptr,
+    tensor_bytes,
     to_device,
 )
 from kernelswarm.worker import counting, timing
@@ -404,9 +405,7 @@ class ReferenceRole:
         sets = [self._draw(seed, "base") for seed in req.seeds]
         warmup = [self._draw(seed, "base") for seed in req.warmup_seeds]
         self.timing.session.store(dict(enumerate(sets)), warmup, own=True)
-        set_bytes = sum(
-            x.numel() * x.element_size() for x in sets[0] if isinstance(x, torch.Tensor)
-        )
+        set_bytes = tensor_bytes(sets[0])
         if not req.return_sets:  # nobody else needs them (bench without a candidate)
             sets, warmup = [], []
         return TimingSetsDrawn(sets=sets, warmup=warmup, set_bytes=set_bytes)

@@ -42,7 +42,7 @@ from kernelswarm.protocol import (
     Warmed,
     Warmup,
 )
-from kernelswarm.tensors import flatten, row_pieces
+from kernelswarm.tensors import flatten, row_pieces, tensor_bytes
 from kernelswarm.worker.guard import Phases, Trusted
 from kernelswarm.worker.poison import poison_cuda
 
@@ -242,7 +242,7 @@ class TimingSession:
         placed = 0
         for j, inputs in sets.items():
             self.sets[j] = self._place(inputs)
-            placed += sum(x.nbytes for x in self.sets[j] if isinstance(x, torch.Tensor))
+            placed += tensor_bytes(self.sets[j])
         if cuda:
             taken = placed - (torch.cuda.memory_reserved(self.device) - reserved)
             if taken > 0:
@@ -263,7 +263,7 @@ class TimingSession:
         (at most ``STAND_IN_CHUNK`` bytes) copied again and again; where the GPU cannot hold a
         set's bytes more, a smaller copy is made (halved until it fits).
         """
-        nbytes = sum(x.nbytes for x in self.sets[j] if isinstance(x, torch.Tensor))
+        nbytes = tensor_bytes(self.sets[j])
         if nbytes == 0:
             return
         chunk = min(nbytes, STAND_IN_CHUNK)
