@@ -525,3 +525,27 @@ def test_the_copy_before_a_lone_call_is_made_smaller_where_the_device_is_full(mo
     with pytest.raises(torch.OutOfMemoryError):
         session.stand_in(0)
     assert entered == [Phase.TIMING_COPIES]  # the judge's work, not the candidate's
+
+
+def test_a_timed_set_s_answers_are_let_go_before_the_next_is_answered():
+    # The re-check of timed outputs holds one set's float64 answers and allowances at a time: at
+    # L1/19's size on an H200 a set's 24 GiB, still held by the loop's variables while the next
+    # set was answered, ran the reference's float64 run out of memory.
+    import weakref
+
+    log: list[str] = []
+    reference = Scripted(log, Role.REFERENCE, 2e-3)
+    alive: list[weakref.ref] = []
+    held_while_answering: list[int] = []
+
+    def answer_timing_set(index: int) -> Answers:
+        held_while_answering.append(sum(r() is not None for r in alive))
+        w = torch.ones(2, 2)
+        answers = Answers([w.double()], [w], None, "Tensor", [], [])
+        alive.extend(weakref.ref(t) for t in (answers.expected[0], answers.working[0]))
+        return answers
+
+    reference.answer_timing_set = answer_timing_set  # type: ignore[method-assign]
+    run(Scripted(log, Role.CANDIDATE, 1e-3), reference)
+    assert len(held_while_answering) >= 2  # several sets re-checked
+    assert held_while_answering == [0] * len(held_while_answering)

@@ -486,37 +486,43 @@ class Measurement:
         )
         self.progress("re-checking timed outputs against float64")
         for j in indices:
-            # one set at a time: at KernelBench's sizes each output is GiB on the judge's GPU
-            leaves = self.cand.final_outputs("candidate", [j])[0]
-            memlog.log(f"timed output of set {j} received")
-            answers = self.ref.answer_timing_set(j)
-            memlog.log(f"timing set {j} answered")
-            gpu = judge_device(self.device)
-            if gpu is not None:
-                answers = placed(answers, gpu)  # compared on the GPU
-            for k, (w, tolerance) in enumerate(
-                zip(answers.working, tolerances(answers, self.policy), strict=True)
-            ):
-                if k >= len(leaves) or leaves[k].shape != w.shape:
-                    self.reject(
-                        "candidate",
-                        Reason(
-                            Check.VALUES,
-                            f"a timed call on timing set {j} returned output {k} of the wrong shape",
-                        ),
-                    )
-                    return
-                result = tolerance.check(leaves[k])
-                if not result.passed:
-                    self.reject(
-                        "candidate",
-                        Reason(
-                            Check.VALUES,
-                            f"the output of a timed call (timing set {j}) is wrong: {result.detail}",
-                        ),
-                    )
-                    return
-            del leaves, answers
+            reason = self._recheck_set(j)
+            # one set at a time: at KernelBench's sizes each set's output, answers and
+            # allowances are GiB on the judge's GPU, all gone with the call above (L1/19 on
+            # an H200: a set's 24 GiB still held by loop variables while the next was answered
+            # ran the reference's float64 run out of memory); their memory goes back before
+            # the reference answers the next set
+            give_back()
+            if reason is not None:
+                self.reject("candidate", reason)
+                return
+
+    def _recheck_set(self, j: int) -> Reason | None:
+        """The candidate's last output on timing set ``j`` against the float64 answer: why it
+        fails, or None."""
+        assert self.cand is not None
+        leaves = self.cand.final_outputs("candidate", [j])[0]
+        memlog.log(f"timed output of set {j} received")
+        answers = self.ref.answer_timing_set(j)
+        memlog.log(f"timing set {j} answered")
+        gpu = judge_device(self.device)
+        if gpu is not None:
+            answers = placed(answers, gpu)  # compared on the GPU
+        for k, (w, tolerance) in enumerate(
+            zip(answers.working, tolerances(answers, self.policy), strict=True)
+        ):
+            if k >= len(leaves) or leaves[k].shape != w.shape:
+                return Reason(
+                    Check.VALUES,
+                    f"a timed call on timing set {j} returned output {k} of the wrong shape",
+                )
+            result = tolerance.check(leaves[k])
+            if not result.passed:
+                return Reason(
+                    Check.VALUES,
+                    f"the output of a timed call (timing set {j}) is wrong: {result.detail}",
+                )
+        return None
 
     def _floor(self, counts: Counts, peaks: Peaks) -> tuple[Floor, Peaks]:
         """The floor, and the peaks it stands on (measured again if anything beat them)."""
