@@ -117,3 +117,21 @@ def test_answers_held_on_the_host_are_compared_on_the_output_s_gpu(monkeypatch):
         )
     assert tol.check(wrong.cuda()).worst_index == (2, x.shape[1] - 1)
     assert brought == []
+
+
+@pytest.mark.gpu
+def test_a_fresh_call_s_inputs_received_on_the_gpu_are_kept_without_a_second_copy():
+    # The worker is told "cuda"; its inputs arrive on "cuda:0". They are its own memory already
+    # (copied on receipt), and a second copy of each fresh call's inputs cost 8 GiB at L1/96's size
+    import torch
+
+    from kernelswarm.protocol import Call, InputMode
+    from kernelswarm.worker.candidate import CandidateRole
+    from kernelswarm.worker.guard import Phases, Trusted
+
+    role = CandidateRole(Phases(lambda _: None), torch.device("cuda"), Trusted())
+    received = [torch.ones(1 << 20, device="cuda"), 3]
+    placed = role._place_inputs(Call(InputMode.FRESH, "A", None, [4], received, []))
+    assert placed[0] is received[0] and placed[1] == 3
+    cloned = role._place_inputs(Call(InputMode.CLONE, "A-clone", "A", [4], None, []))
+    assert cloned[0] is not received[0] and cloned[0].data_ptr() != received[0].data_ptr()

@@ -477,3 +477,21 @@ def test_a_float64_reference_too_large_for_the_gpu_runs_on_the_host(problem):
         assert all(torch.equal(a, b) for a, b in zip(got.working, want.working, strict=True))
     # the GPU was tried once; from then on the host, said in the phase
     assert full.tried == ["float64"] and "16.00 GiB" in (full.float64_on_host or "")
+
+
+def test_a_tensor_on_the_current_gpu_lies_on_a_gpu_named_without_an_index(monkeypatch):
+    # Workers are told "cuda"; what they receive lies on "cuda:0". torch.device equality says
+    # these differ, and the candidate worker copied every fresh call's inputs a second time
+    # (8 GiB more at KernelBench's L1/96 size, where the candidate ran out of memory).
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    on = SimpleNamespace(device=torch.device("cuda", 0))
+    other = SimpleNamespace(device=torch.device("cuda", 1))
+    assert on.device != torch.device("cuda")  # why a helper is needed
+    assert tensors.lies_on(on, torch.device("cuda"))  # type: ignore[arg-type]
+    assert not tensors.lies_on(other, torch.device("cuda"))  # type: ignore[arg-type]
+    assert tensors.lies_on(other, torch.device("cuda", 1))  # type: ignore[arg-type]
+    assert not tensors.lies_on(on, torch.device("cpu"))  # type: ignore[arg-type]
+    assert tensors.lies_on(torch.ones(1), torch.device("cpu"))
+    assert not tensors.lies_on(torch.ones(1), torch.device("cuda"))

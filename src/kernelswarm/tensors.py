@@ -57,6 +57,18 @@ def flatten(out: Any) -> tuple[str, list[Any]]:
     return type(out).__qualname__, [out]
 
 
+def lies_on(t: torch.Tensor, device: torch.device) -> bool:
+    """Whether ``t`` lies on ``device``. A GPU named without an index (``cuda``, as workers
+    are told) is the current one: a tensor there lies on ``cuda:0``, and ``torch.device`` equality
+    alone would say it does not (an 8 GiB second copy of every fresh call's inputs at
+    KernelBench's L1/96 size)."""
+    if t.device.type != device.type:
+        return False
+    if device.type == "cuda" and device.index is None:
+        return t.device.index == torch.cuda.current_device()
+    return t.device == device
+
+
 def to_device(value: Any, device: torch.device) -> Any:
     """A fresh copy of a tensor on the device (new storage); other values unchanged."""
     if isinstance(value, torch.Tensor):

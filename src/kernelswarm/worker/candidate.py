@@ -51,6 +51,7 @@ from kernelswarm.protocol import (
 from kernelswarm.tensors import (
     changed_elements,
     flatten,
+    lies_on,
     nbytes,
     same_bits,
     state_fingerprint,
@@ -168,7 +169,7 @@ class CandidateRole:
             # tensors that arrived on this GPU are fresh memory of their own: no second copy
             self.inputs[key] = [
                 x
-                if isinstance(x, torch.Tensor) and x.device == self.device
+                if isinstance(x, torch.Tensor) and lies_on(x, self.device)
                 else to_device(x, self.device)
                 for x in req.inputs
             ]

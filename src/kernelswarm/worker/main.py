@@ -89,6 +89,9 @@ def main(argv: list[str]) -> int:
             reply = answerer.handle(request)
         except BaseException as exc:  # everything, SystemExit included, is reported as a failure
             reply = failed(exc, phases)
+        # what the request carried (a call's inputs: GiB at KernelBench's sizes) goes now, not
+        # once the next request has arrived beside it
+        del request
         try:
             channel.send(protocol.encode(reply, seq))
         except wire.WireError as exc:  # e.g. a result that cannot travel
