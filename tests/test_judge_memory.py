@@ -495,3 +495,51 @@ def test_a_tensor_on_the_current_gpu_lies_on_a_gpu_named_without_an_index(monkey
     assert not tensors.lies_on(on, torch.device("cpu"))  # type: ignore[arg-type]
     assert tensors.lies_on(torch.ones(1), torch.device("cpu"))
     assert not tensors.lies_on(torch.ones(1), torch.device("cuda"))
+
+
+class _Loss(torch.nn.Module):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(a, b)
+
+
+def test_outputs_kept_for_the_final_look_are_counted_by_what_they_keep_alive(monkeypatch):
+    # A 0-dim loss keeps its whole elementwise buffer alive (4 GiB a call at L1/96's size).
+    # Counted by its 4 bytes, every call's was kept to the end: on an H200 the candidate ran out
+    # of memory in call 12 with 72 GiB allocated, where its plan needs about 32.
+    from kernelswarm.protocol import Call, InputMode
+    from kernelswarm.worker import candidate as candidate_worker
+    from kernelswarm.worker.guard import Phases, Trusted
+
+    assert tensors.held_bytes(_Loss()(torch.ones(256, 256), torch.zeros(256, 256))) == 1 << 18
+    monkeypatch.setattr(candidate_worker, "RETAIN_OUTPUT_BYTES", 1 << 20)
+    role = candidate_worker.CandidateRole(Phases(lambda _: None), torch.device("cpu"), Trusted())
+    role.model = _Loss()
+    monkeypatch.setattr(candidate_worker, "LATE_WAIT_S", 0.0)
+    for i in range(8):
+        inputs = [torch.rand(512, 512), torch.rand(512, 512)]  # 1 MiB each, 1 MiB a loss
+        role.call(Call(InputMode.FRESH, f"t{i}", None, [4], inputs, [f"t{i - 1}"]))
+    kept = sum(tensors.held_bytes(leaf) for _, leaf, _ in role.retained)
+    assert kept <= 2 << 20, f"{kept >> 20} MiB kept for the final look"
+    assert len(role.let_go) >= 6  # let go early, still watched
+
+
+def test_timed_outputs_kept_for_the_re_check_hold_no_more_than_their_own_bytes():
+    # The same 0-dim loss as each timing set's last output: one elementwise buffer a set, and
+    # a block's outputs once per implementation. Kept as a copy of its own bytes.
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import Implementation, TimingSession
+
+    session = TimingSession(torch.device("cpu"), Trusted())
+    sets = {j: [torch.rand(1024, 1024), torch.rand(1024, 1024)] for j in range(3)}  # 4 MiB
+    session.store(sets, [], own=True)
+    loss = _Loss()
+    answer = session.block("candidate", Implementation(run=lambda a: loss(*a)), [0, 1, 2, 1], False)
+    kept = session.finals["candidate"]
+    assert sorted(kept) == [0, 1, 2]
+    assert all(tensors.held_bytes(out) == 4 for out in kept.values())
+    assert [round(answer.final_checksums[str(j)][0], 5) for j in range(3)] == [
+        round(float(loss(*sets[j])), 5) for j in range(3)
+    ]
+    plain = torch.rand(8)  # an output holding only itself is kept as it is, not copied
+    session.block("plain", Implementation(run=lambda a: plain), [0], False)
+    assert session.finals["plain"][0] is plain

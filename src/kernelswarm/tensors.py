@@ -21,6 +21,13 @@ def nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
+def held_bytes(t: torch.Tensor) -> int:
+    """The bytes a tensor keeps alive: its storage's, which can be far more than its elements'
+    (the 0-dim loss of ``F.mse_loss`` or ``F.smooth_l1_loss`` holds the whole elementwise
+    buffer: 4 GiB at KernelBench's L1/96)."""
+    return max(nbytes(t), t.untyped_storage().nbytes())
+
+
 def tensor_bytes(values: Any) -> int:
     """The bytes the tensors of a value take (a tensor, or lists and tuples of them, nested);
     anything else counts nothing."""

@@ -51,6 +51,7 @@ from kernelswarm.protocol import (
 from kernelswarm.tensors import (
     changed_elements,
     flatten,
+    held_bytes,
     lies_on,
     nbytes,
     same_bits,
@@ -307,11 +308,14 @@ class CandidateRole:
 
     def _look_back(self, keep: int) -> None:
         """Compare kept outputs with what they were on return, oldest first, and let them go
-        until those still kept take at most ``keep`` bytes."""
-        held = sum(nbytes(leaf) + nbytes(first) for _, leaf, first in self.retained)
+        until those still kept take at most ``keep`` bytes: what they keep alive, a storage
+        larger than their elements included (L1/96 on an H200: every call's 0-dim loss kept its
+        4 GiB elementwise buffer, and the candidate ran out of memory in call 12 with 72 GiB
+        allocated, where its plan needs about 32)."""
+        held = sum(held_bytes(leaf) + nbytes(first) for _, leaf, first in self.retained)
         while self.retained and held > keep:
             call, leaf, first = self.retained.pop(0)
-            held -= nbytes(leaf) + nbytes(first)
+            held -= held_bytes(leaf) + nbytes(first)
             self.let_go.append((call, storage_ptr(leaf), StorageWeakRef(leaf.untyped_storage())))
             change = _change_since(first, leaf)
             if change is not None:

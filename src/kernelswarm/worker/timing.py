@@ -42,7 +42,7 @@ from kernelswarm.protocol import (
     Warmed,
     Warmup,
 )
-from kernelswarm.tensors import flatten, row_pieces, tensor_bytes
+from kernelswarm.tensors import flatten, held_bytes, nbytes, row_pieces, tensor_bytes
 from kernelswarm.worker.guard import Phases, Trusted
 from kernelswarm.worker.poison import poison_cuda
 
@@ -407,9 +407,13 @@ class TimingSession:
             else host_times
         )
         # Graph replays write into static buffers: their final outputs need copies. Other
-        # outputs are fresh tensors already (copying them would double the memory held).
+        # outputs are fresh tensors already (copying them would double the memory held), but
+        # for those that keep a storage much larger than themselves alive (a 0-dim loss holding
+        # its elementwise buffer: 4 GiB a set at L1/96), copied now that the device is idle.
         with self.own_work():
-            kept = {j: _copy(out) for j, out in finals.items()} if impl.static else finals
+            kept = {j: _copy(o) if impl.static else _compact(o) for j, o in finals.items()}
+            finals.clear()
+            out = None  # the last call's own output, compacted or not, goes with the rest
             self.finals.setdefault(name, {}).update(kept)
             final_sums = {j: checksum(out, wide) for j, out in kept.items()}
             # float32 sums that overflow agree with any other overflow: where float64 ones of
@@ -480,6 +484,17 @@ class TimingSession:
             _, leaves = flatten(self.finals[name][j])
             result.append([leaf.detach() for leaf in leaves])
         return result
+
+
+def _compact(out: Any) -> Any:
+    """``out`` where its tensors hold no more than their own bytes (and 1 MiB); a copy of those
+    that keep a larger storage alive."""
+    if type(out) is torch.Tensor:
+        oversized = held_bytes(out) > nbytes(out) + (1 << 20)
+        return out.detach().clone() if oversized else out
+    if isinstance(out, tuple | list):
+        return type(out)(_compact(o) for o in out)
+    return out
 
 
 def _copy(out: Any) -> Any:
