@@ -57,6 +57,24 @@ def test_poison_covers_the_caching_allocator():
 
 
 @pytest.mark.gpu
+def test_an_output_the_cache_could_not_give_comes_poisoned_all_the_same():
+    # Memory fresh from the driver holds what was last written there (here: the answer, as the
+    # judge's given-back memory held it). With the outputs' sizes the poison takes such blocks
+    # first, and an output of that size then comes from the cache, filled.
+    import torch
+
+    from kernelswarm.worker.poison import poison_cuda
+
+    device = torch.device("cuda", torch.cuda.current_device())
+    size = 64 << 20
+    torch.cuda.empty_cache()
+    report = poison_cuda(device, [size])
+    assert report.reserved_bytes == size
+    out = torch.empty(size // 4, device=device)
+    assert torch.isnan(out).all(), "an output's memory came unpoisoned"
+
+
+@pytest.mark.gpu
 def test_a_lone_call_on_a_held_set_follows_a_copy_from_host_as_a_first_visit_does(monkeypatch):
     # On the H100 any call right after a copy from host memory took 1.8x a repeat's time; a first
     # visit always follows its set's copy, so every call timed alone on a held set follows one too

@@ -30,6 +30,8 @@ POISON_BYTE = 0xFF
 class PoisonReport:
     free_bytes: int = 0
     poisoned_bytes: int = 0
+    #: bytes taken for the outputs' sizes and given back to be poisoned (CUDA)
+    reserved_bytes: int = 0
 
 
 def _cuda_free_blocks(device: torch.device) -> list[tuple[int, str]]:
@@ -45,8 +47,27 @@ def _cuda_free_blocks(device: torch.device) -> list[tuple[int, str]]:
     return blocks
 
 
-def poison_cuda(device: torch.device) -> PoisonReport:
+def poison_cuda(device: torch.device, output_nbytes: list[int] | None = None) -> PoisonReport:
+    """Every free block of the caching allocator on the current stream filled with 0xFF.
+
+    ``output_nbytes``: blocks of the outputs' sizes are taken first (from the driver where the
+    cache has none) and given back, so that they are among those filled: an output whose
+    memory the cache could not give would come straight from the driver, holding whatever was
+    last written there, by this process or another. On an H100, ``cheats/cuda/side_stream.py``
+    (an output written on a side stream, returned unfinished) was accepted once the candidate's
+    inputs were no longer copied on its GPU: the copies' freed blocks had been where its outputs
+    came from, and without them the outputs came fresh, likely onto memory the judge had just
+    given back holding the answer (reference outputs of the same test, of the same size).
+    """
     report = PoisonReport()
+    taken = []
+    for n in output_nbytes or []:
+        try:
+            taken.append(torch.empty(max(n, 1), dtype=torch.uint8, device=device))
+        except torch.OutOfMemoryError:
+            break  # the device is full: what the cache holds is poisoned, as before
+        report.reserved_bytes += n
+    del taken
     held = []
     for size, pool in sorted(_cuda_free_blocks(device), reverse=True):
         report.free_bytes += size
@@ -87,7 +108,7 @@ def poison_host(output_nbytes: list[int], copies: int = 4) -> PoisonReport:
 def poison_free_memory(device: torch.device, output_nbytes: list[int]) -> PoisonReport:
     """Fill what the next allocations could receive with 0xFF bytes."""
     if device.type == "cuda":
-        report = poison_cuda(device)
+        report = poison_cuda(device, output_nbytes)
         torch.cuda.synchronize(device)
         return report
     return poison_host(output_nbytes)
