@@ -421,7 +421,7 @@ class TimingSession:
         # for those that keep a storage much larger than themselves alive (a 0-dim loss holding
         # its elementwise buffer: 4 GiB a set at L1/96), copied now that the device is idle.
         with self.own_work():
-            kept = {j: _copy(o) if impl.static else _compact(o) for j, o in finals.items()}
+            kept = {j: _copy(o, oversized_only=not impl.static) for j, o in finals.items()}
             finals.clear()
             out = None  # the last call's own output, compacted or not, goes with the rest
             self.finals.setdefault(name, {}).update(kept)
@@ -496,22 +496,17 @@ class TimingSession:
         return result
 
 
-def _compact(out: Any) -> Any:
-    """``out`` where its tensors hold no more than their own bytes (and 1 MiB); a copy of those
-    that keep a larger storage alive."""
-    if type(out) is torch.Tensor:
-        oversized = held_bytes(out) > nbytes(out) + (1 << 20)
-        return out.detach().clone() if oversized else out
-    if isinstance(out, tuple | list):
-        return type(out)(_compact(o) for o in out)
-    return out
-
-
-def _copy(out: Any) -> Any:
+def _copy(out: Any, oversized_only: bool = False) -> Any:
+    """``out`` with copies of its plain tensors (``oversized_only``: of those only that keep a
+    storage alive over 1 MiB larger than their own bytes)."""
     if isinstance(out, torch.Tensor):
-        return out.detach().clone() if type(out) is torch.Tensor else out
+        if type(out) is not torch.Tensor:
+            return out
+        if oversized_only and held_bytes(out) <= nbytes(out) + (1 << 20):
+            return out
+        return out.detach().clone()
     if isinstance(out, tuple | list):
-        return type(out)(_copy(o) for o in out)
+        return type(out)(_copy(o, oversized_only) for o in out)
     return out
 
 
