@@ -192,6 +192,9 @@ class TimingSession:
         self.l2_note: str | None = None
         self.wide: set[str] = set()  # implementations whose outputs' float32 sums overflow
         self.host_chunk: torch.Tensor | None = None  # host bytes of ``stand_in``'s copies
+        #: the sizes of the last warm-up call's outputs: blocks of them are poisoned before
+        #: each timed block (``poison_cuda``), whether or not the cache held such blocks
+        self.output_nbytes: list[int] = []
 
     @contextlib.contextmanager
     def own_work(self) -> Iterator[None]:
@@ -315,9 +318,11 @@ class TimingSession:
             self._sync()
             t0 = clock()
             with torch.no_grad():
-                impl.run(args)
+                out = impl.run(args)
             self._sync()
             times.append(clock() - t0)
+            self.output_nbytes = [nbytes(x) for x in flatten(out)[1] if isinstance(x, torch.Tensor)]
+            del out
             recent = sorted(times[-5:])
             stable = (
                 len(times) >= min_calls
@@ -370,7 +375,7 @@ class TimingSession:
             # NaN, whatever was left there (a warm-up's, or an earlier call's, answers for the
             # same set would have agreed with the final checksum).
             with self.own_work():
-                poison_cuda(self.device)
+                poison_cuda(self.device, self.output_nbytes)
         self._sync()
         # As timeit does: no collection of the process's heap lands in a timed call (in a large
         # heap one takes tens of ms: a check run in the pytest process saw a lone first visit
