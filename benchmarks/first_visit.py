@@ -71,6 +71,19 @@ for _ in range(8):
     fresh = held.clone() + 0.0
     rows.setdefault("first call, made on the GPU", []).append(timed(fresh))
     del fresh
+    # as a timing set arrives in the engine from the judge on the same GPU: the channel's copy
+    # (of memory mapped through CUDA IPC), the worker's own copy of that, the first let go and
+    # the free block handed back (``TimingSession.arrive``)
+    sent = torch.randn(shape, device=dev)
+    r = torch.cuda.memory_reserved()
+    received = sent.clone()
+    fresh = received.to(dev, copy=True)
+    del received
+    spare_back(fresh.nbytes, r)
+    rows.setdefault("first call, arrived as the engine's (two copies on the GPU)", []).append(
+        timed(fresh)
+    )
+    del fresh, sent
     torch.cuda.empty_cache()
     fresh = host.to(dev, copy=True)
     rows.setdefault("first call after empty_cache", []).append(timed(fresh))
@@ -87,6 +100,17 @@ for _ in range(8):
             scratch_b[k * chunk.numel() : (k + 1) * chunk.numel()].copy_(chunk)
         del scratch_b
         rows.setdefault(f"repeat after {what} from host", []).append(timed(held))
+    # a lone repeat's own set written again where it lies, with its own bytes: from a host
+    # copy (as a set arriving through host memory), or from a copy on the GPU
+    own = held.cpu()
+    held.copy_(own)
+    rows.setdefault("repeat after its own set rewritten in place from host", []).append(timed(held))
+    twin = held.clone()
+    held.copy_(twin)
+    del twin
+    rows.setdefault("repeat after its own set rewritten in place on the GPU", []).append(
+        timed(held)
+    )
     # what might undo the copy's effect before the call: the device kept busy a while (one
     # SM spinning; every SM copying on the device), or only time passing
     for what, between in (
