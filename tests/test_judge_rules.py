@@ -592,3 +592,35 @@ def test_a_timed_output_written_late_on_a_side_stream_fails_completion_whatever_
     assert [r.check for r in reasons] == [Check.COMPLETION], answer.checksums
     ok = session.block("eager", honest, [0, 0, 0, 0], False)
     assert timing_checks.block_reasons("eager", [0, 0, 0, 0], ok)[0] == []
+
+
+@pytest.mark.gpu
+def test_a_timed_output_fresh_from_the_driver_is_poisoned_all_the_same():
+    """As above, but the memory holding the answer went back to the driver (the cache emptied):
+    no free block of the output's size is left to poison, and the output would come straight
+    from the driver holding that answer. Blocks of the outputs' sizes (the last warm-up call's)
+    are taken first and poisoned with the rest."""
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import Implementation, TimingSession
+
+    session = TimingSession(torch.device("cuda"), Trusted())
+    session.store({0: [torch.randn(1024, 1024, device="cuda")]}, [], own=True)
+    side = torch.cuda.Stream()
+
+    def late(args):
+        out = torch.empty_like(args[0])
+        with torch.cuda.stream(side):
+            torch.cuda._sleep(20_000_000)
+            torch.mul(args[0], 2, out=out)
+        return out
+
+    honest = Implementation(run=lambda args: args[0] * 2)
+    session.warmup(honest, 1.0)
+    assert session.output_nbytes == [4 << 20]
+    assert session.block("eager", honest, [0, 0, 0], False).checksums
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    answer = session.block("candidate", Implementation(run=late), [0, 0], False)
+    torch.cuda.synchronize()
+    reasons, _ = timing_checks.block_reasons("candidate", [0, 0], answer)
+    assert [r.check for r in reasons] == [Check.COMPLETION], answer.checksums
