@@ -481,6 +481,20 @@ def test_pinned_l2_tampering_and_short_replies_are_caught():
     assert [r.check for r in timing_checks.block_reasons("candidate", [0], pinned)[0]] == [
         Check.INTEGRITY
     ]
+    # the limit is compared even where the worker could not reset it: set during the block,
+    # or already in force when it began (set by the process's own code before)
+    for extra in (
+        dict(persisting_l2_after=1 << 20),
+        dict(persisting_l2_before=1 << 20, persisting_l2_after=1 << 20),
+    ):
+        unreset = block([[1.0, 1.0]], {"0": [1.0, 1.0]}, l2_note="cuCtxSetLimit failed", **extra)
+        reasons, warnings = timing_checks.block_reasons("candidate", [0], unreset)
+        assert [r.check for r in reasons] == [Check.INTEGRITY], extra
+        assert "could not be reset" in warnings[0]
+        reasons, _ = timing_checks.block_reasons("eager", [0], unreset)
+        assert [r.check for r in reasons] == [Check.HARNESS], extra
+    unreset = block([[1.0, 1.0]], {"0": [1.0, 1.0]}, l2_note="cuCtxSetLimit failed")
+    assert timing_checks.block_reasons("candidate", [0], unreset)[0] == []
     short = block([[1.0, 1.0]], {"0": [1.0, 1.0]})
     assert [r.check for r in timing_checks.block_reasons("candidate", [0, 0], short)[0]] == [
         Check.PROTOCOL
@@ -592,6 +606,39 @@ def test_a_timed_output_written_late_on_a_side_stream_fails_completion_whatever_
     assert [r.check for r in reasons] == [Check.COMPLETION], answer.checksums
     ok = session.block("eager", honest, [0, 0, 0, 0], False)
     assert timing_checks.block_reasons("eager", [0, 0, 0, 0], ok)[0] == []
+
+
+@pytest.mark.gpu
+def test_a_persisting_l2_limit_set_while_timed_is_integrity():
+    """A call that sets a persisting-L2 limit (so that data pinned in L2 outlives the flush
+    between timed calls), as a candidate can through the driver API. On an H100 (2026-12-07) a
+    catalogue example that did so, with the device's L2 size x 3/4 and without looking at what
+    the driver answered, was accepted: whether the driver refused its limit or the judge missed
+    it was not known. Here a small limit, and the driver's answer kept: skipped, with that
+    answer, where the driver refuses."""
+    import ctypes
+
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import Implementation, TimingSession
+
+    driver = ctypes.CDLL("libcuda.so.1")
+    answers: list[int] = []
+
+    def pin(args):
+        answers.append(driver.cuCtxSetLimit(ctypes.c_int(0x06), ctypes.c_size_t(1 << 20)))
+        return args[0] * 2
+
+    session = TimingSession(torch.device("cuda"), Trusted())
+    session.store({0: [torch.randn(1024, 1024, device="cuda")]}, [], own=True)
+    answer = session.block("candidate", Implementation(run=pin), [0, 0], False)
+    if answers[0] != 0:
+        pytest.skip(f"the driver refuses a persisting-L2 limit here (CUresult {answers[0]})")
+    reasons, warnings = timing_checks.block_reasons("candidate", [0, 0], answer)
+    seen = (answer.l2_note, answer.persisting_l2_before, answer.persisting_l2_after, warnings)
+    assert [r.check for r in reasons] == [Check.INTEGRITY], seen
+    # and the next block begins with the limit reset (the judge's doing, not the candidate's)
+    honest = session.block("candidate", Implementation(run=lambda args: args[0] * 2), [0], False)
+    assert honest.persisting_l2_before == 0 and honest.l2_note is None, honest
 
 
 @pytest.mark.gpu

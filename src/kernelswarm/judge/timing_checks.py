@@ -53,14 +53,28 @@ def block_reasons(
                 f"the candidate replaced {', '.join(answer.tampered)} while being timed",
             )
         )
+    # Compared whether or not the reset worked: a worker that could not reset the limit can
+    # still read it, and a limit in force at the block's start (set by the process's own code
+    # before, in its correctness calls) pins data as well as one set during it.
+    before, after = answer.persisting_l2_before or 0, answer.persisting_l2_after or 0
+    blame = Check.INTEGRITY if name == "candidate" else Check.HARNESS
     if answer.l2_note:
         warnings.append(f"the persisting-L2 limit could not be reset to 0 ({answer.l2_note})")
-    elif answer.persisting_l2_after and answer.persisting_l2_after != answer.persisting_l2_before:
+    if after and after != before:
         reasons.append(
             Reason(
-                Check.INTEGRITY if name == "candidate" else Check.HARNESS,
-                f"{name} set a persisting-L2 limit of {answer.persisting_l2_after} bytes while being "
-                "timed: data pinned in L2 survives the flush and makes every call look warm",
+                blame,
+                f"{name} set a persisting-L2 limit of {after} bytes while being timed: data "
+                "pinned in L2 survives the flush and makes every call look warm",
+            )
+        )
+    elif before:
+        reasons.append(
+            Reason(
+                blame,
+                f"a persisting-L2 limit of {before} bytes was in force in {name}'s process when "
+                f"its block began, and could not be reset ({answer.l2_note}): data pinned in L2 "
+                "survives the flush and makes every call look warm",
             )
         )
     if len(answer.checksums) != len(order):
