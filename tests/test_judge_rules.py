@@ -7,6 +7,7 @@ the call plan and what each call's reply must show, and the timing rules.
 
 from __future__ import annotations
 
+import gc
 import random
 from dataclasses import replace
 
@@ -207,17 +208,25 @@ def test_the_judge_returns_a_drawn_tests_temporaries_to_the_gpu():
         def draw_test(self, name: str, seed: int, variant: str) -> DrawnTest:
             return _to(super().draw_test(name, seed, variant), "cuda")
 
+    def cached() -> int:
+        return torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
+
+    # What earlier tests of the same process left (tensors in cycles not yet collected hold
+    # their segments, and the free blocks beside them stay cached: 32 MiB in a run of every GPU
+    # test on the H100, 2026-12-07) is not the judge's doing: measured from here on.
+    gc.collect()
     torch.cuda.empty_cache()
+    before = cached()
     # 62.5 MiB per float32 tensor (under quantile's limit on elements), over the judge's
     # MAX_SPLIT_MIB: no block the tests use is split (at 16 MiB, 114 MiB stayed cached)
     d = TestDrawer(TestPlan(POLICIES["strict"], device="cuda"), random.Random(1), Reasons(), [])
     d.draw(Gpu(lambda x: torch.tanh(x) * 3, shape=(4096, 4000)), None)
     assert not d.reasons and d.place.type == "cuda" and len(d.tests) >= 3
     assert keep_returnable() == "max_split_size_mb:32"  # set by the judge's choice of its GPU
-    cached = torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
-    assert cached < 8 << 20, f"{cached / 2**20:.0f} MiB freed by the judge but kept from the GPU"
+    kept = cached() - before
+    assert kept < 8 << 20, f"{kept / 2**20:.0f} MiB freed by the judge but kept from the GPU"
     d.release()
-    assert torch.cuda.memory_reserved() - torch.cuda.memory_allocated() < 8 << 20
+    assert cached() - before < 8 << 20
 
 
 def _to(test: DrawnTest, device: str) -> DrawnTest:
