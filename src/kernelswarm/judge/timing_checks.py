@@ -59,7 +59,9 @@ def block_reasons(
     before, after = answer.persisting_l2_before or 0, answer.persisting_l2_after or 0
     blame = Check.INTEGRITY if name == "candidate" else Check.HARNESS
     if answer.l2_note:
-        warnings.append(f"the persisting-L2 limit could not be reset to 0 ({answer.l2_note})")
+        warnings.append(
+            f"the persisting-L2 limit could not be reset to 0 or read ({answer.l2_note})"
+        )
     if after and after != before:
         reasons.append(
             Reason(

@@ -359,6 +359,8 @@ class TimingSession:
             # Reset here, not earlier: the driver call needs the context torch has made current.
             self.l2_note = reset_persisting_l2()
             limit_before = persisting_l2_limit()
+            if limit_before is None:  # the judge could not compare it: it says so
+                self.l2_note = self.l2_note or "the limit could not be read (cuCtxGetLimit)"
         # Nothing of the candidate's may run beside the timed calls: its threads' CPU time is
         # taken before and after (an idle pool, as torch.compile leaves, uses none)
         threads = {t: self.trusted.thread_cpu_ns(t.ident) for t in self.threads()}
@@ -441,13 +443,16 @@ class TimingSession:
             )
             if widened:
                 self.wide.add(name)
+        limit_after = persisting_l2_limit() if cuda else None
+        if cuda and limit_after is None:
+            self.l2_note = self.l2_note or "the limit could not be read (cuCtxGetLimit)"
         return BlockTimed(
             samples=samples,
             host_seconds=host_seconds,
             checksums=torch.stack(sums).cpu().tolist(),
             final_checksums={str(j): s.cpu().tolist() for j, s in final_sums.items()},
             persisting_l2_before=limit_before,
-            persisting_l2_after=persisting_l2_limit() if cuda else None,
+            persisting_l2_after=limit_after,
             l2_note=self.l2_note,
             tampered=self.trusted.tampered(),
             cpu_seconds=cpu_seconds,
