@@ -75,7 +75,7 @@ def block_reasons(
             Reason(
                 blame,
                 f"a persisting-L2 limit of {before} bytes was in force in {name}'s process when "
-                f"its block began, and could not be reset ({answer.l2_note}): data pinned in L2 "
+                f"its block began ({answer.l2_note or 'not reset'}): data pinned in L2 "
                 "survives the flush and makes every call look warm",
             )
         )

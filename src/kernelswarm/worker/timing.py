@@ -297,6 +297,14 @@ class TimingSession:
                 part.copy_(self.host_chunk[: part.numel()])
             del scratch, part
 
+    def _l2_limit(self) -> int | None:
+        """The persisting-L2 limit now; one that cannot be read is noted (the judge then says
+        it could not compare)."""
+        limit = persisting_l2_limit()
+        if limit is None:
+            self.l2_note = self.l2_note or "the limit could not be read (cuCtxGetLimit)"
+        return limit
+
     def _sync(self) -> None:
         if self.device.type == "cuda":
             self.trusted.synchronize()
@@ -358,9 +366,7 @@ class TimingSession:
         if cuda:
             # Reset here, not earlier: the driver call needs the context torch has made current.
             self.l2_note = reset_persisting_l2()
-            limit_before = persisting_l2_limit()
-            if limit_before is None:  # the judge could not compare it: it says so
-                self.l2_note = self.l2_note or "the limit could not be read (cuCtxGetLimit)"
+            limit_before = self._l2_limit()
         # Nothing of the candidate's may run beside the timed calls: its threads' CPU time is
         # taken before and after (an idle pool, as torch.compile leaves, uses none)
         threads = {t: self.trusted.thread_cpu_ns(t.ident) for t in self.threads()}
@@ -443,9 +449,7 @@ class TimingSession:
             )
             if widened:
                 self.wide.add(name)
-        limit_after = persisting_l2_limit() if cuda else None
-        if cuda and limit_after is None:
-            self.l2_note = self.l2_note or "the limit could not be read (cuCtxGetLimit)"
+        limit_after = self._l2_limit() if cuda else None
         return BlockTimed(
             samples=samples,
             host_seconds=host_seconds,
