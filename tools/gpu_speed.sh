@@ -4,8 +4,9 @@
 # then level-1 problems at their own sizes, correctness only, each judged against itself, until
 # SWEEP_SECONDS are spent (none started that could run past them: each may take 120 s; SWEEP:
 # problem numbers, default all; JOBS: small ones at once; L19=0 skips the first part);
-# SWEEP_LIMIT: seconds one problem may take (120); GPU_TESTS=1 times tests/test_gpu.py; TOTAL_SECONDS: the whole call's seconds, the sweep's share
-# being what the parts before it left; CANDIDATES="12 88" judges and times those problems'
+# SWEEP_LIMIT: seconds one problem may take (120); GPU_TESTS=1 times every GPU test (-m gpu);
+# FIRST_VISIT=1 runs benchmarks/first_visit_engine.py; TOTAL_SECONDS: the whole call's seconds,
+# the sweep's share being what the parts before it left; CANDIDATES="12 88" judges and times those problems'
 # candidates in benchmarks/candidates (N_*.py) too, after L1/19's, each as L1/19's is.
 # Needs .kb/ (ignored, carried): KernelBench's level1 files, its eval package, wheels for its needs
 # (tools/make_kb.sh builds it from a KernelBench git directory).
@@ -15,8 +16,11 @@ out=${OUT:-/tmp/kernelswarm-speed}
 mkdir -p "$out"
 nvidia-smi -L; nproc; free -g | head -2
 if [ "${GPU_TESTS:-0}" = 1 ]; then
-  t0=$SECONDS; python3 -m pytest -q tests/test_gpu.py -p no:cacheprovider --durations=0 > "$out/test_gpu.log" 2>&1
-  echo "tests/test_gpu.py: exit $? in $((SECONDS - t0)) s"; tail -20 "$out/test_gpu.log"
+  t0=$SECONDS; python3 -m pytest -q -m gpu tests -p no:cacheprovider --durations=10 > "$out/test_gpu.log" 2>&1
+  echo "every GPU test (-m gpu): exit $? in $((SECONDS - t0)) s"; tail -20 "$out/test_gpu.log"
+fi
+if [ "${FIRST_VISIT:-0}" = 1 ]; then  # first visits against lone repeats in the engine's session
+  python3 benchmarks/first_visit_engine.py 2>&1 | tee "$out/first_visit_engine.log"
 fi
 if [ "${WIRE:-1}" = 1 ]; then  # WIRE=0 skips the transport measurement
   python3 tools/wire_speed.py 4 gpu 2>&1 | grep -v -e Deprecation -e "sent in" | tee "$out/wire.log"
