@@ -543,3 +543,37 @@ def test_timed_outputs_kept_for_the_re_check_hold_no_more_than_their_own_bytes()
     plain = torch.rand(8)  # an output holding only itself is kept as it is, not copied
     session.block("plain", Implementation(run=lambda a: plain), [0], False)
     assert session.finals["plain"][0] is plain
+
+
+def test_memory_the_judge_and_the_reference_give_back_is_filled_first(monkeypatch):
+    # What goes back to the driver may be handed to another process as it was left: the judge
+    # and the reference worker fill their free blocks first, then give them back (in that order)
+    from kernelswarm.judge import gpu_memory
+    from kernelswarm.worker import poison
+
+    done: list[str] = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(poison, "poison_cuda", lambda device: done.append(f"fill {device}"))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: done.append("sync"))
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: done.append("give back"))
+    gpu_memory.give_back()
+    assert done == ["fill cuda:0", "sync", "give back"]
+    done.clear()
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    gpu_memory.give_back()  # a judge that never used CUDA: nothing to do
+    assert done == []
+
+
+@pytest.mark.gpu
+def test_memory_given_back_comes_back_poisoned():
+    from kernelswarm.worker.poison import release_poisoned
+
+    n = 8 << 20  # 32 MiB of float32, a block of its own
+    torch.cuda.empty_cache()
+    answer = torch.full((n,), 7.0, device="cuda")
+    del answer
+    report = release_poisoned()
+    assert report is not None and report.poisoned_bytes >= 4 * n
+    fresh = torch.empty(n, device="cuda")  # from the driver: the cache was emptied
+    assert not (fresh == 7.0).any(), "memory given back came back holding what it held"

@@ -13,6 +13,8 @@ import functools
 
 import torch
 
+from kernelswarm.worker.poison import release_poisoned
+
 #: blocks larger than this are never split (PyTorch's ``max_split_size_mb``): a freed test's
 #: tensor stays one block, which ``give_back`` can return
 MAX_SPLIT_MIB = 32
@@ -33,6 +35,6 @@ def keep_returnable() -> str:
 
 
 def give_back() -> None:
-    """The judge's freed GPU memory returned to the driver, for the other two processes."""
-    if torch.cuda.is_initialized():
-        torch.cuda.empty_cache()
+    """The judge's freed GPU memory returned to the driver, for the other two processes, filled
+    with 0xFF first (it held answers: ``release_poisoned``)."""
+    release_poisoned()

@@ -20,6 +20,7 @@ import torch
 from kernelswarm import protocol, wire
 from kernelswarm.protocol import DrawnTest, Exit, Hello, Role, TimingSetAnswered
 from kernelswarm.worker.guard import Phases, Trusted, failed, versions
+from kernelswarm.worker.poison import release_poisoned
 
 
 def _limit_resources(file_bytes: int) -> None:
@@ -83,8 +84,8 @@ def main(argv: list[str]) -> int:
             os._exit(3)  # the judge went away, or something other than the judge wrote to us
         if isinstance(request, Exit):
             break
-        if sent_test and channel.released and torch.cuda.is_initialized():
-            torch.cuda.empty_cache()  # the judge has copied the test it mapped: memory goes back
+        if sent_test and channel.released:
+            release_poisoned()  # the judge has copied the test it mapped: memory goes back
         try:
             reply = answerer.handle(request)
         except BaseException as exc:  # everything, SystemExit included, is reported as a failure
@@ -102,8 +103,7 @@ def main(argv: list[str]) -> int:
             # takes them in (never after a timing request: its allocations must stay warm);
             # what the judge maps goes back once it has copied it (above)
             del reply
-            if torch.cuda.is_initialized():
-                torch.cuda.empty_cache()
+            release_poisoned()  # filled first: it held the test's answers
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -91,6 +91,25 @@ def poison_cuda(device: torch.device, output_nbytes: list[int] | None = None) ->
     return report
 
 
+def release_poisoned() -> PoisonReport | None:
+    """This process's cached GPU memory filled with 0xFF, then given back to the driver.
+
+    What a process gives back, the driver may hand to another process as it was left: a
+    reference's working-precision answers, or the judge's copy of them, would then be what a
+    candidate's output holds before it is written, when an output (or a temporary taking the
+    poisoned blocks first) comes fresh from the driver. The judge and the reference worker give
+    back their memory this way; the fill runs at the device's bandwidth (milliseconds for GiB).
+    None where CUDA was never used here.
+    """
+    if not torch.cuda.is_initialized():
+        return None
+    device = torch.device("cuda", torch.cuda.current_device())
+    report = poison_cuda(device)
+    torch.cuda.synchronize(device)
+    torch.cuda.empty_cache()
+    return report
+
+
 def poison_host(output_nbytes: list[int], copies: int = 4) -> PoisonReport:
     report = PoisonReport()
     held = []

@@ -54,6 +54,7 @@ from kernelswarm.tensors import (
 )
 from kernelswarm.worker import counting, timing
 from kernelswarm.worker.guard import Phases, Trusted
+from kernelswarm.worker.poison import release_poisoned
 
 T = TypeVar("T")
 
@@ -279,9 +280,10 @@ class ReferenceRole:
         return DrawnTest(inputs=inputs, again=again, answers=answers)
 
     def _release(self) -> None:
-        """Give the device memory of a test back (the judge and the candidate need it too)."""
+        """Give the device memory of a test back (the judge and the candidate need it too),
+        filled first: it held the test's answers (``release_poisoned``)."""
         if self.device.type == "cuda":
-            torch.cuda.empty_cache()
+            release_poisoned()
 
     def _answers(
         self, inputs: list[Any], name: str, seed: int
