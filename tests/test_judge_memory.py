@@ -7,6 +7,8 @@ of those it holds, and never a worker killed for copying its own messages.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -552,13 +554,23 @@ def test_memory_the_judge_and_the_reference_give_back_is_filled_first(monkeypatc
     from kernelswarm.worker import poison
 
     done: list[str] = []
+
+    def fill(device):
+        done.append(f"fill {device}")
+        return poison.PoisonReport(free_bytes=1, poisoned_bytes=1)
+
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
-    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-    monkeypatch.setattr(poison, "poison_cuda", lambda device: done.append(f"fill {device}"))
-    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: done.append("sync"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda index: 0 if index == 1 else 1 << 20)
+    monkeypatch.setattr(torch.cuda, "device", lambda device: contextlib.nullcontext())
+    monkeypatch.setattr(poison, "poison_cuda", fill)
+    monkeypatch.setattr(
+        torch.cuda, "synchronize", lambda device=None: done.append(f"sync {device}")
+    )
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: done.append("give back"))
     gpu_memory.give_back()
-    assert done == ["fill cuda:0", "sync", "give back"]
+    # every GPU it holds memory on (not cuda:1, where it holds none), then given back
+    assert done == ["fill cuda:0", "sync cuda:0", "fill cuda:2", "sync cuda:2", "give back"]
     done.clear()
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
     gpu_memory.give_back()  # a judge that never used CUDA: nothing to do

@@ -99,13 +99,20 @@ def release_poisoned() -> PoisonReport | None:
     candidate's output holds before it is written, when an output (or a temporary taking the
     poisoned blocks first) comes fresh from the driver. The judge and the reference worker give
     back their memory this way; the fill runs at the device's bandwidth (milliseconds for GiB).
-    None where CUDA was never used here.
+    Every GPU this process holds memory on. None where CUDA was never used here.
     """
     if not torch.cuda.is_initialized():
         return None
-    device = torch.device("cuda", torch.cuda.current_device())
-    report = poison_cuda(device)
-    torch.cuda.synchronize(device)
+    report = PoisonReport()
+    for index in range(torch.cuda.device_count()):
+        if torch.cuda.memory_reserved(index) == 0:
+            continue
+        device = torch.device("cuda", index)
+        with torch.cuda.device(device):
+            filled = poison_cuda(device)
+            torch.cuda.synchronize(device)
+        report.free_bytes += filled.free_bytes
+        report.poisoned_bytes += filled.poisoned_bytes
     torch.cuda.empty_cache()
     return report
 
