@@ -45,7 +45,7 @@ def test_cuda_example_is_judged_as_declared(run, cuda_outcomes):
 def test_poison_covers_the_caching_allocator():
     import torch
 
-    from kernelswarm.worker.poison import poison_cuda
+    from kernelswarm.poison import poison_cuda
 
     device = torch.device("cuda", torch.cuda.current_device())
     kept = [torch.randn(1 << n, device=device) for n in range(8, 24)]
@@ -63,7 +63,7 @@ def test_an_output_the_cache_could_not_give_comes_poisoned_all_the_same():
     # first, and an output of that size then comes from the cache, filled.
     import torch
 
-    from kernelswarm.worker.poison import poison_cuda
+    from kernelswarm.poison import poison_cuda
 
     device = torch.device("cuda", torch.cuda.current_device())
     size = 64 << 20

@@ -550,8 +550,8 @@ def test_timed_outputs_kept_for_the_re_check_hold_no_more_than_their_own_bytes()
 def test_memory_the_judge_and_the_reference_give_back_is_filled_first(monkeypatch):
     # What goes back to the driver may be handed to another process as it was left: the judge
     # and the reference worker fill their free blocks first, then give them back (in that order)
+    from kernelswarm import poison
     from kernelswarm.judge import gpu_memory
-    from kernelswarm.worker import poison
 
     done: list[str] = []
 
@@ -579,7 +579,7 @@ def test_memory_the_judge_and_the_reference_give_back_is_filled_first(monkeypatc
 
 @pytest.mark.gpu
 def test_memory_given_back_comes_back_poisoned():
-    from kernelswarm.worker.poison import release_poisoned
+    from kernelswarm.poison import release_poisoned
 
     n = 8 << 20  # 32 MiB of float32, a block of its own
     torch.cuda.empty_cache()

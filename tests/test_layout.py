@@ -29,6 +29,7 @@ SHARED = {
     "tensors",
     "confinement",
     "cuda_ipc",
+    "poison",
     "__init__",
 }
 #: each room, and the rooms it may import from (besides itself and the shared vocabulary)

@@ -13,7 +13,7 @@ import functools
 
 import torch
 
-from kernelswarm.worker.poison import release_poisoned
+from kernelswarm.poison import release_poisoned
 
 #: blocks larger than this are never split (PyTorch's ``max_split_size_mb``): a freed test's
 #: tensor stays one block, which ``give_back`` can return

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch.multiprocessing.reductions import StorageWeakRef
 
-from kernelswarm import precision, problem, variants
+from kernelswarm import poison, precision, problem, variants
 from kernelswarm.protocol import (
     RETAIN_OUTPUT_BYTES,
     Call,
@@ -59,7 +59,7 @@ from kernelswarm.tensors import (
     storage_ptr,
     to_device,
 )
-from kernelswarm.worker import poison, timing
+from kernelswarm.worker import timing
 from kernelswarm.worker.guard import Phases, Trusted
 
 LATE_WAIT_S = 0.05

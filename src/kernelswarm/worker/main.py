@@ -18,9 +18,9 @@ from typing import Any
 import torch
 
 from kernelswarm import protocol, wire
+from kernelswarm.poison import release_poisoned
 from kernelswarm.protocol import DrawnTest, Exit, Hello, Role, TimingSetAnswered
 from kernelswarm.worker.guard import Phases, Trusted, failed, versions
-from kernelswarm.worker.poison import release_poisoned
 
 
 def _limit_resources(file_bytes: int) -> None:

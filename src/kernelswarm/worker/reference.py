@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import torch
 
 from kernelswarm import precision, problem, variants
+from kernelswarm.poison import release_poisoned
 from kernelswarm.protocol import (
     Answers,
     AnswerTimingSet,
@@ -54,7 +55,6 @@ from kernelswarm.tensors import (
 )
 from kernelswarm.worker import counting, timing
 from kernelswarm.worker.guard import Phases, Trusted
-from kernelswarm.worker.poison import release_poisoned
 
 T = TypeVar("T")
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from kernelswarm.poison import poison_cuda
 from kernelswarm.protocol import (
     BlockTimed,
     Escape,
@@ -44,7 +45,6 @@ from kernelswarm.protocol import (
 )
 from kernelswarm.tensors import flatten, held_bytes, nbytes, row_pieces, tensor_bytes
 from kernelswarm.worker.guard import Phases, Trusted
-from kernelswarm.worker.poison import poison_cuda
 
 CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06
 #: device cycles of sleep queued before a block's first call (about 0.1 ms)

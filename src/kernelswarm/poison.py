@@ -11,7 +11,8 @@ block of that size), filled, and released: they return to the cache poisoned. On
 is no cache to walk; buffers of the sizes the outputs will have are filled and freed, so that a
 fresh allocation of that size most likely lands on poisoned memory.
 
-Runs inside the worker: standard library and torch only.
+Used by the workers before each call and by the judge's processes for what they give back to
+the driver (``release_poisoned``): standard library and torch only.
 """
 
 from __future__ import annotations
