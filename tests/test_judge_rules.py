@@ -586,76 +586,10 @@ def test_memoisation_impossible_times_and_overhead():
     assert timing_checks.overhead_warning("cuda", replace(l1_12, sol_fraction=0.05), h100, ["M"])
 
 
-@pytest.mark.gpu
-def test_a_timed_output_written_late_on_a_side_stream_fails_completion_whatever_memory_held():
-    """A timed call that returns before its output is written (a side stream never joined):
-    the memory it was handed may already hold the right answer (the previous call's on the same
-    set, freed); free memory is poisoned before each timed block, so the checksum at return is
-    NaN, not that answer (run 7 on the H200: a side stream's matmul passed this check)."""
-    from kernelswarm.worker.guard import Trusted
-    from kernelswarm.worker.timing import Implementation, TimingSession
-
-    session = TimingSession(torch.device("cuda"), Trusted())
-    session.store({0: [torch.randn(1024, 1024, device="cuda")]}, [], own=True)
-    side = torch.cuda.Stream()
-
-    def late(args):
-        out = torch.empty_like(args[0])
-        with torch.cuda.stream(side):
-            torch.cuda._sleep(20_000_000)  # about 10 ms: surely after the checksum at return
-            torch.mul(args[0], 2, out=out)
-        return out
-
-    honest = Implementation(run=lambda args: args[0] * 2)
-    for _ in range(3):  # the same set's answer left in freed memory, as a warm-up leaves it
-        assert session.block("eager", honest, [0, 0, 0], False).checksums
-    answer = session.block("candidate", Implementation(run=late), [0, 0, 0, 0], False)
-    torch.cuda.synchronize()
-    reasons, _ = timing_checks.block_reasons("candidate", [0, 0, 0, 0], answer)
-    assert [r.check for r in reasons] == [Check.COMPLETION], answer.checksums
-    ok = session.block("eager", honest, [0, 0, 0, 0], False)
-    assert timing_checks.block_reasons("eager", [0, 0, 0, 0], ok)[0] == []
-
-
-@pytest.mark.gpu
-def test_a_persisting_l2_limit_set_while_timed_is_integrity():
-    """A call that sets a persisting-L2 limit (so that data pinned in L2 outlives the flush
-    between timed calls), as a candidate can through the driver API. On an H100 (2026-12-07) a
-    catalogue example that did so, with the device's L2 size x 3/4 and without looking at what
-    the driver answered, was accepted: whether the driver refused its limit or the judge missed
-    it was not known. Here a small limit, and the driver's answer kept: skipped, with that
-    answer, where the driver refuses."""
-    import ctypes
-
-    from kernelswarm.worker.guard import Trusted
-    from kernelswarm.worker.timing import Implementation, TimingSession
-
-    driver = ctypes.CDLL("libcuda.so.1")
-    answers: list[int] = []
-
-    def pin(args):
-        answers.append(driver.cuCtxSetLimit(ctypes.c_int(0x06), ctypes.c_size_t(1 << 20)))
-        return args[0] * 2
-
-    session = TimingSession(torch.device("cuda"), Trusted())
-    session.store({0: [torch.randn(1024, 1024, device="cuda")]}, [], own=True)
-    answer = session.block("candidate", Implementation(run=pin), [0, 0], False)
-    if answers[0] != 0:
-        pytest.skip(f"the driver refuses a persisting-L2 limit here (CUresult {answers[0]})")
-    reasons, warnings = timing_checks.block_reasons("candidate", [0, 0], answer)
-    seen = (answer.l2_note, answer.persisting_l2_before, answer.persisting_l2_after, warnings)
-    assert [r.check for r in reasons] == [Check.INTEGRITY], seen
-    # and the next block begins with the limit reset (the judge's doing, not the candidate's)
-    honest = session.block("candidate", Implementation(run=lambda args: args[0] * 2), [0], False)
-    assert honest.persisting_l2_before == 0 and honest.l2_note is None, honest
-
-
-@pytest.mark.gpu
-def test_a_timed_output_fresh_from_the_driver_is_poisoned_all_the_same():
-    """As above, but the memory holding the answer went back to the driver (the cache emptied):
-    no free block of the output's size is left to poison, and the output would come straight
-    from the driver holding that answer. Blocks of the outputs' sizes (the last warm-up call's)
-    are taken first and poisoned with the rest."""
+def _side_stream_session():
+    """A timing session on the GPU with one set; a candidate whose output is written on a side
+    stream never joined, about 10 ms after it returns (surely after the checksum at return);
+    and an honest implementation of the same (twice its input)."""
     from kernelswarm.worker.guard import Trusted
     from kernelswarm.worker.timing import Implementation, TimingSession
 
@@ -670,13 +604,70 @@ def test_a_timed_output_fresh_from_the_driver_is_poisoned_all_the_same():
             torch.mul(args[0], 2, out=out)
         return out
 
-    honest = Implementation(run=lambda args: args[0] * 2)
+    return session, Implementation(run=late), Implementation(run=lambda args: args[0] * 2)
+
+
+@pytest.mark.gpu
+def test_a_timed_output_written_late_on_a_side_stream_fails_completion_whatever_memory_held():
+    """A timed call that returns before its output is written (a side stream never joined):
+    the memory it was handed may already hold the right answer (the previous call's on the same
+    set, freed); free memory is poisoned before each timed block, so the checksum at return is
+    NaN, not that answer (run 7 on the H200: a side stream's matmul passed this check)."""
+    session, late, honest = _side_stream_session()
+    for _ in range(3):  # the same set's answer left in freed memory, as a warm-up leaves it
+        assert session.block("eager", honest, [0, 0, 0], False).checksums
+    answer = session.block("candidate", late, [0, 0, 0, 0], False)
+    torch.cuda.synchronize()
+    reasons, _ = timing_checks.block_reasons("candidate", [0, 0, 0, 0], answer)
+    assert [r.check for r in reasons] == [Check.COMPLETION], answer.checksums
+    ok = session.block("eager", honest, [0, 0, 0, 0], False)
+    assert timing_checks.block_reasons("eager", [0, 0, 0, 0], ok)[0] == []
+
+
+@pytest.mark.gpu
+def test_a_timed_output_fresh_from_the_driver_is_poisoned_all_the_same():
+    """As above, but the memory holding the answer went back to the driver (the cache emptied):
+    no free block of the output's size is left to poison, and the output would come straight
+    from the driver holding that answer. Blocks of the outputs' sizes (the last warm-up call's)
+    are taken first and poisoned with the rest."""
+    session, late, honest = _side_stream_session()
     session.warmup(honest, 1.0)
     assert session.output_nbytes == [4 << 20]
     assert session.block("eager", honest, [0, 0, 0], False).checksums
     torch.cuda.synchronize()
     torch.cuda.empty_cache()
-    answer = session.block("candidate", Implementation(run=late), [0, 0], False)
+    answer = session.block("candidate", late, [0, 0], False)
     torch.cuda.synchronize()
     reasons, _ = timing_checks.block_reasons("candidate", [0, 0], answer)
     assert [r.check for r in reasons] == [Check.COMPLETION], answer.checksums
+
+
+@pytest.mark.gpu
+def test_a_persisting_l2_limit_set_while_timed_is_integrity():
+    """A call that sets a persisting-L2 limit (so that data pinned in L2 outlives the flush
+    between timed calls), as a candidate can through the driver API. On an H100 (2026-12-07) a
+    catalogue example that did so, with the device's L2 size x 3/4 and without looking at what
+    the driver answered, was accepted: whether the driver refused its limit or the judge missed
+    it was not known. Here a small limit, and the driver's answer kept: skipped, with that
+    answer, where the driver refuses."""
+    import ctypes
+
+    from kernelswarm.worker.timing import Implementation
+
+    driver = ctypes.CDLL("libcuda.so.1")
+    answers: list[int] = []
+
+    def pin(args):
+        answers.append(driver.cuCtxSetLimit(ctypes.c_int(0x06), ctypes.c_size_t(1 << 20)))
+        return args[0] * 2
+
+    session, _, honest = _side_stream_session()
+    answer = session.block("candidate", Implementation(run=pin), [0, 0], False)
+    if answers[0] != 0:
+        pytest.skip(f"the driver refuses a persisting-L2 limit here (CUresult {answers[0]})")
+    reasons, warnings = timing_checks.block_reasons("candidate", [0, 0], answer)
+    seen = (answer.l2_note, answer.persisting_l2_before, answer.persisting_l2_after, warnings)
+    assert [r.check for r in reasons] == [Check.INTEGRITY], seen
+    # and the next block begins with the limit reset (the judge's doing, not the candidate's)
+    after = session.block("candidate", honest, [0], False)
+    assert after.persisting_l2_before == 0 and after.l2_note is None, after
