@@ -15,6 +15,18 @@ export PYTHONPATH=src PYTHONUNBUFFERED=1
 out=${OUT:-/tmp/kernelswarm-speed}
 mkdir -p "$out"
 nvidia-smi -L; nproc; free -g | head -2
+# who holds the GPU: every second, each process's GPU memory (MiB) and what it is (a worker's
+# role, the judge), in gpu_procs.log (seconds since the call began, pid, MiB, what)
+( while sleep 1; do
+    nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>&1 |
+    while IFS=', ' read -r pid mib; do
+      cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
+      what=$(grep -o -e '--role [a-z]*' <<< "$cmd" || grep -o -e 'kernelswarm [a-z]*' <<< "$cmd" ||
+             grep -o -e '[A-Za-z0-9_]*\.py' <<< "$cmd" | head -1)
+      what=${what:-?}; echo "$SECONDS $pid $mib ${what// /_}"
+    done
+  done ) > "$out/gpu_procs.log" 2>&1 &
+sampler=$!
 if [ "${GPU_TESTS:-0}" = 1 ]; then
   t0=$SECONDS; python3 -m pytest -q -m gpu tests -p no:cacheprovider --durations=10 > "$out/test_gpu.log" 2>&1
   echo "every GPU test (-m gpu): exit $? in $((SECONDS - t0)) s"; tail -20 "$out/test_gpu.log"
@@ -48,6 +60,8 @@ if [ "$sweep" != 0 ]; then
   python3 benchmarks/judge_speed.py --kernelbench .kb --out "$out/sweep" --problems "${SWEEP:-}" \
     --limit "${SWEEP_LIMIT:-120}" --stop-after "$sweep" --jobs "${JOBS:-1}" 2>&1 | tee "$out/sweep.md"
 fi
+kill "$sampler" 2>/dev/null
+echo "GPU memory by process, largest seen (MiB): $(sort -k3 -n -r "$out/gpu_procs.log" | awk '!seen[$4]++ {printf "%s %s; ", $4, $3}')"
 # the device tool brings back at most 8 files: the tables as they are, the rest in one archive
 tar czf /tmp/gpu_speed.tgz -C "$out" . && mv /tmp/gpu_speed.tgz "$out/" && \
   find "$out" -mindepth 1 -not -name '*.md' -not -name gpu_speed.tgz -delete
