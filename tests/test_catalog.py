@@ -4,6 +4,12 @@ candidate accepted. This is where a check is shown failing on a planted bad cand
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
@@ -91,3 +97,62 @@ def test_selftest_says_each_example_judged_otherwise_at_once(tmp_path) -> None:
     line = next(x for x in result.output.splitlines() if x.startswith("NOT AS EXPECTED"))
     assert "argmax_declared_wrong" in line and "expected rejected values, judged accepted" in line
     assert result.output.index("NOT AS EXPECTED") < result.output.index("0 of 1 examples")
+
+
+def _checks_of(candidate: str) -> list[int]:
+    """Pids of the `kernelswarm check` processes judging this candidate file."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        if b"check" in args and any(a.endswith(candidate.encode()) for a in args):
+            pids.append(int(entry.name))
+    return [p for p in pids if p != os.getpid()]
+
+
+@pytest.mark.slow
+def test_a_stopped_selftest_keeps_what_it_judged_and_ends_the_check_it_was_running(
+    tmp_path,
+) -> None:
+    # A time limit's SIGTERM (every GPU-machine call ends that way) used to lose the table and
+    # the JSON of every example judged before it, and left the check it was running behind.
+    text = (EXAMPLES / "good" / "argmax_max.py").read_text()
+    text = text.replace("../problems/argmax.py", str(EXAMPLES / "problems" / "argmax.py"))
+    (tmp_path / "a_quick.py").write_text(text)
+    slow = text.replace(
+        "        return torch.max",
+        "        __import__('time').sleep(120)\n        return torch.max",
+    )
+    assert slow != text
+    (tmp_path / "b_slow.py").write_text(slow)
+    (tmp_path / "c_never.py").write_text(text)
+    out = tmp_path / "selftest.json"
+    cmd = [sys.executable, "-m", "kernelswarm", "selftest", str(tmp_path), "--device", "cpu",
+           "--json", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        # the first example is judged (one at a time) once the second's check has started
+        while not _checks_of(str(tmp_path / "b_slow.py")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the second example's check never started"
+            time.sleep(0.2)
+        time.sleep(2)  # well inside its check
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        for pid in _checks_of(str(tmp_path / "b_slow.py")):  # left behind: the test failed
+            os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 130, (stdout, stderr)
+    rows = {Path(r["example"]).name: r for r in json.loads(out.read_text())}
+    assert rows["a_quick.py"]["verdict"] == "accepted" and rows["a_quick.py"]["ok"], rows
+    assert rows["b_slow.py"]["verdict"] == "not judged" and not rows["b_slow.py"]["ok"], rows
+    assert "stopped while this example was judged" in rows["b_slow.py"]["detail"]
+    assert rows["c_never.py"]["verdict"] == "not judged", rows
+    assert "stopped: 1 of 3 examples judged, 1 of them as expected" in stderr, stderr
+    assert not _checks_of(str(tmp_path / "b_slow.py")), "the check it was running is still there"

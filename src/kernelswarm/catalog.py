@@ -21,6 +21,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,51 @@ class RunOutcome:
     checks: tuple[str, ...]
     detail: str
     seconds: float
+
+
+#: the verdict of an example the run was stopped before it could judge
+NOT_JUDGED = "not judged"
+
+
+def not_judged(run: ExampleRun, why: str) -> RunOutcome:
+    return RunOutcome(run, False, NOT_JUDGED, (), why, 0.0)
+
+
+class Stopper:
+    """Lets a catalogue run be stopped part-way (a time limit's SIGTERM, Ctrl-C): the checks still
+    running are ended as Ctrl-C ends one (SIGTERM: its workers closed, its scratch removed), and
+    none starts after."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen[str]] = set()
+        self._ended: set[int] = set()  # pids of the checks it ended
+        self.stopped = False
+
+    def start(self, cmd: list[str]) -> subprocess.Popen[str] | None:
+        """The check started, or None once stopped."""
+        with self._lock:
+            if self.stopped:
+                return None
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self._live.add(proc)
+            return proc
+
+    def finished(self, proc: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._live.discard(proc)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            for proc in self._live:
+                proc.terminate()
+                self._ended.add(proc.pid)
+
+    def ended(self, proc: subprocess.Popen[str]) -> bool:
+        """Whether this check was ended by the stop (whatever it wrote is not its verdict)."""
+        with self._lock:
+            return proc.pid in self._ended
 
 
 def parse_example(path: Path) -> list[ExampleRun]:
@@ -132,15 +178,28 @@ def outcome(run: ExampleRun, data: dict, exit_code: int) -> RunOutcome:
     return RunOutcome(run, ok, verdict, checks, detail, float(data.get("elapsed_seconds", 0.0)))
 
 
-def run_example(run: ExampleRun, device: str, timeout: float = 900.0) -> RunOutcome:
+def run_example(
+    run: ExampleRun, device: str, timeout: float = 900.0, stopper: Stopper | None = None
+) -> RunOutcome:
     """Judge one example through the command line, as a user would, and compare."""
+    stopper = stopper or Stopper()
     with tempfile.TemporaryDirectory() as tmp:
         json_path = Path(tmp) / "verdict.json"
         cmd = [sys.executable, "-m", "kernelswarm", *check_args(run, device, json_path)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = stopper.start(cmd)
+        if proc is None:
+            return not_judged(run, "the selftest was stopped before this example began")
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return RunOutcome(run, False, "none", (), f"no verdict within {timeout:g} s", timeout)
+        finally:
+            stopper.finished(proc)
+        if stopper.ended(proc):
+            return not_judged(run, "the selftest was stopped while this example was judged")
         if not json_path.exists():
-            return RunOutcome(
-                run, False, "none", (), f"no verdict written: {proc.stderr[-2000:]}", 0.0
-            )
+            return RunOutcome(run, False, "none", (), f"no verdict written: {stderr[-2000:]}", 0.0)
         data = json.loads(json_path.read_text())
     return outcome(run, data, proc.returncode)

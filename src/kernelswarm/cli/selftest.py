@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from kernelswarm.catalog import ExampleRun, RunOutcome, discover, run_example
+from kernelswarm.catalog import (
+    NOT_JUDGED,
+    ExampleRun,
+    RunOutcome,
+    Stopper,
+    discover,
+    not_judged,
+    run_example,
+)
 from kernelswarm.cli import options as opt
 from kernelswarm.judge.prebuild import ToBuild, prebuilding
 from kernelswarm.problem import Override
@@ -71,18 +79,30 @@ def selftest_command(
     # and judged last, while the others are judged: a cold build is a minute of nvcc each.
     order = sorted(runs, key=lambda r: r.slow)
     by_run: dict[int, RunOutcome] = {}
+    stopper = Stopper()
     with (
         opt.reporter("selftest") as progress,
         prebuilding(_ahead(order), resolved),
         ThreadPoolExecutor(max(1, jobs)) as pool,
     ):
-        judged = pool.map(lambda r: (id(r), run_example(r, resolved)), order)
-        for i, (key, outcome) in enumerate(judged, start=1):
-            progress.advance(i, len(runs))
-            by_run[key] = outcome
-            if not outcome.ok:  # said at once: a run cut short still shows what went wrong
-                opt.err.print(_unexpected(outcome), markup=False, soft_wrap=True)
-    outcomes = [by_run[id(r)] for r in runs]  # the catalogue's own order
+        futures = {}
+        try:
+            for r in order:
+                futures[id(r)] = pool.submit(run_example, r, resolved, stopper=stopper)
+            for i, (key, future) in enumerate(futures.items(), start=1):
+                outcome = future.result()
+                progress.advance(i, len(runs))
+                by_run[key] = outcome
+                if not outcome.ok:  # said at once: a run cut short still shows what went wrong
+                    opt.err.print(_unexpected(outcome), markup=False, soft_wrap=True)
+        except KeyboardInterrupt:  # Ctrl-C, or a time limit's SIGTERM: what was judged is kept
+            stopper.stop()
+    for key, future in futures.items():  # judged while the stop came: kept too
+        if key not in by_run and future.done() and future.exception() is None:
+            by_run[key] = future.result()
+    stopped = "the selftest was stopped before this example was judged"
+    # the catalogue's own order
+    outcomes = [by_run.get(id(r)) or not_judged(r, stopped) for r in runs]
     render_selftest(outcomes, resolved, opt.people(json_path))
     if json_path is not None:
         rows = [{"example": o.run.label, "expected": o.run.verdict, "expected_checks": list(o.run.checks),
@@ -90,6 +110,15 @@ def selftest_command(
                  "detail": o.detail} for o in outcomes]  # fmt: skip
         opt.write_json_to(rows, json_path)
     failures = sum(not o.ok for o in outcomes)
+    if stopper.stopped:
+        judged = sum(o.verdict != NOT_JUDGED for o in outcomes)
+        opt.err.print(
+            f"stopped: {judged} of {len(runs)} examples judged, "
+            f"{sum(o.ok for o in outcomes)} of them as expected; the rest not judged",
+            style="yellow",
+            markup=False,
+        )
+        raise typer.Exit(130)
     opt.people(json_path).print(
         f"{len(runs) - failures} of {len(runs)} examples judged as expected"
     )
