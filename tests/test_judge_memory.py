@@ -555,7 +555,7 @@ def test_memory_the_judge_and_the_reference_give_back_is_filled_first(monkeypatc
 
     done: list[str] = []
 
-    def fill(device):
+    def fill(device, output_nbytes=None):
         done.append(f"fill {device}")
         return poison.PoisonReport(free_bytes=1, poisoned_bytes=1)
 

@@ -66,7 +66,9 @@ class RunOutcome:
 NOT_JUDGED = "not judged"
 
 
-def not_judged(run: ExampleRun, why: str) -> RunOutcome:
+def not_judged(
+    run: ExampleRun, why: str = "the selftest was stopped before this example began"
+) -> RunOutcome:
     return RunOutcome(run, False, NOT_JUDGED, (), why, 0.0)
 
 
@@ -188,7 +190,7 @@ def run_example(
         cmd = [sys.executable, "-m", "kernelswarm", *check_args(run, device, json_path)]
         proc = stopper.start(cmd)
         if proc is None:
-            return not_judged(run, "the selftest was stopped before this example began")
+            return not_judged(run)
         try:
             _, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

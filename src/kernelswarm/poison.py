@@ -110,8 +110,7 @@ def release_poisoned() -> PoisonReport | None:
             continue
         device = torch.device("cuda", index)
         with torch.cuda.device(device):
-            filled = poison_cuda(device)
-            torch.cuda.synchronize(device)
+            filled = poison_free_memory(device, [])
         report.free_bytes += filled.free_bytes
         report.poisoned_bytes += filled.poisoned_bytes
     torch.cuda.empty_cache()

@@ -100,9 +100,7 @@ def selftest_command(
     for key, future in futures.items():  # judged while the stop came: kept too
         if key not in by_run and future.done() and future.exception() is None:
             by_run[key] = future.result()
-    stopped = "the selftest was stopped before this example was judged"
-    # the catalogue's own order
-    outcomes = [by_run.get(id(r)) or not_judged(r, stopped) for r in runs]
+    outcomes = [by_run.get(id(r)) or not_judged(r) for r in runs]  # the catalogue's own order
     render_selftest(outcomes, resolved, opt.people(json_path))
     if json_path is not None:
         rows = [{"example": o.run.label, "expected": o.run.verdict, "expected_checks": list(o.run.checks),
