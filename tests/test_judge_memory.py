@@ -247,6 +247,9 @@ def test_the_reference_gives_back_cached_gpu_memory_once_when_a_cast_runs_out(mo
     from kernelswarm.worker import reference
 
     given_back: list[bool] = []
+    # a process that has used CUDA (release_poisoned does nothing elsewhere), holding no block
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: given_back.append(True))
     tries = iter([torch.OutOfMemoryError("CUDA out of memory"), "made"])
 

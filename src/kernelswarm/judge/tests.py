@@ -418,7 +418,7 @@ class TestDrawer:
             case, answers = self._calibrate(record, drawn, work_on)
         except torch.OutOfMemoryError:
             self.place = self.inputs_place = torch.device("cpu")
-            torch.cuda.empty_cache()
+            give_back()  # filled first: it held answers
             self.notes.append(
                 "the GPU ran out of memory holding the tests' answers: held and compared on the host"
             )
