@@ -5,9 +5,11 @@ timing does not wait for it."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
+import torch
 from conftest import EXAMPLES, PROBLEMS
 
 from kernelswarm.judge import check as check_module
@@ -45,7 +47,15 @@ def test_the_reference_prepares_while_the_candidate_runs_and_what_fails_is_said(
             timing=TimingOptions(budget_seconds=0.5, max_rounds=3, compile_baseline=False),
         )
     )  # fmt: skip
-    assert verdict.verdict.value == "accepted", [r.line() for r in verdict.reasons]
+    assert verdict.verdict.value == "accepted", (
+        [r.line() for r in verdict.reasons],
+        verdict.timing and {  # what each side's calls took, alone and in blocks
+            n: (t.median, t.first_visits, t.first_visit_median, t.repeat_median, t.samples)
+            for n, t in verdict.timing.implementations.items()
+        },
+        verdict.timing and verdict.timing.warnings,
+        [t.name for t in threading.enumerate()], torch.get_num_threads(),
+    )  # fmt: skip
     assert events.index("import torch._dynamo") < events.index("candidate call")
     assert "import torch._inductor.compile_fx" not in events  # no compile baseline asked for
     # said, and the work still counted (the flop counter imports torch._dynamo itself)
