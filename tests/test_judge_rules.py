@@ -584,6 +584,12 @@ def test_memoisation_impossible_times_and_overhead():
     l1_12 = ImplTiming("eager", median=62e-6, sol_fraction=0.71)
     assert timing_checks.overhead_warning("cuda", l1_12, h100, ["M"]) is None
     assert timing_checks.overhead_warning("cuda", replace(l1_12, sol_fraction=0.05), h100, ["M"])
+    # "half the speed of light" in a call hardly longer than the overhead: a 64x64 ReLU on the
+    # CPU (2.9 µs against 2.4 µs of overhead) whose floor, from DRAM bandwidth, came out at half
+    cpu = replace(PEAKS, launch_overhead_seconds=2.4e-6)
+    relu = ImplTiming("eager", median=2.9e-6, sol_fraction=0.55)
+    assert "--set n=<larger>" in timing_checks.overhead_warning("cpu", relu, cpu, ["n"])
+    assert timing_checks.overhead_warning("cpu", replace(relu, median=12e-6), cpu, ["n"]) is None
 
 
 def _side_stream_session():
