@@ -5,8 +5,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Tests run side by side (pytest -n 2 on CI's two cores), each with worker processes: torch's
+# intra-op pools of one thread per core in every one of them oversubscribe the cores, and each
+# parallel op of a process then waits for a pool thread the scheduler has put off. On this 2-core
+# machine beside a loop of tests/test_problem_suite.py, an honest in-process Python-loop matmul
+# (17 ops a call) took ~100 ms a call for seconds at a time against 0.3 ms, and was rejected for
+# memoisation (tests/test_prepare_timing.py, CI's flake); with one thread a process, eight checks
+# of eight were accepted, lone calls within 10% of calls in blocks, 3-4 s each instead of 15-110
+# s. Workers inherit the setting (the sandbox passes OMP_NUM_THREADS through). Not where tests
+# run one at a time (the GPU machine's `pytest -m gpu`).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ["OMP_NUM_THREADS"] == "1":
+    torch.set_num_threads(1)  # in case torch was loaded before the variable was set
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
