@@ -82,10 +82,10 @@ FRESH_PER_BLOCK = 4
 #: first visits whose outputs are compared with float64 after timing (picked at random)
 RECHECK_FIRST = 8
 #: never-seen sets timed alone (as many repeats beside them) to confirm a memoisation finding
-#: before the candidate is rejected, where sets are left: a busy machine that stalls the first
-#: visits must not decide (an honest Python-loop matmul judged in the pytest process on CI's two
-#: cores, tests/test_prepare_timing.py: first visits 21.3 ms against 287 µs a call in blocks,
-#: not seen in seven runs alone). A memoiser computes these as it did the first ones.
+#: before the candidate is rejected, where sets are left: a stall of the machine during the
+#: first visits must not decide alone. A memoiser computes these as it did the first ones. It
+#: clears stalls shorter than the rounds, not stretches of seconds (cores oversubscribed by
+#: other processes' thread pools: ~100 ms a call against 0.3 ms, docs/judge.md)
 CONFIRM_FIRST = 4
 
 
