@@ -550,6 +550,34 @@ def test_timed_outputs_kept_for_the_re_check_hold_no_more_than_their_own_bytes()
     assert session.finals["plain"][0] is plain
 
 
+def test_a_timed_output_holding_a_large_buffer_is_let_go_before_the_next_call():
+    # Before, each set's last 0-dim loss (with its elementwise buffer) lived until the block's
+    # end and the previous call's through the next: at L1/96 8 GiB more in each worker than the
+    # block needs, what an 80 GB GPU lacked. Now none is alive when the next call starts.
+    import weakref
+
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import Implementation, TimingSession
+
+    session = TimingSession(torch.device("cpu"), Trusted())
+    sets = {j: [torch.rand(1024, 1024), torch.rand(1024, 1024)] for j in range(2)}  # 4 MiB
+    session.store(sets, [], own=True)
+    made: list[weakref.ref[torch.Tensor]] = []
+    alive_at_calls: list[int] = []
+
+    def run(args: list[torch.Tensor]) -> torch.Tensor:
+        alive_at_calls.append(sum(ref() is not None for ref in made))
+        loss = torch.nn.functional.mse_loss(*args)
+        made.append(weakref.ref(loss))
+        return loss
+
+    answer = session.block("candidate", Implementation(run=run), [0, 1, 0, 1, 1], False)
+    assert alive_at_calls == [0] * 5
+    assert [round(answer.final_checksums[str(j)][0], 5) for j in range(2)] == [
+        round(float(torch.nn.functional.mse_loss(*sets[j])), 5) for j in range(2)
+    ]
+
+
 def test_memory_the_judge_and_the_reference_give_back_is_filled_first(monkeypatch):
     # What goes back to the driver may be handed to another process as it was left: the judge
     # and the reference worker fill their free blocks first, then give them back (in that order)

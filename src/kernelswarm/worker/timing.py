@@ -417,7 +417,13 @@ class TimingSession:
                     except torch.OutOfMemoryError:
                         self._own_work_failed()
                         raise
-                    finals[j] = out
+                    # an output keeping a storage far larger than itself alive (L1/96's 0-dim
+                    # loss: its 4 GiB elementwise buffer) is compacted now, after its checksum
+                    # and outside the events, not at the block's end: else the last call's
+                    # buffer for each set stays alive while the next call makes its own (4 GiB
+                    # more in each worker, what an 80 GB GPU lacked at L1/96)
+                    finals[j] = out if impl.static else _copy(out, oversized_only=True)
+                    out = None  # not alive through the next call
             self._sync()
             host_seconds = clock() - host_start
             cpu_seconds = self.trusted.process_time() - cpu_start
