@@ -235,10 +235,10 @@ class TimingSession:
         """Input sets that reach this process only now, just before the block that times them.
 
         On CUDA, what their copies took from the caching allocator's free blocks is given back
-        to it (a block of that size, allocated and freed): the call timed next must find the free
-        memory a repeat finds, not wait on cudaMalloc for its output (on the H100, L1/12's first
-        visits took 326 µs against 50 µs for repeats until this was done; an untimed call of the
-        candidate's used to do it, and could have answered the new set).
+        to it (blocks of the sets' tensors' sizes, allocated and freed): the call timed next
+        must find the free memory a repeat finds, not wait on cudaMalloc for its output (on the
+        H100, L1/12's first visits took 326 µs against 50 µs for repeats until this was done;
+        an untimed call of the candidate's used to do it, and could have answered the new set).
 
         The copies the channel made on receipt are let go before the call, here rather than
         with the request after it: on the host they had taken the pages freed last, those a
@@ -251,17 +251,25 @@ class TimingSession:
         """
         cuda = self.device.type == "cuda"
         reserved = torch.cuda.memory_reserved(self.device) if cuda else 0
-        placed = 0
+        sizes: list[int] = []
         for j, inputs in sets.items():
             self.sets[j] = self._place(inputs)
-            placed += tensor_bytes(self.sets[j])
+            sizes += [nbytes(x) for x in self.sets[j] if isinstance(x, torch.Tensor)]
             inputs.clear()  # the copy received goes now (the request holds this list too)
         if cuda:
-            taken = placed - (torch.cuda.memory_reserved(self.device) - reserved)
-            if taken > 0:
-                with self.own_work():
-                    spare = torch.empty(taken, dtype=torch.uint8, device=self.device)
-                    del spare
+            taken = sum(sizes) - (torch.cuda.memory_reserved(self.device) - reserved)
+            # Given back as blocks of the placed tensors' sizes, all held at once and then
+            # freed: the copies let go just now are such blocks, so the allocator reuses them
+            # instead of asking the driver for more. (One block of ``taken`` bytes fitted none
+            # of them: at L1/96, two 4 GiB copies free and 8 GiB more taken from the driver.)
+            spares = []
+            with self.own_work():
+                for size in sorted(sizes, reverse=True):
+                    if taken <= 0:
+                        break
+                    spares.append(torch.empty(size, dtype=torch.uint8, device=self.device))
+                    taken -= size
+                del spares
 
     def stand_in(self, j: int) -> None:
         """Before a call timed alone on a set already held (a repeat, or any of a baseline's
