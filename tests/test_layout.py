@@ -30,6 +30,7 @@ SHARED = {
     "confinement",
     "cuda_ipc",
     "poison",
+    "schedstat",
     "__init__",
 }
 #: each room, and the rooms it may import from (besides itself and the shared vocabulary)

@@ -46,6 +46,10 @@ class Scripted:
         self.timed: set[int] = set()
         self.cpu_share = 1.0
         self.threads: list[str] = []
+        self.waited_ns: int | None = 0  # what the kernel says its threads waited for a core
+
+    def run_queue_ns(self) -> int | None:
+        return self.waited_ns
 
     # what both workers answer
     def freeze(self) -> None:
@@ -185,6 +189,119 @@ def test_a_memoiser_is_rejected_when_first_visits_are_timed_again_and_when_too_f
         assert [r.check for r in m.rejections] == [Check.MEMOISATION]
         assert ("seen again on 4 more" in m.rejections[0].detail) is again
         assert not any("stalled machine" in w for w in m.warnings)
+
+
+class Busy(Scripted):
+    """A candidate whose first ``stalled`` first visits take 20 ms, its threads waiting for a
+    core 30 ms meanwhile (as the kernel counts it), on a machine whose other processes hold the
+    cores; ``first``: its first visits' time otherwise (a memoiser's are slower than repeats)."""
+
+    def __init__(
+        self,
+        log: list[str],
+        stalled: int,
+        first: float = 1e-4,
+        claims: float | None = None,
+        kernel: bool = True,
+    ) -> None:
+        super().__init__(log, Role.CANDIDATE, 1e-4, first=first)
+        self.stalled = stalled
+        self.claims = claims  # what the worker says it waited around each lone call
+        self.kernel = kernel  # whether the kernel's count shows the stalls
+
+    def time_block(self, impl, order, flush, arriving=None) -> BlockTimed:
+        answer = super().time_block(impl, order, flush, arriving)
+        if len(order) == 1:
+            answer = dataclasses.replace(answer, waited_s=self.claims)
+        if arriving and self.stalled > 0:
+            self.stalled -= 1
+            if self.waited_ns is not None and self.kernel:
+                self.waited_ns += 30_000_000
+            return dataclasses.replace(answer, samples=[0.02])
+        return answer
+
+
+def test_first_visits_the_machine_stalled_are_set_aside_and_never_make_a_memoiser_pass():
+    # Ten never-seen sets, all visited in the rounds (none left to confirm with); six of the
+    # first visits stalled, 200 times a call's time.
+    def judged(cand: Busy) -> Measurement:
+        return run(cand, Scripted([], Role.REFERENCE, 1e-3), max_sets=20)
+
+    # honest: the four first visits left are as fast as repeats; accepted, and said
+    m = judged(Busy([], stalled=6))
+    assert not m.rejections, [r.detail for r in m.rejections]
+    assert any("waited for a CPU core" in w for w in m.warnings), m.warnings
+    cand = m.result.implementations["candidate"]
+    assert cand.first_visits == 4 and cand.first_visit_median == pytest.approx(1e-4)
+    # ... the same where the kernel keeps no such count: rejected, as before
+    unknown = Busy([], stalled=6)
+    unknown.waited_ns = None
+    assert [r.check for r in judged(unknown).rejections] == [Check.MEMOISATION]
+    # a memoiser (first visits 2.5x its repeats) with six stalled: the four left show it
+    m = judged(Busy([], stalled=6, first=2.5e-4))
+    assert [r.check for r in m.rejections] == [Check.MEMOISATION]
+    assert "not counted" in m.rejections[0].detail
+    # a memoiser that stalls (nearly) every first visit, its own threads competing for the
+    # cores: too few left to judge it, so it is not judged at all; never accepted
+    for stalled in (7, 10):
+        m = judged(Busy([], stalled=stalled, first=2.5e-4))
+        assert [r.check for r in m.rejections] == [Check.HARNESS], m.rejections
+        assert "could not be timed" in m.rejections[0].detail
+        assert f"{stalled} of its 10 calls" in m.rejections[0].detail
+
+
+def test_a_stall_counts_only_where_the_kernel_and_the_worker_both_saw_it():
+    # The judge's own reading covers the whole request (the worker's wake-up too); the worker's
+    # covers the call alone but could be misstated: the least of the two is taken.
+    def judged(cand: Busy) -> Measurement:
+        return run(cand, Scripted([], Role.REFERENCE, 1e-3), max_sets=20)
+
+    # the worker says its calls waited 30 ms, the kernel saw no wait: not stalled
+    m = judged(Busy([], stalled=6, claims=0.03, kernel=False))
+    assert [r.check for r in m.rejections] == [Check.MEMOISATION]
+    assert "not counted" not in m.rejections[0].detail
+    # the kernel saw it, the worker denies it: not stalled either (the finding stands)
+    m = judged(Busy([], stalled=6, claims=0.0))
+    assert [r.check for r in m.rejections] == [Check.MEMOISATION]
+    m = judged(Busy([], stalled=6, claims=0.029))  # both saw it: set aside
+    assert not m.rejections and any("waited for a CPU core" in w for w in m.warnings)
+
+
+def test_the_worker_reads_what_its_threads_waited_around_a_call_timed_alone():
+    from kernelswarm.worker.guard import Trusted
+    from kernelswarm.worker.timing import Implementation, TimingSession
+
+    session = TimingSession(torch.device("cpu"), Trusted())
+    session.store({0: [torch.ones(4)], 1: [torch.zeros(4)]}, [], own=True)
+    honest = Implementation(run=lambda args: args[0] * 2)
+    alone = session.block("candidate", honest, [1], flush=False)
+    if alone.waited_s is None:
+        pytest.skip("this kernel keeps no schedstat")
+    assert 0.0 <= alone.waited_s < 1.0
+    assert session.block("candidate", honest, [0, 1, 0], flush=False).waited_s is None
+
+
+def test_a_call_is_stalled_when_its_threads_waited_for_a_core_a_good_share_of_it():
+    assert timing_checks.stalled(0.3e-3, 0.6e-3) and timing_checks.stalled(0.4, 0.1)
+    assert not timing_checks.stalled(0.3e-3, 0.4e-3)  # under the floor
+    assert not timing_checks.stalled(0.4, 0.09)  # under a quarter of the call
+    assert not timing_checks.stalled(0.3e-3, None)  # the kernel does not say
+
+
+def test_the_kernel_s_count_of_a_process_s_waits_for_a_core_is_read():
+    import os
+
+    from kernelswarm.judge.processes import ProcessTree
+    from kernelswarm.schedstat import run_queue_ns
+
+    tree = ProcessTree(os.getpid(), confined=False)
+    before = tree.run_queue_ns()
+    if before is None:
+        pytest.skip("this kernel keeps no schedstat")
+    sum(range(200_000))
+    after = tree.run_queue_ns()
+    assert after is not None and after >= before
+    assert run_queue_ns(2**22 + 12345) is None  # no such process
 
 
 def test_a_candidate_thread_running_while_timed_is_rejected():

@@ -596,6 +596,9 @@ class BlockTimed:
     # the outputs' float32 checksums overflowed (float64 ones did not): this block's completion
     # check could not tell them apart; from the next block on they are summed in float64
     widened: bool = False
+    # a call timed alone: seconds the worker's threads waited for a core meanwhile (as the
+    # kernel counts it); None for a block, or where not known
+    waited_s: float | None = None
 
 
 @_message("escaped")

@@ -124,6 +124,9 @@ class TimingClient:
     def thaw(self) -> None:
         self.endpoint.thaw()
 
+    def run_queue_ns(self) -> int | None:
+        return self.endpoint.run_queue_ns()
+
     def extend(self, seconds: float) -> None:
         self.endpoint.extend(seconds)
 

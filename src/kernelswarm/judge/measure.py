@@ -62,7 +62,7 @@ from kernelswarm.judge.stats import (
 )
 from kernelswarm.precision import Policy
 from kernelswarm.problem import size_globals
-from kernelswarm.protocol import Counts, Peaks
+from kernelswarm.protocol import BlockTimed, Counts, Peaks
 
 Progress = Callable[[str], None]
 #: input sets drawn for warming up only, where memory allows
@@ -87,6 +87,45 @@ RECHECK_FIRST = 8
 #: clears stalls shorter than the rounds, not stretches of seconds (cores oversubscribed by
 #: other processes' thread pools: ~100 ms a call against 0.3 ms, docs/judge.md)
 CONFIRM_FIRST = 4
+
+
+@dataclasses.dataclass
+class LoneCalls:
+    """Calls timed alone: first visits and lone repeats, and which of them the machine stalled
+    (their worker's threads waited for a core: ``timing_checks.stalled``)."""
+
+    first: list[float] = dataclasses.field(default_factory=list)
+    repeats: list[float] = dataclasses.field(default_factory=list)
+    first_stalled: list[bool] = dataclasses.field(default_factory=list)
+    repeats_stalled: list[bool] = dataclasses.field(default_factory=list)
+    waited: float = 0.0  # seconds the stalled calls waited for a core, in all
+
+    def add(self, first: bool, samples: list[float], waited: float | None) -> None:
+        stalled = any(timing_checks.stalled(s, waited) for s in samples)
+        (self.first if first else self.repeats).extend(samples)
+        (self.first_stalled if first else self.repeats_stalled).extend([stalled] * len(samples))
+        if stalled and waited is not None:
+            self.waited += waited
+
+    def __add__(self, other: LoneCalls) -> LoneCalls:
+        return LoneCalls(
+            self.first + other.first,
+            self.repeats + other.repeats,
+            self.first_stalled + other.first_stalled,
+            self.repeats_stalled + other.repeats_stalled,
+            self.waited + other.waited,
+        )
+
+    def clean(self) -> LoneCalls:
+        """The calls the machine did not stall."""
+        return LoneCalls(
+            [s for s, x in zip(self.first, self.first_stalled, strict=True) if not x],
+            [s for s, x in zip(self.repeats, self.repeats_stalled, strict=True) if not x],
+        )
+
+
+def _median(samples: list[float]) -> float | None:
+    return float(torch.tensor(samples).median()) if samples else None
 
 
 class MeasurementFailed(Exception):
@@ -131,7 +170,9 @@ class Measurement:
         self.passes = options.passes
         self.fresh_used: dict[str, int] = {}
         self.widened: set[str] = set()  # implementations whose checksums went float64
-        self.visits: dict[str, tuple[list[float], list[float]]] = {}
+        self.visits: dict[str, LoneCalls] = {}
+        #: the candidate's lone calls timed to confirm a memoisation finding
+        self.confirming = LoneCalls()
         #: per implementation, the sets whose first visit was timed and counted
         self.visited: dict[str, list[int]] = {}
         #: per implementation, for each counted round: whether it had first visits
@@ -224,6 +265,8 @@ class Measurement:
             memo = timing_checks.memoisation_reason(self.impls["candidate"], baseline)
             if memo is not None:
                 memo = self._confirm_memoisation(memo, used, baseline)
+            if memo is not None:
+                memo = self._unless_stalled(memo, baseline)
             self._recheck(used)  # after: first visits timed to confirm are re-checked too
             if memo is not None:
                 self.reject("candidate", memo)
@@ -368,8 +411,8 @@ class Measurement:
         order: list[int],
         arriving: dict[int, list[Any]],
         first_visit: bool = False,
-    ) -> list[float] | None:
-        """One timed block, checked; its samples, or None where it is not to be counted.
+    ) -> BlockTimed | None:
+        """One timed block, checked; the worker's answer, or None where it is not to be counted.
 
         ``first_visit``: the candidate's call on a set it had never seen, counted even where its
         process had little CPU time for its wall time (below): a candidate that slept after
@@ -412,34 +455,30 @@ class Measurement:
                 f"{answer.host_seconds:.3g} s) and was not counted"
             )
             return None
-        return answer.samples
+        return answer
 
     def _block(self, name: str, used: int) -> None:
         """A round's block of repeats; then, each timed alone, a few sets never seen before (each
         the moment it arrives) and as many sets of the repeat pool, in a random order. First visits
         are compared with repeats timed the same way: what memoisation cannot speed up, against
         what it can."""
-        first_visits, repeats = self.visits.setdefault(name, ([], []))
+        calls = self.visits.setdefault(name, LoneCalls())
         seen = self.fresh_used.setdefault(name, 0)
         fresh = self.fresh[seen : seen + FRESH_PER_BLOCK]
         self.fresh_used[name] = seen + len(fresh)
-        samples = self._time(name, self._order(used), {})
-        if samples is not None:
-            self.impls[name].rounds.append(samples)
+        answer = self._time(name, self._order(used), {})
+        if answer is not None:
+            self.impls[name].rounds.append(answer.samples)
             self.round_fresh.setdefault(name, []).append(bool(fresh))
-        self._singles(name, fresh, used, first_visits, repeats)
+        self._singles(name, fresh, used, calls)
 
-    def _singles(
-        self,
-        name: str,
-        fresh: list[int],
-        used: int,
-        first_visits: list[float],
-        repeats: list[float],
-    ) -> None:
+    def _singles(self, name: str, fresh: list[int], used: int, calls: LoneCalls) -> None:
         """Each never-seen set in ``fresh`` timed alone the moment it arrives, and as many sets
-        of the repeat pool, in a random order; their samples added to ``first_visits`` and
-        ``repeats``."""
+        of the repeat pool, in a random order; their samples added to ``calls``, each with the
+        time its worker's threads waited for a core meanwhile: the least of what this process
+        read from the kernel around the request (out of the worker's reach, but counting its
+        wake-up too) and what the worker read around the call itself (which it could misstate;
+        the least of the two is never more than the truth)."""
         singles = [(j, True) for j in fresh] + [(self.rng.randrange(used), False) for _ in fresh]
         self.rng.shuffle(singles)
         for j, first in singles:
@@ -450,12 +489,19 @@ class Measurement:
             # (thread pools awake, caches and launch paths warm), on sets every side has seen,
             # asked for before a first visit's set is sent (an untimed call once it is in the
             # candidate's process could prepare its answer). Repeats the same way: like for like.
-            self.workers[name].rewarm(name, 0.0)
-            alone = self._time(name, [j], arriving, first and name == "candidate")
-            if first and alone is not None:
+            worker = self.workers[name]
+            worker.rewarm(name, 0.0)
+            before = worker.run_queue_ns()
+            answer = self._time(name, [j], arriving, first and name == "candidate")
+            after = worker.run_queue_ns()
+            if answer is None:
+                continue
+            if first:
                 self.visited.setdefault(name, []).append(j)
-            if alone is not None:
-                (first_visits if first else repeats).extend(alone)
+            waited = None if before is None or after is None else (after - before) * 1e-9
+            if waited is not None and answer.waited_s is not None:
+                waited = min(waited, answer.waited_s)
+            calls.add(first, answer.samples, waited)
 
     def _confirm_memoisation(
         self, finding: Reason, used: int, baseline: ImplTiming | None
@@ -476,9 +522,8 @@ class Measurement:
             return finding
         self.fresh_used["candidate"] = seen + len(fresh)
         self.progress("timing more never-seen sets: the first ones looked memoised")
-        first: list[float] = []
-        repeats: list[float] = []
-        self._singles("candidate", fresh, used, first, repeats)
+        self._singles("candidate", fresh, used, self.confirming)
+        first = self.confirming.first
         timing = self.impls["candidate"]
         if len(first) < CONFIRM_FIRST:  # a block whose checksums widened is not counted
             return finding
@@ -487,7 +532,7 @@ class Measurement:
             timing,
             first_visits=len(first),
             first_visit_median=first_median,
-            repeat_median=float(torch.tensor(repeats).median()) if repeats else None,
+            repeat_median=_median(self.confirming.repeats),
         )
         confirmed = timing_checks.memoisation_reason(again, baseline)
         if confirmed is not None:
@@ -505,18 +550,54 @@ class Measurement:
         self.impls["candidate"] = again  # what the report shows is what the verdict rests on
         return None
 
+    def _unless_stalled(self, finding: Reason, baseline: ImplTiming | None) -> Reason | None:
+        """A memoisation finding, judged again without the lone calls the machine stalled (their
+        worker's threads waiting for a core: other processes held the cores): the finding those
+        left make, or None (said as a warning); not judged at all (``harness``) where fewer than
+        CONFIRM_FIRST first visits are left. The finding as it was where none was stalled.
+
+        Safe against the memoiser: setting calls aside never makes it pass. Every first visit
+        left is a set it computed, as slow as its others; and one that stalls its own first
+        visits (its threads competing for the cores) leaves too few, and is not judged."""
+        calls = self.visits.get("candidate", LoneCalls()) + self.confirming
+        stalled = sum(calls.first_stalled)
+        if not stalled:
+            return finding
+        clean = calls.clean()
+        if len(clean.first) < CONFIRM_FIRST:
+            return timing_checks.busy_reason(finding, stalled, len(calls.first), calls.waited)
+        again = dataclasses.replace(
+            self.impls["candidate"],
+            first_visits=len(clean.first),
+            first_visit_median=_median(clean.first),
+            repeat_median=_median(clean.repeats),
+        )
+        found = timing_checks.memoisation_reason(again, baseline)
+        if found is not None:
+            return Reason(
+                found.check,
+                f"{found.detail} ({stalled} first visits during which the machine stalled it not "
+                "counted)",
+            )
+        self.warn(
+            f"candidate: {stalled} of its {len(calls.first)} first visits waited for a CPU core "
+            f"({calls.waited * 1e3:.3g} ms in all: other processes held the cores) and looked "
+            f"memoised ({finding.detail}); the {len(clean.first)} the machine did not stall "
+            "did not: the first visits reported are these"
+        )
+        self.impls["candidate"] = again
+        return None
+
     def _summarise(self, name: str) -> None:
         timing = self.impls[name]
         samples = timing.all_samples
         timing.samples = len(samples)
         timing.median, timing.low, timing.high = median_interval(timing.rounds)
         timing.rel_halfwidth = relative_halfwidth(timing.rounds)
-        first, repeats = self.visits.get(name, ([], []))
-        timing.first_visits = len(first)
-        if first:
-            timing.first_visit_median = float(torch.tensor(first).median())
-        if repeats:
-            timing.repeat_median = float(torch.tensor(repeats).median())
+        calls = self.visits.get(name, LoneCalls())
+        timing.first_visits = len(calls.first)
+        timing.first_visit_median = _median(calls.first)
+        timing.repeat_median = _median(calls.repeats)
 
     def _escape(self, name: str) -> None:
         """Back-to-back calls: about a tenth of a second of them; then, where there are events to

@@ -12,6 +12,8 @@ import contextlib
 import os
 import signal
 
+from kernelswarm.schedstat import run_queue_ns
+
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -89,6 +91,20 @@ class ProcessTree:
                 rss += int(fields[21]) * _PAGE - _shared_memory(pid)
                 tasks += int(fields[17])
         return rss, tasks
+
+    def run_queue_ns(self) -> int | None:
+        """Nanoseconds every thread of every member has waited for a core so far (the kernel's
+        count, out of the worker's reach: a worker can make it grow, never shrink); None where
+        the kernel keeps no such count."""
+        total = 0
+        for pid in self.members():
+            waited = run_queue_ns(pid)
+            if waited is None:
+                if pid == self.launcher:
+                    return None
+                continue  # a process that ended meanwhile
+            total += waited
+        return total
 
     def signal(self, sig: signal.Signals) -> None:
         for pid in self.members():

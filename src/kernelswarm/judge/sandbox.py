@@ -252,6 +252,10 @@ class Endpoint:
     def freeze(self) -> None:
         """Stop the worker's processes while the other side is timed."""
 
+    def run_queue_ns(self) -> int | None:
+        """Nanoseconds the worker's threads have waited for a core so far (None: not known)."""
+        return None
+
     def thaw(self) -> None:
         """Let them run again."""
 
@@ -474,6 +478,9 @@ class Worker(Endpoint):
     def freeze(self) -> None:
         if self.tree is not None:
             self.tree.freeze()
+
+    def run_queue_ns(self) -> int | None:
+        return self.tree.run_queue_ns() if self.tree is not None else None
 
     def thaw(self) -> None:
         if self.tree is not None:

@@ -23,6 +23,12 @@ MEMO_RATIO = 0.5
 #: Triton candidate's single first visit took 1.74x its lone repeats and 1.83x its blocks.
 MEMO_RATIO_FEW = 1 / 3
 FEW_FIRST_VISITS = 3
+#: a call timed alone whose worker's threads waited for a core this share of its time, and at
+#: least STALL_FLOOR_S, was stalled by the machine. On this project's 2-core CI machine, beside
+#: three processes multiplying matrices, a 0.3 ms call with two torch threads took up to 556 ms,
+#: its threads waiting 1.5-2x as long; on a quiet machine they waited 0.00 ms.
+STALL_SHARE = 0.25
+STALL_FLOOR_S = 0.5e-3
 #: events may miss this share of the host-clock time of back-to-back calls before work "escaped"
 ESCAPE_RATIO = 1.5
 #: an implementation whose eager time is under this is measuring launch overhead
@@ -316,6 +322,26 @@ def threads_reason(threads: list[str]) -> Reason:
 def starved(device: str, answer: BlockTimed) -> bool:
     """Whether a block's process had far less CPU time than wall time (stopped, or starved)."""
     return answer.host_seconds > 0.05 and answer.cpu_seconds < STARVED_RATIO * answer.host_seconds
+
+
+def stalled(sample: float, waited: float | None) -> bool:
+    """Whether a call timed alone was stalled by the machine: its worker's threads waited for a
+    core (``waited`` seconds, the kernel's count, read by the judge) for a good share of the
+    call. A candidate cannot hide such a wait; it can only make one (its own threads competing),
+    and a stalled call is never what makes it pass (``Measurement._unless_stalled``)."""
+    return waited is not None and waited >= STALL_FLOOR_S and waited >= STALL_SHARE * sample
+
+
+def busy_reason(finding: Reason, stalled_calls: int, first_visits: int, waited: float) -> Reason:
+    """Too few first visits left, once those stalled by the machine are set aside, to tell a
+    memoiser from a busy machine: not judged (never accepted)."""
+    return Reason(
+        Check.HARNESS,
+        f"the candidate could not be timed: {stalled_calls} of its {first_visits} calls on inputs "
+        f"seen for the first time waited for a CPU core ({waited * 1e3:.3g} ms in all: other "
+        "processes held the machine's cores), too many to tell memoisation from a busy machine "
+        f"({finding.detail}); time it on a quiet machine",
+    )
 
 
 def unmeasured_reason(name: str, discarded: int) -> Reason:

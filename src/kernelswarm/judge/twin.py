@@ -11,6 +11,7 @@ This is the only module of the judge that imports the worker's code.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 from kernelswarm import protocol, wire
 from kernelswarm.judge.sandbox import Endpoint, R
 from kernelswarm.protocol import Hello, Role
+from kernelswarm.schedstat import run_queue_ns
 from kernelswarm.worker.guard import Phases, Trusted, failed, versions
 from kernelswarm.worker.main import make_role
 
@@ -65,6 +67,9 @@ class InProcessWorker(Endpoint):
             if reply is not None:
                 return reply
         raise self._fail_protocol(f"no reply to request {expect_seq}")
+
+    def run_queue_ns(self) -> int | None:
+        return run_queue_ns(os.getpid())  # the worker's code runs in this process
 
     def close(self) -> None:
         self._answerer = None

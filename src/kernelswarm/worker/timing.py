@@ -43,6 +43,7 @@ from kernelswarm.protocol import (
     Warmed,
     Warmup,
 )
+from kernelswarm.schedstat import run_queue_ns
 from kernelswarm.tensors import flatten, held_bytes, nbytes, row_pieces, tensor_bytes
 from kernelswarm.worker.guard import Phases, Trusted
 
@@ -398,6 +399,8 @@ class TimingSession:
         # take 55 ms against 0.4 ms repeats, and called it memoisation); collected after
         collecting = self.trusted.gc_isenabled()
         self.trusted.gc_disable()
+        lone = len(order) == 1
+        waited = run_queue_ns() if lone else None
         try:
             host_start = clock()
             cpu_start = self.trusted.process_time()
@@ -435,6 +438,9 @@ class TimingSession:
             self._sync()
             host_seconds = clock() - host_start
             cpu_seconds = self.trusted.process_time() - cpu_start
+            if waited is not None:
+                after = run_queue_ns()
+                waited = None if after is None else after - waited
         finally:
             if collecting:
                 self.trusted.gc_enable()
@@ -476,6 +482,7 @@ class TimingSession:
             cpu_seconds=cpu_seconds,
             threads_alive=self._busy(threads, host_seconds),
             widened=widened,
+            waited_s=None if waited is None else waited * 1e-9,
         )
 
     def _busy(self, before: dict[threading.Thread, int | None], host_seconds: float) -> list[str]:
