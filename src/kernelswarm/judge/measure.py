@@ -581,7 +581,8 @@ class Measurement:
             )
         self.warn(
             f"candidate: {stalled} of its {len(calls.first)} first visits waited for a CPU core "
-            f"({calls.waited * 1e3:.3g} ms in all: other processes held the cores) and looked "
+            f"({calls.waited * 1e3:.3g} ms in all: other processes, or its own threads, held "
+            "the cores) and looked "
             f"memoised ({finding.detail}); the {len(clean.first)} the machine did not stall "
             "did not: the first visits reported are these"
         )

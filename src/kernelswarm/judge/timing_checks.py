@@ -339,7 +339,8 @@ def busy_reason(finding: Reason, stalled_calls: int, first_visits: int, waited: 
         Check.HARNESS,
         f"the candidate could not be timed: {stalled_calls} of its {first_visits} calls on inputs "
         f"seen for the first time waited for a CPU core ({waited * 1e3:.3g} ms in all: other "
-        "processes held the machine's cores), too many to tell memoisation from a busy machine "
+        "processes, or its own threads, held the machine's cores), too many to tell memoisation "
+        "from a busy machine "
         f"({finding.detail}); time it on a quiet machine",
     )
 
