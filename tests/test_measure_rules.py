@@ -281,6 +281,36 @@ def test_the_worker_reads_what_its_threads_waited_around_a_call_timed_alone():
     assert session.block("candidate", honest, [0, 1, 0], flush=False).waited_s is None
 
 
+def test_a_baseline_s_stalled_first_visits_do_not_let_a_memoiser_s_fast_blocks_pass():
+    # What a call alone costs eager over one in its blocks is allowed for the candidate too.
+    # Eager's first visits stalled on a busy machine (8 of 10, 20 ms against 1 ms) allowed a
+    # memoiser's lone calls 20 times its blocks: one that slows its lone repeats on purpose
+    # (cheats/timing/slow_lone_repeats.py) passed. Eager's unstalled first visits decide.
+    class BusyEager(Scripted):
+        def __init__(self, stalled: int) -> None:
+            super().__init__([], Role.REFERENCE, 1e-3)
+            self.stalled = stalled
+
+        def time_block(self, impl, order, flush, arriving=None) -> BlockTimed:
+            first = len(order) == 1 and order[0] not in self.timed
+            answer = super().time_block(impl, order, flush, arriving)
+            if first and self.stalled > 0:
+                self.stalled -= 1
+                self.waited_ns = (self.waited_ns or 0) + 30_000_000
+                return dataclasses.replace(answer, samples=[0.02])
+            return answer
+
+    class SlowLoneRepeats(Scripted):
+        def time_block(self, impl, order, flush, arriving=None) -> BlockTimed:
+            answer = super().time_block(impl, order, flush, arriving)
+            return dataclasses.replace(answer, samples=[2.5e-4]) if len(order) == 1 else answer
+
+    memoiser = SlowLoneRepeats([], Role.CANDIDATE, 1e-4, first=2.5e-4)
+    m = run(memoiser, BusyEager(stalled=8), max_sets=20)
+    assert [r.check for r in m.rejections] == [Check.MEMOISATION], m.rejections
+    assert m.result.implementations["eager"].first_visit_median == pytest.approx(0.02)
+
+
 def test_a_call_is_stalled_when_its_threads_waited_for_a_core_a_good_share_of_it():
     assert timing_checks.stalled(0.3e-3, 0.6e-3) and timing_checks.stalled(0.4, 0.1)
     assert not timing_checks.stalled(0.3e-3, 0.4e-3)  # under the floor

@@ -261,7 +261,7 @@ class Measurement:
         memlog.log("escape checks")
         if self.cand is not None:
             base = "eager" if "eager" in self.impls else None
-            baseline = self.impls[base] if base else None
+            baseline = self._unstalled(self.impls[base]) if base else None
             memo = timing_checks.memoisation_reason(self.impls["candidate"], baseline)
             if memo is not None:
                 memo = self._confirm_memoisation(memo, used, baseline)
@@ -588,6 +588,16 @@ class Measurement:
         )
         self.impls["candidate"] = again
         return None
+
+    def _unstalled(self, baseline: ImplTiming) -> ImplTiming:
+        """The baseline as the memoisation rules see it: its first visits' median without those
+        the machine stalled, where any are left. Stalled, they would allow the candidate's lone
+        calls more over its blocks (what a call alone costs a baseline over one in its blocks):
+        a memoiser's fast blocks passed on a busy machine."""
+        unstalled = _median(self.visits.get(baseline.name, LoneCalls()).clean().first)
+        if unstalled is None:
+            return baseline
+        return dataclasses.replace(baseline, first_visit_median=unstalled)
 
     def _summarise(self, name: str) -> None:
         timing = self.impls[name]
