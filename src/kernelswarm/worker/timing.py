@@ -51,6 +51,10 @@ CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06
 #: device cycles of sleep queued before a block's first call (about 0.1 ms)
 LEAD_CYCLES = 200_000
 
+#: free device memory, as a multiple of the bytes an arriving set took from the allocator's
+#: cache, above which they are also given back as one block (``TimingSession.arrive``)
+AMPLE_ROOM = 4
+
 #: the largest host chunk ``TimingSession.stand_in`` copies from (again and again)
 STAND_IN_CHUNK = 256 << 20
 
@@ -259,18 +263,23 @@ class TimingSession:
             inputs.clear()  # the copy received goes now (the request holds this list too)
         if cuda:
             taken = sum(sizes) - (torch.cuda.memory_reserved(self.device) - reserved)
-            # Given back as blocks of the placed tensors' sizes, all held at once and then
-            # freed: the copies let go just now are such blocks, so the allocator reuses them
-            # instead of asking the driver for more. (One block of ``taken`` bytes fitted none
-            # of them: at L1/96, two 4 GiB copies free and 8 GiB more taken from the driver.)
-            spares = []
-            with self.own_work():
+            if taken > 0:
+                # Given back as one block of all the bytes where the device has ample room (as
+                # validated on L1/12: a call whose temporaries are larger than any input finds
+                # such a block, as its repeats do); else as blocks of the placed tensors' sizes,
+                # all held at once and then freed: the copies let go just now are such blocks,
+                # and the allocator reuses them. (On a full device one block of all the bytes
+                # fitted none of them and took as much again from the driver: at L1/96, 8 GiB
+                # more in the candidate of an 80 GB GPU.)
+                free, _ = torch.cuda.mem_get_info(self.device)
+                blocks = [taken] if free > AMPLE_ROOM * taken + (1 << 30) else []
                 for size in sorted(sizes, reverse=True):
-                    if taken <= 0:
+                    if sum(blocks) >= taken:
                         break
-                    spares.append(torch.empty(size, dtype=torch.uint8, device=self.device))
-                    taken -= size
-                del spares
+                    blocks.append(size)
+                with self.own_work():
+                    spares = [torch.empty(n, dtype=torch.uint8, device=self.device) for n in blocks]
+                    del spares
 
     def stand_in(self, j: int) -> None:
         """Before a call timed alone on a set already held (a repeat, or any of a baseline's
