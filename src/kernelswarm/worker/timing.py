@@ -52,7 +52,8 @@ CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 0x06
 LEAD_CYCLES = 200_000
 
 #: free device memory, as a multiple of the bytes an arriving set took from the allocator's
-#: cache, above which they are also given back as one block (``TimingSession.arrive``)
+#: cache, above which they are given back as one block, and below which as blocks of the
+#: set's tensors' sizes (``TimingSession.arrive``)
 AMPLE_ROOM = 4
 
 #: the largest host chunk ``TimingSession.stand_in`` copies from (again and again)
@@ -240,8 +241,8 @@ class TimingSession:
         """Input sets that reach this process only now, just before the block that times them.
 
         On CUDA, what their copies took from the caching allocator's free blocks is given back
-        to it (blocks of the sets' tensors' sizes, allocated and freed): the call timed next
-        must find the free memory a repeat finds, not wait on cudaMalloc for its output (on the
+        to it (allocated and freed: one block of that size where the device has ample room,
+        else blocks of the sets' tensors' sizes): the call timed next must find the free memory a repeat finds, not wait on cudaMalloc for its output (on the
         H100, L1/12's first visits took 326 µs against 50 µs for repeats until this was done;
         an untimed call of the candidate's used to do it, and could have answered the new set).
 
