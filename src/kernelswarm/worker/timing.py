@@ -242,9 +242,10 @@ class TimingSession:
 
         On CUDA, what their copies took from the caching allocator's free blocks is given back
         to it (allocated and freed: one block of that size where the device has ample room,
-        else blocks of the sets' tensors' sizes): the call timed next must find the free memory a repeat finds, not wait on cudaMalloc for its output (on the
-        H100, L1/12's first visits took 326 µs against 50 µs for repeats until this was done;
-        an untimed call of the candidate's used to do it, and could have answered the new set).
+        else blocks of the sets' tensors' sizes): the call timed next must find the free memory
+        a repeat finds, not wait on cudaMalloc for its output (on the H100, L1/12's first visits
+        took 326 µs against 50 µs for repeats until this was done; an untimed call of the
+        candidate's used to do it, and could have answered the new set).
 
         The copies the channel made on receipt are let go before the call, here rather than
         with the request after it: on the host they had taken the pages freed last, those a
