@@ -552,9 +552,10 @@ class Measurement:
 
     def _unless_stalled(self, finding: Reason, baseline: ImplTiming | None) -> Reason | None:
         """A memoisation finding, judged again without the lone calls the machine stalled (their
-        worker's threads waiting for a core: other processes held the cores): the finding those
-        left make, or None (said as a warning); not judged at all (``harness``) where fewer than
-        CONFIRM_FIRST first visits are left. The finding as it was where none was stalled.
+        worker's threads waiting for a core: other processes, or its own threads, held the
+        cores): the finding those left make, or None (said as a warning); not judged at all
+        (``harness``) where fewer than CONFIRM_FIRST first visits are left. The finding as it
+        was where none was stalled.
 
         Safe against the memoiser: setting calls aside never makes it pass. Every first visit
         left is a set it computed, as slow as its others; and one that stalls its own first

@@ -326,9 +326,10 @@ def starved(device: str, answer: BlockTimed) -> bool:
 
 def stalled(sample: float, waited: float | None) -> bool:
     """Whether a call timed alone was stalled by the machine: its worker's threads waited for a
-    core (``waited`` seconds, the kernel's count, read by the judge) for a good share of the
-    call. A candidate cannot hide such a wait; it can only make one (its own threads competing),
-    and a stalled call is never what makes it pass (``Measurement._unless_stalled``)."""
+    core (``waited`` seconds, the kernel's count: the least of the judge's reading around the
+    request and the worker's around the call) for a good share of the call. A worker that
+    understates its waits keeps its finding; one that makes waits (its own threads competing)
+    gains nothing: a stalled call is never what makes it pass (``Measurement._unless_stalled``)."""
     return waited is not None and waited >= STALL_FLOOR_S and waited >= STALL_SHARE * sample
 
 
